@@ -1,0 +1,19 @@
+# Runtime settings shared by every config (mmseg-0.x keys, plus the switches of this codebase).
+log_config = dict(
+    interval=50,  # iterations between log lines (text, JSON lines and TensorBoard when installed)
+    hooks=[dict(type='TextLoggerHook', by_epoch=False),
+           dict(type='TensorboardLoggerHook', by_epoch=False)])
+dist_params = dict(backend='nccl')  # 'gloo' is used instead when the run has no CUDA device
+log_level = 'INFO'
+load_from = None    # weights only (tools/train.py --load-from)
+resume_from = None  # weights, optimizer, scheduler, iteration and RNG (tools/train.py --resume-from)
+workflow = [('train', 1)]
+cudnn_benchmark = True
+find_unused_parameters = True  # conv_seg / reference_points of the original get no gradient
+# Mixed precision (tools/train.py --amp). Off as in the paper; the pixel decoder's deformable
+# attention, the matcher and the losses always run in float32.
+amp = dict(enabled=False, dtype='float16')  # 'float16' (with a grad scaler) or 'bfloat16'
+# A loss that is NaN or Inf stops training ('raise') or skips that step and counts it ('skip').
+nonfinite_loss = 'raise'
+# --finetune-from: parameters whose name contains one of these stay trainable, the rest is frozen.
+finetune_cfg = dict(trainable_patterns=['predictor'])

@@ -1,0 +1,3 @@
+from .runner import HOOKS, OPTIMIZERS
+
+__all__ = ['HOOKS', 'OPTIMIZERS']

@@ -1,0 +1,3 @@
+from .builder import HOOKS, OPTIMIZERS
+
+__all__ = ['HOOKS', 'OPTIMIZERS']

@@ -1,0 +1,5 @@
+from .builder import (BACKBONES, HEADS, LOSSES, PIXEL_DECODERS, SEGMENTORS, TRANSFORMER_DECODERS,
+                      build_backbone, build_head, build_loss, build_segmentor)
+
+__all__ = ['BACKBONES', 'HEADS', 'LOSSES', 'PIXEL_DECODERS', 'SEGMENTORS', 'TRANSFORMER_DECODERS',
+           'build_backbone', 'build_head', 'build_loss', 'build_segmentor']

@@ -1,0 +1,147 @@
+"""Loading Python config files and applying command-line overrides strictly.
+
+Config files are mmseg-0.x Python files with ``_base_`` inheritance, read by ``mmengine.Config``.
+Overrides (``--options key.path=value``, parsed by ``mmengine.DictAction``) must name a key that
+exists: a typo such as ``runner.max_iter=5`` is refused with the closest existing keys, and a value
+of the wrong type (``data.test.test_size=two``) is refused too. A leading ``+`` adds a new key on
+purpose (``+model.foo=1``).
+"""
+import difflib
+import os
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from mmengine.config import Config, ConfigDict, DictAction
+
+__all__ = ['Config', 'ConfigDict', 'ConfigError', 'DictAction', 'apply_overrides', 'load_config',
+           'flatten_keys', 'config_to_plain']
+
+
+class ConfigError(ValueError):
+    """A config file or an override is wrong; the message says which key and what was expected."""
+
+
+def load_config(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Config:
+    """Read the config file ``path`` and apply ``overrides`` (see :func:`apply_overrides`)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'config file {path!r} does not exist')
+    cfg = Config.fromfile(path)
+    if overrides:
+        apply_overrides(cfg, overrides)
+    return cfg
+
+
+def flatten_keys(node: Any, prefix: str = '') -> Iterator[str]:
+    """Yield every dotted key path of a nested dict (lists are not entered)."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            path = f'{prefix}{key}'
+            yield path
+            yield from flatten_keys(value, path + '.')
+
+
+def _describe(value: Any) -> str:
+    return type(value).__name__
+
+
+def _check_type(key: str, old: Any, new: Any) -> None:
+    """Refuse an override whose value cannot stand where the old value stood."""
+    if old is None or new is None:
+        return
+    if isinstance(old, bool):
+        ok = isinstance(new, bool)
+    elif isinstance(old, (int, float)):
+        ok = isinstance(new, (int, float)) and not isinstance(new, bool)
+        if ok and isinstance(old, int) and isinstance(new, float) and not new.is_integer():
+            ok = False
+    elif isinstance(old, str):
+        ok = isinstance(new, str)
+    elif isinstance(old, (list, tuple)):
+        ok = isinstance(new, (list, tuple))
+    elif isinstance(old, Mapping):
+        ok = isinstance(new, Mapping)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(
+            f'config override {key}={new!r} has the wrong type: expected {_describe(old)} '
+            f'(the config has {key}={old!r}), got {_describe(new)}')
+
+
+def _missing_key_error(path: List[str], depth: int, node: Any, root: Mapping) -> ConfigError:
+    key = '.'.join(path)
+    parent = '.'.join(path[:depth]) or '<top level>'
+    missing = path[depth]
+    if isinstance(node, Mapping):
+        siblings = [str(k) for k in node.keys()]
+        close = difflib.get_close_matches(missing, siblings, n=3, cutoff=0.6)
+        close_paths = ['.'.join(path[:depth] + [c]) for c in close]
+    else:
+        siblings, close_paths = [], []
+    if not close_paths:  # look over every key of the config for a near match of the whole path
+        close_paths = difflib.get_close_matches(key, list(flatten_keys(root)), n=3, cutoff=0.75)
+    hint = f' Did you mean {" or ".join(close_paths)}?' if close_paths else ''
+    where = (f' Keys of {parent}: {", ".join(siblings)}.' if siblings else
+             f' {parent} is a {_describe(node)}, not a dict.')
+    return ConfigError(f'config override {key!r} names a key that does not exist: {missing!r} is not '
+                       f'in {parent}.{hint}{where} To add a new key on purpose, write +{key}=...')
+
+
+def _walk(root: Mapping, path: List[str], add: bool) -> Tuple[Any, Any]:
+    """Return (container, final key) for ``path``; create dicts on the way when ``add``."""
+    node: Any = root
+    for depth, part in enumerate(path[:-1]):
+        if isinstance(node, list) and part.lstrip('-').isdigit():
+            index = int(part)
+            if not -len(node) <= index < len(node):
+                raise ConfigError(f'config override {".".join(path)!r}: index {index} is out of range '
+                                  f'for {".".join(path[:depth]) or "<top level>"} (a list of {len(node)})')
+            node = node[index]
+            continue
+        if not isinstance(node, Mapping) or part not in node:
+            if add and isinstance(node, Mapping):
+                node[part] = ConfigDict()
+            else:
+                raise _missing_key_error(path, depth, node, root)
+        node = node[part]
+    last = path[-1]
+    if isinstance(node, list) and last.lstrip('-').isdigit():
+        if not -len(node) <= int(last) < len(node):
+            raise ConfigError(f'config override {".".join(path)!r}: index {last} is out of range')
+        return node, int(last)
+    if not isinstance(node, Mapping) or (last not in node and not add):
+        raise _missing_key_error(path, len(path) - 1, node, root)
+    return node, last
+
+
+def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
+    """Apply ``{'a.b.c': value}`` overrides to ``cfg`` in place and return it.
+
+    Every key path must exist (list elements are addressed by index, ``a.0.b``) unless it starts
+    with ``+``; the new value must have the type of the value it replaces (int and float mix,
+    ``None`` goes anywhere).
+    """
+    root = cfg._cfg_dict  # the ConfigDict behind the Config
+    for raw_key, value in overrides.items():
+        add = raw_key.startswith('+')
+        key = raw_key[1:] if add else raw_key
+        path = key.split('.')
+        if not key or any(not part for part in path):
+            raise ConfigError(f'config override {raw_key!r} is not a dotted key path')
+        container, last = _walk(root, path, add)
+        exists = (isinstance(container, list) or last in container)
+        if exists:
+            _check_type(key, container[last], value)
+        if isinstance(value, dict):
+            value = ConfigDict(value)
+        container[last] = value
+    return cfg
+
+
+def config_to_plain(node: Any) -> Any:
+    """Turn a ConfigDict tree into plain dicts and lists (for JSON and for ``torch.save``)."""
+    if isinstance(node, Mapping):
+        return {str(k): config_to_plain(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [config_to_plain(v) for v in node]
+    return node
+

@@ -1,0 +1,73 @@
+"""Registries that map the ``type`` names used in config files to classes.
+
+``mmengine.registry.Registry`` keeps the table and the ``register_module`` decorator; lookups and
+``build`` are ours, so that an unknown ``type`` names the registry, the closest registered names and
+every registered name, instead of a bare ``KeyError``.
+"""
+import difflib
+import inspect
+from typing import Any, Dict, Optional
+
+from mmengine.registry import Registry as _MMEngineRegistry
+
+
+class UnknownTypeError(KeyError):
+    """A config asked for a ``type`` that no module registered."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
+class Registry(_MMEngineRegistry):
+    """A name -> class table with clear errors.
+
+    Args:
+        name: what the registry holds (``'backbone'``, ``'head'``, ...), used in messages.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, scope='mmseg')
+
+    def get(self, key: str) -> type:
+        """Return the class registered as ``key``; an unknown key lists what is registered."""
+        if not isinstance(key, str):
+            raise TypeError(f'a {self.name} type must be a string, got {type(key).__name__}: {key!r}')
+        if key in self._module_dict:
+            return self._module_dict[key]
+        names = sorted(self._module_dict)
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+        hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
+        raise UnknownTypeError(
+            f'unknown {self.name} type {key!r}.{hint} Registered {self.name} types: '
+            f'{", ".join(names) if names else "(none)"}.')
+
+    def build(self, cfg: Dict[str, Any], default_args: Optional[Dict[str, Any]] = None) -> Any:
+        """Build an object from ``cfg`` (see :func:`build_from_cfg`)."""
+        return build_from_cfg(cfg, self, default_args)
+
+
+def build_from_cfg(cfg: Dict[str, Any], registry: Registry,
+                   default_args: Optional[Dict[str, Any]] = None) -> Any:
+    """Build ``registry.get(cfg['type'])(**rest_of_cfg)``.
+
+    Args:
+        cfg: a dict with a ``type`` key (a registered name or a class) and the constructor's
+            keyword arguments.
+        registry: the registry to look the type up in.
+        default_args: keyword arguments used where ``cfg`` does not give them.
+    """
+    if not isinstance(cfg, dict):
+        raise TypeError(f'a {registry.name} config must be a dict, got {type(cfg).__name__}: {cfg!r}')
+    if 'type' not in cfg and (default_args is None or 'type' not in default_args):
+        raise KeyError(f'a {registry.name} config needs a "type" key; got keys {sorted(cfg)}')
+    args = dict(cfg)
+    for key, value in (default_args or {}).items():
+        args.setdefault(key, value)
+    obj_type = args.pop('type')
+    obj_cls = obj_type if inspect.isclass(obj_type) else registry.get(obj_type)
+    try:
+        return obj_cls(**args)
+    except TypeError as err:
+        # Name the registry entry, so a misspelled keyword in a config is easy to find.
+        raise TypeError(f'{obj_cls.__name__} (a {registry.name} type) could not be built from the '
+                        f'config keys {sorted(args)}: {err}') from err

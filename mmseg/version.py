@@ -1,0 +1,3 @@
+"""Version of the THE-Mask codebase (the package keeps mmsegmentation's import name ``mmseg``)."""
+
+__version__ = '1.0.0'

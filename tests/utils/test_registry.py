@@ -1,0 +1,34 @@
+import pytest
+
+from mmseg.utils.registry import Registry, UnknownTypeError
+
+
+def test_build_and_unknown_type_lists_registered_names():
+    reg = Registry('widget')
+
+    @reg.register_module()
+    class Gadget:
+        def __init__(self, size=1):
+            self.size = size
+
+    @reg.register_module()
+    class Gizmo:
+        pass
+
+    assert reg.build(dict(type='Gadget', size=3)).size == 3
+    assert reg.build(dict(type='Gadget'), default_args=dict(size=4)).size == 4
+    with pytest.raises(UnknownTypeError) as err:
+        reg.build(dict(type='Gadgte'))
+    msg = str(err.value)
+    assert "unknown widget type 'Gadgte'" in msg and "'Gadget'" in msg and 'Gadget, Gizmo' in msg
+    with pytest.raises(TypeError, match='Gadget .*could not be built.*colour'):
+        reg.build(dict(type='Gadget', colour='red'))
+    with pytest.raises(KeyError, match='needs a "type" key'):
+        reg.build(dict(size=2))
+
+
+def test_builders_importable_as_in_mmseg0x():
+    from mmseg.datasets import DATASETS, PIPELINES  # noqa: F401
+    from mmseg.models import build_backbone, build_head, build_segmentor  # noqa: F401
+    from mmseg.models import BACKBONES, HEADS, LOSSES, SEGMENTORS  # noqa: F401
+    from mmseg.core import HOOKS  # noqa: F401

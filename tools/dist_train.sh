@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Distributed training on torchrun: tools/dist_train.sh CONFIG GPUS [train.py arguments]
+# Several nodes: set NNODES, NODE_RANK and MASTER_ADDR (and PORT) on every node.
+set -euo pipefail
+if [ $# -lt 2 ]; then
+    echo "usage: $0 CONFIG GPUS [--work-dir DIR] [--options k=v ...] [--finetune-from CKPT] ..." >&2
+    exit 2
+fi
+CONFIG=$1
+GPUS=$2
+shift 2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+PORT=${PORT:-$((29500 + RANDOM % 20000))}
+PYTHON=${PYTHON:-python}
+DIR=$(cd "$(dirname "$0")" && pwd)
+exec "$PYTHON" -m torch.distributed.run \
+    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" --master_port="$PORT" \
+    "$DIR/train.py" "$CONFIG" --launcher pytorch "$@"
