@@ -3,10 +3,58 @@ import os
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(REPO_ROOT), 'shared')
-GOLDEN_DIR = os.environ.get('THEMASK_GOLDEN_DIR', os.path.join(SHARED, 'golden'))
+# Golden outputs of the original implementation (copied from the project's shared/golden/).
+GOLDEN_DIR = os.environ.get('THEMASK_GOLDEN_DIR', os.path.join(REPO_ROOT, 'tests', 'data', 'golden'))
 
 
 @pytest.fixture(scope='session')
 def repo_root():
     return REPO_ROOT
+
+
+def unpack_golden_state_dict(golden: dict, stage: str) -> dict:
+    """The golden file's state_dict of ``stage`` with int8 entries expanded (see its README)."""
+    import torch
+
+    def unpack(entry):
+        exps = entry['state_dict_int8_exp2']
+        return {k: (v.float() * 2.0 ** exps[k] if v.dtype == torch.int8 else v)
+                for k, v in entry['state_dict'].items()}
+
+    state = unpack(golden[stage])
+    if stage == 'stage1':  # keys equal to stage 2's are stored once, in stage 2
+        shared = unpack(golden['stage2'])
+        for key in golden['stage1']['keys_identical_to_stage2']:
+            state.setdefault(key, shared[key])
+    return state
+
+
+@pytest.fixture(scope='session')
+def golden():
+    import torch
+    return torch.load(os.path.join(GOLDEN_DIR, 'themask_tiny_golden.pt'), weights_only=True)
+
+
+@pytest.fixture(scope='session')
+def golden_models(golden):
+    """{'stage1': model, 'stage2': model} built from the golden configs, weights loaded strictly."""
+    from mmseg.models import build_segmentor
+    models = {}
+    for stage in ('stage1', 'stage2'):
+        model = build_segmentor(golden[f'model_cfg_{stage}'])
+        model.load_state_dict(unpack_golden_state_dict(golden, stage), strict=True)
+        models[stage] = model.eval()
+    return models
+
+
+@pytest.fixture
+def mmseg_caplog(caplog):
+    """``caplog`` that also sees the ``mmseg`` logger (which does not propagate to the root)."""
+    import logging
+    logger = logging.getLogger('mmseg')
+    level = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.DEBUG)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.setLevel(level)

@@ -28,6 +28,9 @@ class Registry(_MMEngineRegistry):
     def __init__(self, name: str) -> None:
         super().__init__(name, scope='mmseg')
 
+    def __contains__(self, key: str) -> bool:
+        return key in self._module_dict
+
     def get(self, key: str) -> type:
         """Return the class registered as ``key``; an unknown key lists what is registered."""
         if not isinstance(key, str):

@@ -1,0 +1,245 @@
+"""Mix Transformer (MiT), the SegFormer backbone, and its variants ``mit_b0`` ... ``mit_b5``.
+
+State-dict keys are SegFormer's (``patch_embed1.proj.weight``, ``block1.0.attn.kv.weight``,
+``block1.0.mlp.dwconv.dwconv.weight``, ``norm1.weight``, ...), so the official ImageNet files
+``mit_bX.pth`` load as they are. LayerNorm eps is 1e-6 in the blocks and stage norms and 1e-5 in the
+patch embeddings and after the spatial-reduction conv, as in the original.
+"""
+import logging
+import os
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...utils.logger import get_root_logger
+from ..builder import BACKBONES
+from ..utils import DropPath, segformer_init, use_fused_attention
+
+SEGFORMER_WEIGHTS_URL = 'https://github.com/NVlabs/SegFormer#training'
+
+
+class DWConv(nn.Module):
+    """Depthwise 3x3 convolution applied to a token sequence laid out as an H x W map."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 3, 1, 1, bias=True, groups=dim)
+
+    def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        B, N, C = x.shape
+        x = x.transpose(1, 2).reshape(B, C, H, W)
+        return self.dwconv(x).flatten(2).transpose(1, 2)
+
+
+class MixFFN(nn.Module):
+    """Linear -> depthwise 3x3 -> GELU -> Linear (the state_dict calls it ``mlp``)."""
+
+    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.dwconv = DWConv(hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        x = self.act(self.dwconv(self.fc1(x), H, W))
+        return self.drop(self.fc2(self.drop(x)))
+
+
+class EfficientSelfAttention(nn.Module):
+    """Multi-head self-attention whose keys and values come from a map reduced ``sr_ratio`` times."""
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, attn_drop: float = 0.0,
+                 proj_drop: float = 0.0, sr_ratio: int = 1) -> None:
+        super().__init__()
+        if dim % num_heads != 0:
+            raise ValueError(f'dim {dim} must be divisible by num_heads {num_heads}')
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.q = nn.Linear(dim, dim, bias=qkv_bias)
+        self.kv = nn.Linear(dim, dim * 2, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.sr_ratio = sr_ratio
+        if sr_ratio > 1:
+            self.sr = nn.Conv2d(dim, dim, kernel_size=sr_ratio, stride=sr_ratio)
+            self.norm = nn.LayerNorm(dim, eps=1e-5)
+
+    def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        B, N, C = x.shape
+        heads = self.num_heads
+        q = self.q(x).reshape(B, N, heads, C // heads).transpose(1, 2)
+        if self.sr_ratio > 1:
+            x = self.sr(x.transpose(1, 2).reshape(B, C, H, W)).flatten(2).transpose(1, 2)
+            x = self.norm(x)
+        k, v = self.kv(x).reshape(B, -1, 2, heads, C // heads).permute(2, 0, 3, 1, 4)
+        if use_fused_attention():
+            drop = self.attn_drop.p if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
+        else:
+            attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+            out = self.attn_drop(attn) @ v
+        out = out.transpose(1, 2).reshape(B, N, C)
+        return self.proj_drop(self.proj(out))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: efficient self-attention and Mix-FFN, each with DropPath."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, qkv_bias: bool, drop: float,
+                 attn_drop: float, drop_path: float, sr_ratio: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = EfficientSelfAttention(dim, num_heads, qkv_bias, attn_drop, drop, sr_ratio)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = MixFFN(dim, int(dim * mlp_ratio), drop)
+
+    def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x), H, W))
+        return x + self.drop_path(self.mlp(self.norm2(x), H, W))
+
+
+class OverlapPatchEmbed(nn.Module):
+    """Strided convolution with overlapping windows, then LayerNorm over the tokens."""
+
+    def __init__(self, patch_size: int, stride: int, in_chans: int, embed_dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride, padding=patch_size // 2)
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-5)
+
+    def forward(self, x: torch.Tensor):
+        x = self.proj(x)
+        H, W = x.shape[-2:]
+        return self.norm(x.flatten(2).transpose(1, 2)), H, W
+
+
+class MixVisionTransformer(nn.Module):
+    """The four-stage Mix Transformer; returns feature maps at strides 4, 8, 16 and 32.
+
+    Args:
+        in_chans: input channels.
+        embed_dims: channels of the four stages.
+        num_heads: attention heads per stage.
+        mlp_ratios: Mix-FFN expansion per stage.
+        qkv_bias: bias in the q and kv projections.
+        drop_rate: dropout after the projections.
+        attn_drop_rate: dropout on the attention probabilities.
+        drop_path_rate: stochastic-depth rate, rising linearly over all blocks.
+        depths: blocks per stage.
+        sr_ratios: key/value spatial reduction per stage.
+        pretrained: a flat SegFormer ImageNet state_dict file loaded by ``init_weights``.
+    """
+
+    def __init__(self, *, in_chans: int = 3, embed_dims: Sequence[int] = (64, 128, 256, 512),
+                 num_heads: Sequence[int] = (1, 2, 4, 8), mlp_ratios: Sequence[float] = (4, 4, 4, 4),
+                 qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
+                 drop_path_rate: float = 0.0, depths: Sequence[int] = (3, 4, 6, 3),
+                 sr_ratios: Sequence[int] = (8, 4, 2, 1), pretrained: Optional[str] = None) -> None:
+        super().__init__()
+        self.depths = list(depths)
+        self.embed_dims = list(embed_dims)
+        dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
+        start = 0
+        for s in range(4):
+            embed = OverlapPatchEmbed(patch_size=7 if s == 0 else 3, stride=4 if s == 0 else 2,
+                                      in_chans=in_chans if s == 0 else embed_dims[s - 1],
+                                      embed_dim=embed_dims[s])
+            blocks = nn.ModuleList(
+                Block(embed_dims[s], num_heads[s], mlp_ratios[s], qkv_bias, drop_rate, attn_drop_rate,
+                      dpr[start + i], sr_ratios[s]) for i in range(depths[s]))
+            start += depths[s]
+            setattr(self, f'patch_embed{s + 1}', embed)
+            setattr(self, f'block{s + 1}', blocks)
+            setattr(self, f'norm{s + 1}', nn.LayerNorm(embed_dims[s], eps=1e-6))
+        self.apply(segformer_init)
+        if pretrained is not None:
+            self.init_weights(pretrained)
+
+    def init_weights(self, pretrained: Optional[str] = None) -> None:
+        """Load a flat SegFormer ImageNet file (``mit_bX.pth``); its ``head.*`` keys are ignored."""
+        if pretrained is None:
+            return
+        logger = get_root_logger()
+        if not os.path.isfile(pretrained):
+            raise FileNotFoundError(
+                f'pretrained backbone weights {pretrained!r} (config key model.pretrained) not found. '
+                f'Download the SegFormer ImageNet-1k file for this variant (mit_b0.pth ... mit_b5.pth, '
+                f'linked from {SEGFORMER_WEIGHTS_URL}) into pretrained/, or set '
+                f'--options model.pretrained=/path/to/mit_bX.pth (model.pretrained=None trains from '
+                f'scratch).')
+        state = torch.load(pretrained, map_location='cpu', weights_only=True)
+        head = [k for k in state if k.startswith('head.')]
+        if head:
+            logger.info(f'{pretrained}: ignoring the ImageNet classifier keys {", ".join(head)}')
+        state = {k: v for k, v in state.items() if not k.startswith('head.')}
+        own = self.state_dict()
+        wrong_shape = [f'{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+                       for k, v in state.items() if k in own and own[k].shape != v.shape]
+        if wrong_shape:
+            raise ValueError(f'{pretrained} does not fit this backbone ({type(self).__name__}); '
+                             f'shape mismatches: {"; ".join(wrong_shape[:5])}'
+                             f'{" ..." if len(wrong_shape) > 5 else ""}. Is it the file of another MiT variant?')
+        result = self.load_state_dict(state, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            logger.warning(f'{pretrained}: missing keys {result.missing_keys}, '
+                           f'unexpected keys {result.unexpected_keys}')
+        logger.log(logging.INFO, f'loaded {len(state)} backbone tensors from {pretrained}')
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        outs = []
+        for s in range(1, 5):
+            x, H, W = getattr(self, f'patch_embed{s}')(x)
+            for blk in getattr(self, f'block{s}'):
+                x = blk(x, H, W)
+            x = getattr(self, f'norm{s}')(x)
+            x = x.reshape(x.shape[0], H, W, -1).permute(0, 3, 1, 2).contiguous()
+            outs.append(x)
+        return outs
+
+
+class _MiTVariant(MixVisionTransformer):
+    """A MiT with the fixed heads, ratios and reductions of the SegFormer variants."""
+
+    arch: dict = {}
+
+    def __init__(self, *, pretrained: Optional[str] = None, drop_path_rate: float = 0.1,
+                 style: Optional[str] = None) -> None:
+        # ``style`` is accepted because the original configs pass it; it has no effect.
+        super().__init__(**self.arch, num_heads=[1, 2, 5, 8], mlp_ratios=[4, 4, 4, 4], qkv_bias=True,
+                         drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=drop_path_rate,
+                         sr_ratios=[8, 4, 2, 1], pretrained=pretrained)
+
+
+@BACKBONES.register_module()
+class mit_b0(_MiTVariant):
+    arch = dict(embed_dims=[32, 64, 160, 256], depths=[2, 2, 2, 2])
+
+
+@BACKBONES.register_module()
+class mit_b1(_MiTVariant):
+    arch = dict(embed_dims=[64, 128, 320, 512], depths=[2, 2, 2, 2])
+
+
+@BACKBONES.register_module()
+class mit_b2(_MiTVariant):
+    arch = dict(embed_dims=[64, 128, 320, 512], depths=[3, 4, 6, 3])
+
+
+@BACKBONES.register_module()
+class mit_b3(_MiTVariant):
+    arch = dict(embed_dims=[64, 128, 320, 512], depths=[3, 4, 18, 3])
+
+
+@BACKBONES.register_module()
+class mit_b4(_MiTVariant):
+    arch = dict(embed_dims=[64, 128, 320, 512], depths=[3, 8, 27, 3])
+
+
+@BACKBONES.register_module()
+class mit_b5(_MiTVariant):
+    arch = dict(embed_dims=[64, 128, 320, 512], depths=[3, 6, 40, 3])

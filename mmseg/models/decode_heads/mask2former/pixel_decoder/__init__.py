@@ -1,0 +1,3 @@
+from .msdeformattn import MSDeformAttnPixelDecoder
+
+__all__ = ['MSDeformAttnPixelDecoder']

@@ -1,0 +1,4 @@
+from .themask_1f_transformer_decoder import MultiScaleMaskedTransformerDecoder
+from .themask_transformer_decoder import VideoMultiScaleMaskedTransformerDecoder
+
+__all__ = ['MultiScaleMaskedTransformerDecoder', 'VideoMultiScaleMaskedTransformerDecoder']
