@@ -15,7 +15,7 @@ from torch import nn
 
 from ...utils.logger import get_root_logger
 from ..builder import BACKBONES
-from ..utils import DropPath, segformer_init, use_fused_attention
+from ..utils import DropPath, fast_mode, segformer_init
 
 SEGFORMER_WEIGHTS_URL = 'https://github.com/NVlabs/SegFormer#training'
 
@@ -77,7 +77,7 @@ class EfficientSelfAttention(nn.Module):
             x = self.sr(x.transpose(1, 2).reshape(B, C, H, W)).flatten(2).transpose(1, 2)
             x = self.norm(x)
         k, v = self.kv(x).reshape(B, -1, 2, heads, C // heads).permute(2, 0, 3, 1, 4)
-        if use_fused_attention():
+        if fast_mode():
             drop = self.attn_drop.p if self.training else 0.0
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
         else:

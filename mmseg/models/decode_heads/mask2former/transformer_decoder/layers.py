@@ -10,13 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ....utils import use_fused_attention
+from ....utils import fast_mode
 
 
 def attend(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
            attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Run ``attn`` on (L, N, E) tensors, fused or explicit according to the global switch."""
-    return attn(query, key, value, attn_mask=attn_mask, need_weights=not use_fused_attention())[0]
+    return attn(query, key, value, attn_mask=attn_mask, need_weights=not fast_mode())[0]
 
 
 def _xavier_matrices(module: nn.Module) -> None:
@@ -77,12 +77,28 @@ def unblock_full_rows(mask: torch.Tensor) -> torch.Tensor:
     return mask & ~full
 
 
-def attention_mask_from_masks(mask_logits: torch.Tensor, size) -> torch.Tensor:
-    """Resize (B, Q, T, h, w) mask logits to ``size`` per frame and block where sigmoid < 0.5.
+def blocked_positions(mask_logits: torch.Tensor, size=None) -> torch.Tensor:
+    """Where sigmoid(mask logit) < 0.5, after resizing (B, Q, T, h, w) logits to ``size`` per frame.
 
     Returns a detached bool tensor (B, Q, T, h', w'). The sigmoid is computed before comparing,
     as the original: sigmoid(x) < 0.5 differs from x < 0 for tiny negative x in float32.
     """
-    b, q, t = mask_logits.shape[:3]
-    resized = F.interpolate(mask_logits.flatten(0, 1), size=size, mode='bilinear', align_corners=False)
-    return (resized.sigmoid() < 0.5).view(b, q, t, *resized.shape[-2:]).detach()
+    if size is not None:
+        b, q, t = mask_logits.shape[:3]
+        resized = F.interpolate(mask_logits.flatten(0, 1), size=size, mode='bilinear', align_corners=False)
+        mask_logits = resized.view(b, q, t, *resized.shape[-2:])
+    return (mask_logits.sigmoid() < 0.5).detach()
+
+
+def resize_mask_features(mask_features: torch.Tensor, sizes) -> list:
+    """(b, t, C, H, W) mask features resized (bilinear) to each attention size.
+
+    Mask logits are linear in the mask features, so ``einsum(embedding, resized features)``
+    equals the resized full-resolution logits up to float rounding, at a fraction of the cost.
+    """
+    b, t = mask_features.shape[:2]
+    out = []
+    for size in sizes:
+        small = F.interpolate(mask_features.flatten(0, 1), size=size, mode='bilinear', align_corners=False)
+        out.append(small.view(b, t, *small.shape[1:]))
+    return out

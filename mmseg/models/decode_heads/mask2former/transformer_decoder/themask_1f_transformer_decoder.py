@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from ....builder import TRANSFORMER_DECODERS
-from ....utils import MLP, c2_xavier_fill
+from ....utils import MLP, c2_xavier_fill, fast_mode
 from ..position_encoding import PositionEmbeddingSine3D
-from .layers import (CrossAttentionLayer, FFNLayer, SelfAttentionLayer, attention_mask_from_masks,
-                     unblock_full_rows)
+from .layers import (CrossAttentionLayer, FFNLayer, SelfAttentionLayer, blocked_positions,
+                     resize_mask_features, unblock_full_rows)
 
 NUM_FEATURE_LEVELS = 3
 
@@ -91,6 +91,14 @@ class MaskedDecoderBase(nn.Module):
                 f'(or change data.train.dataset.dilation)')
         return num_clips, frames
 
+    def predict_every_layer(self) -> bool:
+        """Full predictions after every layer: in training (deep supervision) and in reference mode.
+
+        Otherwise intermediate layers only produce the next attention mask, from mask features
+        resized to the attention size.
+        """
+        return self.training or not fast_mode()
+
     def memory(self, features: List[torch.Tensor], level: int, bs: int, t: int):
         """Projected memory + level embedding and its 3-D position, both (b, t, E, hw)."""
         x = features[level]
@@ -113,11 +121,18 @@ class MultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         """Class logits (b, Q, K+1), mask logits (b, Q, t, Hm, Wm) and the attention mask."""
         decoder_output = self.decoder_norm(output).transpose(0, 1)
         outputs_class = self.class_embed(decoder_output)
-        mask_embed = self.mask_embed(decoder_output)
-        outputs_mask = torch.einsum('bqc,btchw->bqthw', mask_embed, mask_features)
-        blocked = attention_mask_from_masks(outputs_mask, size)  # (b, Q, t, h, w)
-        attn_mask = blocked.flatten(2).unsqueeze(1).repeat(1, self.num_heads, 1, 1).flatten(0, 1)
-        return outputs_class, outputs_mask, attn_mask
+        outputs_mask = torch.einsum('bqc,btchw->bqthw', self.mask_embed(decoder_output), mask_features)
+        return outputs_class, outputs_mask, self.heads_mask(blocked_positions(outputs_mask, size))
+
+    def attention_mask_only(self, output: torch.Tensor, small_mask_features: torch.Tensor) -> torch.Tensor:
+        """The next attention mask without the full-resolution prediction (fast inference)."""
+        embedding = self.mask_embed(self.decoder_norm(output).transpose(0, 1))
+        logits = torch.einsum('bqc,btchw->bqthw', embedding, small_mask_features)
+        return self.heads_mask(blocked_positions(logits))
+
+    def heads_mask(self, blocked: torch.Tensor) -> torch.Tensor:
+        """(b, Q, t, h, w) -> (b * heads, Q, t*h*w): frame-major tokens, the same for every head."""
+        return blocked.flatten(2).unsqueeze(1).repeat(1, self.num_heads, 1, 1).flatten(0, 1)
 
     def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int) -> Dict:
         """Decode ``num_clips`` clips from per-frame features (clip-major frames).
@@ -126,6 +141,10 @@ class MultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
             x: three maps (B*T, C, h_l, w_l) at strides 32, 16, 8.
             mask_features: (B*T, Cm, Hm, Wm).
             num_clips: B.
+
+        Returns:
+            ``pred_logits`` (B, Q, K+1), ``pred_masks`` (B, Q, T, Hm, Wm) and ``aux_outputs`` (the
+            predictions before each layer; empty at fast inference).
         """
         bs, t = self.clip_layout(mask_features.shape[0], num_clips)
         src, pos, sizes = [], [], []
@@ -138,21 +157,21 @@ class MultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         query_embed = self.query_embed.weight.unsqueeze(1).repeat(1, bs, 1)
         output = self.query_feat.weight.unsqueeze(1).repeat(1, bs, 1)
         mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
+        every_layer = self.predict_every_layer()
+        small = None if every_layer else resize_mask_features(mask_features, sizes)
         predictions = []
-        outputs_class, outputs_mask, attn_mask = self.forward_prediction_heads(output, mask_features, sizes[0])
-        predictions.append((outputs_class, outputs_mask))
-        for i in range(self.num_layers):
-            level = i % NUM_FEATURE_LEVELS
-            attn_mask = unblock_full_rows(attn_mask)
-            output = self.transformer_cross_attention_layers[i](output, src[level], attn_mask,
-                                                                pos=pos[level], query_pos=query_embed)
-            output = self.transformer_self_attention_layers[i](output, query_pos=query_embed)
-            output = self.transformer_ffn_layers[i](output)
-            outputs_class, outputs_mask, attn_mask = self.forward_prediction_heads(
-                output, mask_features, sizes[(i + 1) % NUM_FEATURE_LEVELS])
-            predictions.append((outputs_class, outputs_mask))
-        return {
-            'pred_logits': predictions[-1][0],
-            'pred_masks': predictions[-1][1],
-            'aux_outputs': [{'pred_logits': c, 'pred_masks': m} for c, m in predictions[:-1]],
-        }
+        for i in range(self.num_layers + 1):
+            if i > 0:
+                level = (i - 1) % NUM_FEATURE_LEVELS
+                attn_mask = unblock_full_rows(attn_mask)
+                output = self.transformer_cross_attention_layers[i - 1](
+                    output, src[level], attn_mask, pos=pos[level], query_pos=query_embed)
+                output = self.transformer_self_attention_layers[i - 1](output, query_pos=query_embed)
+                output = self.transformer_ffn_layers[i - 1](output)
+            size = sizes[i % NUM_FEATURE_LEVELS]
+            if every_layer or i == self.num_layers:
+                outputs_class, outputs_mask, attn_mask = self.forward_prediction_heads(output, mask_features, size)
+                predictions.append({'pred_logits': outputs_class, 'pred_masks': outputs_mask})
+            else:
+                attn_mask = self.attention_mask_only(output, small[i % NUM_FEATURE_LEVELS])
+        return dict(predictions[-1], aux_outputs=predictions[:-1])

@@ -16,7 +16,7 @@ from torch import nn
 
 from ....builder import TRANSFORMER_DECODERS
 from ....utils import MLP, map_official_keys
-from .layers import attend, attention_mask_from_masks, unblock_full_rows
+from .layers import attend, blocked_positions, resize_mask_features, unblock_full_rows
 from .themask_1f_transformer_decoder import NUM_FEATURE_LEVELS, MaskedDecoderBase
 
 
@@ -129,14 +129,26 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         z = self.decoder_norm1(clip)
         clip_logits = self.class_embed(z)
         clip_masks = torch.einsum('bqc,btchw->bqthw', self.mask_embed(z), mask_features)
-        blocked = attention_mask_from_masks(clip_masks, size).flatten(3)  # (b, Q, t, hw)
-        b, q, t, hw = blocked.shape
-        attn_mask = blocked.unsqueeze(1).repeat(1, self.num_heads, 1, 1, 1)  # (b, heads, Q, t, hw)
-        attn_mask = unblock_full_rows(attn_mask.permute(3, 0, 1, 2, 4).flatten(0, 2))
+        attn_mask = self.heads_mask(blocked_positions(clip_masks, size))
         y = self.decoder_norm2(frames)
         frame_logits = self.class_embed_aux(y).flatten(0, 1)
         frame_masks = torch.einsum('btqc,btchw->btqhw', self.mask_embed_aux(y), mask_features)
         return clip_logits, clip_masks, frame_logits, frame_masks.flatten(0, 1).unsqueeze(2), attn_mask
+
+    def attention_mask_only(self, clip: torch.Tensor, small_mask_features: torch.Tensor) -> torch.Tensor:
+        """The next attention mask from the clip queries alone (fast inference)."""
+        embedding = self.mask_embed(self.decoder_norm1(clip))
+        logits = torch.einsum('bqc,btchw->bqthw', embedding, small_mask_features)
+        return self.heads_mask(blocked_positions(logits))
+
+    def heads_mask(self, blocked: torch.Tensor) -> torch.Tensor:
+        """(b, Q, t, h, w) clip-mask blocks -> (t * b * heads, Q, h*w), fully blocked rows opened.
+
+        Frame tau's queries are masked by the clip mask of frame tau; the batch index is
+        (tau * b + beta) * heads + head, as the frame-major memory.
+        """
+        blocked = blocked.flatten(3).unsqueeze(1).repeat(1, self.num_heads, 1, 1, 1)  # (b, heads, Q, t, hw)
+        return unblock_full_rows(blocked.permute(3, 0, 1, 2, 4).flatten(0, 2))
 
     def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor,
                 num_clips: int) -> Tuple[Dict, Dict]:
@@ -146,6 +158,11 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
             x: three maps (B*T, C, h_l, w_l) at strides 32, 16, 8.
             mask_features: (B*T, Cm, Hm, Wm).
             num_clips: B.
+
+        Returns:
+            clip branch: ``pred_logits`` (B, Q, K+1), ``pred_masks`` (B, Q, T, Hm, Wm); frame branch:
+            ``pred_logits`` (B*T, Q, K+1), ``pred_masks`` (B*T, Q, 1, Hm, Wm); each with
+            ``aux_outputs`` (the predictions before each layer; empty at fast inference).
         """
         bs, t = self.clip_layout(mask_features.shape[0], num_clips)
         src, pos, sizes = [], [], []
@@ -160,22 +177,26 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         clip, frames = self.temporal_layer(clip, query_pos, torch.cat(src), torch.cat(pos), t)
         frame_query_pos = query_pos.transpose(0, 1).repeat(1, t, 1)  # (Q, t * b, E)
         mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
-        predictions = []
-        *heads, attn_mask = self.forward_prediction_heads_all(clip, frames, mask_features, sizes[0])
-        predictions.append(heads)
+        every_layer = self.predict_every_layer()
+        small = None if every_layer else resize_mask_features(mask_features, sizes)
         q, e = frames.shape[2:]
-        for i in range(self.num_layers):
-            level = i % NUM_FEATURE_LEVELS
-            out = frames.permute(2, 1, 0, 3).flatten(1, 2)  # (Q, t * b, E)
-            out = self.transformer_cross_attention_layers[i](out, src[level], attn_mask, pos=pos[level],
-                                                             query_pos=frame_query_pos)
-            out = self.transformer_self_attention_layers[i](out, query_pos=frame_query_pos)
-            out = self.transformer_ffn_layers[i](out)
-            frames = out.view(q, t, bs, e).permute(2, 1, 0, 3)  # (b, t, Q, E)
-            clip = self.temporal_layer.combine(clip, frames)
-            *heads, attn_mask = self.forward_prediction_heads_all(
-                clip, frames, mask_features, sizes[(i + 1) % NUM_FEATURE_LEVELS])
-            predictions.append(heads)
+        predictions = []
+        for i in range(self.num_layers + 1):
+            if i > 0:
+                level = (i - 1) % NUM_FEATURE_LEVELS
+                out = frames.permute(2, 1, 0, 3).flatten(1, 2)  # (Q, t * b, E)
+                out = self.transformer_cross_attention_layers[i - 1](
+                    out, src[level], attn_mask, pos=pos[level], query_pos=frame_query_pos)
+                out = self.transformer_self_attention_layers[i - 1](out, query_pos=frame_query_pos)
+                out = self.transformer_ffn_layers[i - 1](out)
+                frames = out.view(q, t, bs, e).permute(2, 1, 0, 3)  # (b, t, Q, E)
+                clip = self.temporal_layer.combine(clip, frames)
+            if every_layer or i == self.num_layers:
+                *heads, attn_mask = self.forward_prediction_heads_all(
+                    clip, frames, mask_features, sizes[i % NUM_FEATURE_LEVELS])
+                predictions.append(heads)
+            else:
+                attn_mask = self.attention_mask_only(clip, small[i % NUM_FEATURE_LEVELS])
 
         def branch(index: int) -> Dict:
             return {'pred_logits': predictions[-1][index], 'pred_masks': predictions[-1][index + 1],
