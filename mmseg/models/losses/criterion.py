@@ -111,13 +111,13 @@ class THEMaskCriterion(nn.Module):
             dice_weight=matcher_cfg['dice_weight'], num_points=train_num_points,
             # Stage 1 (the original's matcher_1f) re-matches with the unweighted mask BCE only.
             second_round_cost='mask_bce' if stage == 1 else 'full')
-        self.weights = OrderedDict(
+        self.loss_weights = OrderedDict(
             loss_ce=matcher_cfg['class_weight'],
             r0_loss_mask=matcher_cfg['mask_weight'] * round_weight[0],
             r0_loss_dice=matcher_cfg['dice_weight'] * round_weight[0],
             r1_loss_mask_unmatched=matcher_cfg['mask_weight_unmatched'] * round_weight[1],
             r1_loss_dice_unmatched=matcher_cfg['dice_weight_unmatched'] * round_weight[1])
-        self.warmup_weights = OrderedDict(loss_ce=matcher_cfg['class_weight'],
+        self.warmup_loss_weights = OrderedDict(loss_ce=matcher_cfg['class_weight'],
                                           loss_mask=matcher_cfg['mask_weight'],
                                           loss_dice=matcher_cfg['dice_weight'])
         empty_weight = torch.ones(num_classes + 1)
@@ -134,8 +134,9 @@ class THEMaskCriterion(nn.Module):
                 clip as stage 1, frame with ``pred_logits`` (B*T, Q, K+1) and ``pred_masks``
                 (B*T, Q, 1, h, w), frame b*T + t.
             gt_semantic_seg: (B, T, 1, H, W) labels in [0, K) or ``ignore_value``.
-            iteration: the runner's iteration (0 for the first). Stage 1 with ``warmup_iters > 0``
-                needs it and raises without it; otherwise it is not used.
+            iteration: the runner's iteration count before this step (``runner.iter``: 0 for the
+                first step). Stage 1 with ``warmup_iters > 0`` needs it and raises without it;
+                otherwise it is not used.
         """
         if self.stage == 1 and not isinstance(outputs, dict):
             raise TypeError(f'the stage-1 criterion takes outputs as a dict, got {type(outputs).__name__}')
@@ -168,12 +169,12 @@ class THEMaskCriterion(nn.Module):
             first, second = self.matcher(logits, masks, targets, self.rand)
             if two_round:
                 raw = self._two_round_losses(logits, masks, targets, first, second, num_masks)
-                weights = self.weights
+                weights = self.loss_weights
             else:
                 ce = self._class_loss(logits, targets, first)
                 mask, dice = self._point_losses(masks, targets, first, num_masks)
                 raw = dict(loss_ce=ce, loss_mask=mask, loss_dice=dice)
-                weights = self.warmup_weights
+                weights = self.warmup_loss_weights
             losses.update((key + suffix, raw[key] * weight) for key, weight in weights.items())
         return losses
 
@@ -183,9 +184,10 @@ class THEMaskCriterion(nn.Module):
         clip = self._predictions(outputs[0], 'clip outputs', batch=batch, frames=num_frames, device=device)
         frame = self._predictions(outputs[1], 'frame outputs', batch=batch * num_frames, frames=1,
                                   device=device)
-        if len(clip) != len(frame):
-            raise ValueError(f'clip outputs have {len(clip) - 1} aux_outputs, frame outputs '
-                             f'{len(frame) - 1}; expected the same number')
+        if len(clip) != len(frame) or clip[0][1].shape[1] != frame[0][1].shape[1]:
+            raise ValueError(f'clip outputs have {clip[0][1].shape[1]} queries and {len(clip) - 1} '
+                             f'aux_outputs, frame outputs {frame[0][1].shape[1]} and {len(frame) - 1}; '
+                             'expected the same numbers')
         # The matching takes the class logits of the clip queries and the masks of the frame
         # queries, restacked (B, Q, T, h, w); its pairs drive both branches (original behaviour).
         matchings = []
@@ -199,13 +201,13 @@ class THEMaskCriterion(nn.Module):
         losses = OrderedDict()
         for (suffix, logits, masks), (first, second) in zip(clip, matchings):
             raw = self._two_round_losses(logits, masks, targets, first, second, num_masks)
-            losses.update((key + suffix, raw[key] * weight) for key, weight in self.weights.items())
+            losses.update((key + suffix, raw[key] * weight) for key, weight in self.loss_weights.items())
         for (suffix, logits, masks), (first, second) in zip(frame, matchings):
             first = [pair for pair in first for _ in range(num_frames)]
             second = [pair for pair in second for _ in range(num_frames)]
             raw = self._two_round_losses(logits, masks, per_frame, first, second, num_masks_frame)
             losses.update((key + suffix + '_aux', raw[key] * weight * self.aux_weight)
-                          for key, weight in self.weights.items())
+                          for key, weight in self.loss_weights.items())
         return losses
 
     def _predictions(self, outputs: Prediction, name: str, batch: int, frames: int,

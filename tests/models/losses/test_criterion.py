@@ -123,15 +123,23 @@ def _assert_losses(losses, expected):
         assert value.item() == pytest.approx(float(expected[key]), rel=1e-5, abs=1e-7), key
 
 
-def test_stage1_two_round_terms():
-    generator = torch.Generator().manual_seed(0)
+def _run_stage1(seed, iteration):
+    """Stage-1 losses (warmup_iters 10) of random predictions with one aux prediction; returns
+    them with [(suffix, prediction, round-1 pairs, round-2 pairs)]."""
+    generator = torch.Generator().manual_seed(seed)
     outputs = _with_aux(generator, batch=2, queries=5, frames=3)
     criterion = _criterion(1)
     criterion.matcher = recorder = MatcherRecorder(criterion.matcher)
-    losses = criterion(outputs, _gt(), iteration=10)
+    losses = criterion(outputs, _gt(), iteration=iteration)
+    predictions = [('', outputs), ('_0', outputs['aux_outputs'][0])]
+    return losses, [(suffix, prediction, first, second)
+                    for (suffix, prediction), (_, _, (first, second)) in zip(predictions, recorder.calls)]
+
+
+def test_stage1_two_round_terms():
+    losses, matched = _run_stage1(seed=0, iteration=10)
     expected = {}
-    for (suffix, prediction), (_, _, (first, second)) in zip(
-            [('', outputs), ('_0', outputs['aux_outputs'][0])], recorder.calls):
+    for suffix, prediction, first, second in matched:
         assert all(len(q) == len(LABELS[b]) for b, (q, _) in enumerate(second))
         terms = _reference(prediction['pred_logits'], prediction['pred_masks'], GT_BLOCKS, _gt()[:, :, 0],
                            LABELS, first, second, num_masks=3)
@@ -140,15 +148,10 @@ def test_stage1_two_round_terms():
 
 
 def test_stage1_warmup_is_one_to_one_with_plain_weights():
-    generator = torch.Generator().manual_seed(1)
-    outputs = _with_aux(generator, batch=2, queries=5, frames=3)
-    criterion = _criterion(1)
-    criterion.matcher = recorder = MatcherRecorder(criterion.matcher)
-    losses = criterion(outputs, _gt(), iteration=9)
+    losses, matched = _run_stage1(seed=1, iteration=9)
     expected = {}
     no_pairs = [(torch.zeros(0, dtype=torch.int64),) * 2] * 2
-    for (suffix, prediction), (_, _, (first, _)) in zip(
-            [('', outputs), ('_0', outputs['aux_outputs'][0])], recorder.calls):
+    for suffix, prediction, first, _ in matched:
         terms = _reference(prediction['pred_logits'], prediction['pred_masks'], GT_BLOCKS, _gt()[:, :, 0],
                            LABELS, first, no_pairs, num_masks=3)
         expected.update({f'loss_ce{suffix}': terms['ce'] * 2.0, f'loss_mask{suffix}': terms['mask'] * 5.0,

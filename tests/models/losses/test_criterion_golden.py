@@ -151,3 +151,31 @@ def test_stage1_reproduces_the_original(train_golden, make_criterion, replay, mo
         draw = shared['draws'][matching['draw_indices'][0]]
         _check_costs(matcher.fn, prediction['pred_logits'][0], prediction['pred_masks'][0], target, draw,
                      matching)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_stage2_on_cuda_under_autocast(train_golden, make_criterion, replay, monkeypatch):
+    """Same pairs on the GPU, and float32 losses close to the CPU ones even under fp16 autocast
+    (other kernels: near-tied top-k points may swap, hence the looser tolerance)."""
+    entry = train_golden['stage2']
+    cuda = torch.device('cuda')
+
+    def to_cuda(prediction):
+        moved = {k: prediction[k].to(cuda) for k in ('pred_logits', 'pred_masks')}
+        moved['aux_outputs'] = [{k: v.to(cuda) for k, v in aux.items()} for aux in prediction['aux_outputs']]
+        return moved
+
+    criterion = make_criterion(2).to(cuda)
+    criterion.rand = replay(entry['draws'])
+    matcher = Recorder(criterion.matcher)
+    monkeypatch.setattr(criterion, 'matcher', matcher)
+    predictions = entry['predictions']
+    with torch.autocast('cuda', dtype=torch.float16):
+        losses = criterion((to_cuda(predictions['clip']), to_cuda(predictions['frame'])),
+                           entry['gt_semantic_seg'].to(cuda))
+    _check_stage2_matchings(matcher.calls, entry['matching'])
+    assert list(losses) == entry['loss_keys_in_order']
+    for key, value in losses.items():
+        assert value.dtype == torch.float32 and value.device.type == 'cuda'
+        assert value.item() == pytest.approx(entry['loss_dict'][key], rel=1e-3), key
