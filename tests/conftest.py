@@ -31,8 +31,16 @@ def unpack_golden_state_dict(golden: dict, stage: str) -> dict:
 
 @pytest.fixture(scope='session')
 def golden():
+    """The original's forward outputs on tiny models (tests/data/golden/README.md)."""
     import torch
     return torch.load(os.path.join(GOLDEN_DIR, 'themask_tiny_golden.pt'), weights_only=True)
+
+
+@pytest.fixture(scope='session')
+def train_golden():
+    """The original's training losses, matchings and random draws on the same tiny models."""
+    import torch
+    return torch.load(os.path.join(GOLDEN_DIR, 'themask_tiny_train_golden.pt'), weights_only=True)
 
 
 @pytest.fixture(scope='session')

@@ -1,27 +1,7 @@
-import os
-
 import pytest
 import torch
 
 from mmseg.models import build_loss
-from tests.conftest import GOLDEN_DIR
-
-
-def _load(name):
-    path = os.path.join(GOLDEN_DIR, name)
-    if not os.path.exists(path):
-        pytest.skip(f'golden file {path} not found (set THEMASK_GOLDEN_DIR)')
-    return torch.load(path, weights_only=True)
-
-
-@pytest.fixture(scope='session')
-def train_golden():
-    return _load('themask_tiny_train_golden.pt')
-
-
-@pytest.fixture(scope='session')
-def golden():
-    return _load('themask_tiny_golden.pt')
 
 
 class Replay:
