@@ -8,6 +8,11 @@ from ...utils.registry import Registry
 HOOKS = Registry('hook')
 OPTIMIZERS = Registry('optimizer')
 
-for _name, _cls in vars(torch.optim).items():
-    if inspect.isclass(_cls) and issubclass(_cls, torch.optim.Optimizer) and _cls is not torch.optim.Optimizer:
-        OPTIMIZERS.register_module(name=_name, module=_cls)
+
+def _register_torch_optimizers() -> None:
+    for name, cls in vars(torch.optim).items():
+        if inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer:
+            OPTIMIZERS.register_module(name=name, module=cls)
+
+
+_register_torch_optimizers()

@@ -46,19 +46,24 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 def to_plain(obj: Any, path: str = '') -> Tuple[Any, List[str]]:
     """Copy ``obj`` keeping tensors and plain Python values (what ``weights_only=True`` loads).
 
-    NumPy arrays become tensors and NumPy scalars Python numbers. Anything else is left out.
+    NumPy arrays become tensors and NumPy scalars Python values. Anything else is left out (a dict
+    entry is removed, a list element becomes None).
 
     Returns:
         ``(copy, dropped)`` where ``dropped`` lists ``'path (type)'`` for every value left out.
     """
     if isinstance(obj, torch.Tensor):
         return obj, []
-    if obj is None or isinstance(obj, (bool, int, float, str)):
+    if obj is None or type(obj) in (bool, int, float, str):
         return obj, []
-    if isinstance(obj, np.ndarray) and obj.dtype != object:
-        return torch.from_numpy(obj.copy()), []
     if isinstance(obj, np.generic):
         return to_plain(obj.item(), path)
+    if isinstance(obj, (bool, int, float, str)):  # a subclass (an enum, ...) would pickle as its class
+        return next(base(obj) for base in (bool, int, float, str) if isinstance(obj, base)), []
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in 'biufc':
+            return torch.from_numpy(obj.copy()), []
+        return to_plain(obj.tolist(), path)
     if isinstance(obj, Mapping):
         out, dropped = OrderedDict() if isinstance(obj, OrderedDict) else {}, []
         for key, value in obj.items():

@@ -190,6 +190,8 @@ class IterBasedRunner:
         bad = self._nonfinite_terms(log_vars)
         if bad:
             values = ', '.join(f'{name}={log_vars[name].item()}' for name in bad)
+            if self.world_size > 1:
+                values += f' (values of rank {self.rank}; non-finite on at least one of {self.world_size} processes)'
             if self.nonfinite_loss == 'raise':
                 raise NonFiniteLossError(
                     f'non-finite loss at iteration {self.iter} (0-based; the model was called with '

@@ -58,7 +58,11 @@ def latest_iter(directory):
 
 
 def test_save_writes_plain_content_and_points_latest(tmp_path):
-    save_checkpoint(state(1), str(tmp_path / 'iter_1.pth'))
+    numpy_meta = {'lr': np.float64(0.5), 'name': np.str_('b1'), 'steps': np.arange(2), 'tags': np.array(['x'])}
+    save_checkpoint(dict(state(1), extra=numpy_meta), str(tmp_path / 'iter_1.pth'))
+    extra = read_checkpoint(str(tmp_path / 'iter_1.pth'))['extra']  # loads with weights_only=True
+    assert type(extra['lr']) is float and type(extra['name']) is str and extra['tags'] == ['x']
+    assert torch.equal(extra['steps'], torch.arange(2))
     save_checkpoint(state(2), str(tmp_path / 'iter_2.pth'))
     assert os.readlink(tmp_path / 'latest.pth') == 'iter_2.pth'  # relative: the folder can move
     assert latest_iter(tmp_path) == 2

@@ -1,5 +1,4 @@
 """build_optimizer: mmcv-1.x custom_keys (longest key wins), only trainable parameters."""
-from collections import OrderedDict
 
 import pytest
 import torch

@@ -1,5 +1,6 @@
 """IterBasedRunner: exact resume, LR per iteration, grad clipping, NaN guard, AMP, hooks and logs."""
 import json
+import logging
 import os
 import random
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg.core.runner import (EvalHook, Hook, IterBasedRunner, NonFiniteLossError, build_optimizer,
+from mmseg.core.runner import (Hook, IterBasedRunner, NonFiniteLossError, build_optimizer,
                                build_runner, build_train_dataloader, read_checkpoint)
 from mmseg.core.runner import logger_hooks
 from mmseg.utils.seed import set_random_seed
@@ -222,8 +223,16 @@ def test_tensorboard_writes_events_or_says_it_is_skipped(tmp_path, monkeypatch):
     train(tmp_path / 'tb', cfg=cfg, eval_fn=lambda m: {'mIoU': 0.5})
     assert list((tmp_path / 'tb' / 'tf_logs').glob('events.out.tfevents.*'))
     monkeypatch.setattr(logger_hooks.importlib.util, 'find_spec', lambda name: None)
-    _, runner = train(tmp_path / 'none', cfg=cfg)
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logging.getLogger('mmseg').addHandler(handler)
+    try:
+        train(tmp_path / 'none', cfg=cfg)
+    finally:
+        logging.getLogger('mmseg').removeHandler(handler)
     assert not (tmp_path / 'none' / 'tf_logs').exists()
+    assert sum('TensorBoard logging skipped' in line for line in lines) == 1
 
 
 def test_config_errors_name_the_key(tmp_path):
