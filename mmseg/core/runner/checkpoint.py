@@ -141,7 +141,7 @@ def _read(path: str, source: str) -> Any:
                          f'or not a checkpoint') from err
 
 
-def _state_dict_of(checkpoint: Any, path: str, source: str) -> Dict[str, torch.Tensor]:
+def extract_state_dict(checkpoint: Any, path: str, source: str) -> Dict[str, torch.Tensor]:
     """The tensors of a flat state dict or of ``checkpoint['state_dict']``, without ``module.``."""
     if isinstance(checkpoint, Mapping) and 'state_dict' in checkpoint:
         state_dict = checkpoint['state_dict']
@@ -212,7 +212,7 @@ def load_checkpoint(model: nn.Module, filename: str, *, strict: bool = False,
     logger = logger or get_root_logger()
     path = resolve_checkpoint_path(filename, source)
     checkpoint = _read(path, source)
-    state_dict = _state_dict_of(checkpoint, path, source)
+    state_dict = extract_state_dict(checkpoint, path, source)
     module = unwrap_model(model)
     upgrade = getattr(module, 'upgrade_state_dict', None)
     if callable(upgrade):
@@ -384,7 +384,7 @@ def convert_trusted_checkpoint(src: str, dst: str, logger: Optional[logging.Logg
     path = resolve_checkpoint_path(src, 'convert_checkpoint')
     checkpoint = torch.load(path, map_location='cpu', weights_only=False)
     plain, dropped = to_plain(checkpoint)
-    _state_dict_of(plain, path, 'convert_checkpoint')  # the weights themselves must survive
+    extract_state_dict(plain, path, 'convert_checkpoint')  # the weights themselves must survive
     save_checkpoint(plain, dst, update_latest=False)
     read_checkpoint(dst, 'convert_checkpoint')
     logger.info(f'wrote {dst} (loads with weights_only=True)'

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...core.runner.checkpoint import extract_state_dict, read_checkpoint
 from ...utils.logger import get_root_logger
 from ..builder import BACKBONES
 from ..utils import DropPath, fast_mode, segformer_init
@@ -172,7 +173,8 @@ class MixVisionTransformer(nn.Module):
                 f'linked from {SEGFORMER_WEIGHTS_URL}) into pretrained/, or set '
                 f'--options model.pretrained=/path/to/mit_bX.pth (model.pretrained=None trains from '
                 f'scratch).')
-        state = torch.load(pretrained, map_location='cpu', weights_only=True)
+        state = extract_state_dict(read_checkpoint(pretrained, source='model.pretrained'), pretrained,
+                                   'model.pretrained')
         head = [k for k in state if k.startswith('head.')]
         if head:
             logger.info(f'{pretrained}: ignoring the ImageNet classifier keys {", ".join(head)}')
