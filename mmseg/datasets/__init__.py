@@ -1,3 +1,11 @@
-from .builder import DATASETS, PIPELINES
+from .builder import DATASETS, PIPELINES, build_dataloader, build_dataset, collate_clips
+from .clips import make_test_clips
+from .dataset_wrappers import RepeatDataset
+from .file_io import DataError
+from .pipelines import Compose
+from .samplers import DistributedVideoSampler
+from .vspw import VSPW_CLASSES, VSPW_PALETTE, VSPWDataset2, VSPWDataset_multiFrameTest
 
-__all__ = ['DATASETS', 'PIPELINES']
+__all__ = ['DATASETS', 'PIPELINES', 'build_dataloader', 'build_dataset', 'collate_clips',
+           'make_test_clips', 'RepeatDataset', 'DataError', 'Compose', 'DistributedVideoSampler',
+           'VSPW_CLASSES', 'VSPW_PALETTE', 'VSPWDataset2', 'VSPWDataset_multiFrameTest']

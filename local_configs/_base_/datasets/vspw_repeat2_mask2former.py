@@ -7,7 +7,7 @@ crop_size = (480, 480)
 train_pipeline = [
     dict(type='LoadImageFromFile_clips'),
     dict(type='LoadAnnotations_clips', reduce_zero_label=True),
-    dict(type='Resize_clips', img_scale=(853, 480), ratio_range=(0.5, 2.0), process_clips=True),
+    dict(type='Resize_clips', img_scale=(853, 480), ratio_range=(0.5, 2.0)),
     dict(type='RandomCrop_clips', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip_clips', prob=0.5),
     dict(type='PhotoMetricDistortion_clips'),

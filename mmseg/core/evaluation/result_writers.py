@@ -1,0 +1,56 @@
+"""Write predictions per frame: VSPW-layout label PNGs and image/prediction overlays."""
+import os
+from typing import Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+__all__ = ['write_label_png', 'write_overlay']
+
+
+def _check_labels(labels: np.ndarray, num_colours: int, path: str) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f'labels for {path} must be an integer (H, W) array, got {labels.dtype} '
+                         f'{labels.shape}')
+    if labels.size and (labels.min() < 0 or labels.max() >= num_colours):
+        raise ValueError(f'labels for {path} hold values outside 0..{num_colours - 1} '
+                         f'(min {labels.min()}, max {labels.max()})')
+    return labels.astype(np.uint8)
+
+
+def write_label_png(path: str, labels: np.ndarray, palette: Sequence[Sequence[int]]) -> None:
+    """Save ``labels`` (H, W), values 0..len(palette)-1, as a single-channel PNG with ``palette``
+    (RGB triples) attached, creating the folder."""
+    labels = _check_labels(labels, len(palette), path)
+    image = Image.fromarray(labels, mode='P')
+    flat = np.zeros((256, 3), dtype=np.uint8)
+    flat[:len(palette)] = np.asarray(palette, dtype=np.uint8)
+    image.putpalette(flat.ravel().tolist())
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    image.save(path, format='PNG')
+
+
+def write_overlay(path: str, image_bgr: np.ndarray, labels: np.ndarray,
+                  palette: Sequence[Sequence[int]], opacity: float = 0.5) -> None:
+    """Save the frame with ``labels`` painted over it in ``palette`` colours.
+
+    Args:
+        path: output file (the extension picks the format, e.g. ``.jpg``).
+        image_bgr: the frame, uint8 (H, W, 3) BGR.
+        labels: (H, W) predicted labels, 0..len(palette)-1.
+        palette: RGB colour per label.
+        opacity: weight of the painted colour, in (0, 1].
+    """
+    if not 0 < opacity <= 1:
+        raise ValueError(f'opacity must be in (0, 1], got {opacity!r}')
+    labels = _check_labels(labels, len(palette), path)
+    if image_bgr.shape[:2] != labels.shape:
+        raise ValueError(f'overlay {path}: frame size {image_bgr.shape[:2]} differs from the '
+                         f'prediction size {labels.shape}')
+    colours_bgr = np.asarray(palette, dtype=np.float32)[:, ::-1]
+    blended = image_bgr.astype(np.float32) * (1 - opacity) + colours_bgr[labels] * opacity
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    if not cv2.imwrite(path, np.clip(blended + 0.5, 0, 255).astype(np.uint8)):
+        raise OSError(f'could not write the overlay {path}')

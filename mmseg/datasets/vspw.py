@@ -1,0 +1,321 @@
+"""VSPW video datasets: one random training clip per video, and every test clip of every video.
+
+Layout (``data_root``, e.g. ``data/vspw/VSPW_480p``)::
+
+    {train,val,test}.txt                 one video name per line
+    data/<video>/origin/<frame>.jpg      frames, ordered by the numbers in their names
+    data/<video>/mask/<frame>.png        raw labels: 0 "others", 1..124 classes, 255 void
+
+Construction lists folders only (fast on the 251k frames of VSPW) and checks the split file, every
+video folder, that ``origin/`` has frames and that each frame has a mask. Reading a frame or mask
+checks its content (empty, undecodable, colour mask, wrong size, values outside 0..124 and 255) and
+raises :class:`~mmseg.datasets.file_io.DataError` naming the file; ``tools/check_dataset.py`` runs
+every check over a whole dataset.
+"""
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from ..core.evaluation import VideoSegEvaluator, write_label_png, write_overlay
+from .builder import DATASETS
+from .clips import check_positive_int, make_test_clips
+from .file_io import (DataError, natural_sort_key, read_image, read_label, reduce_zero_label,
+                      reduce_zero_label_table)
+from .pipelines import Compose
+
+__all__ = ['VSPW_CLASSES', 'VSPW_PALETTE', 'read_split', 'list_video', 'check_masks', 'VSPWVideoDataset',
+           'VSPWDataset2', 'VSPWDataset_multiFrameTest']
+
+# VSPW's class names for raw label ids 1..124 (id 0, "others", is void at evaluation); training
+# index k is raw id k+1.
+VSPW_CLASSES = (
+    'wall', 'ceiling', 'door', 'stair', 'ladder', 'escalator', 'Playground_slide',
+    'handrail_or_fence', 'window', 'rail', 'goal', 'pillar', 'pole', 'floor', 'ground', 'grass',
+    'sand', 'athletic_field', 'road', 'path', 'crosswalk', 'building', 'house', 'bridge', 'tower',
+    'windmill', 'well_or_well_lid', 'other_construction', 'sky', 'mountain', 'stone', 'wood', 'ice',
+    'snowfield', 'grandstand', 'sea', 'river', 'lake', 'waterfall', 'water',
+    'billboard_or_Bulletin_Board', 'sculpture', 'pipeline', 'flag', 'parasol_or_umbrella',
+    'cushion_or_carpet', 'tent', 'roadblock', 'car', 'bus', 'truck', 'bicycle', 'motorcycle',
+    'wheeled_machine', 'ship_or_boat', 'raft', 'airplane', 'tyre', 'traffic_light', 'lamp', 'person',
+    'cat', 'dog', 'horse', 'cattle', 'other_animal', 'tree', 'flower', 'other_plant', 'toy',
+    'ball_net', 'backboard', 'skateboard', 'bat', 'ball', 'cupboard_or_showcase_or_storage_rack',
+    'box', 'traveling_case_or_trolley_case', 'basket', 'bag_or_package', 'trash_can', 'cage', 'plate',
+    'tub_or_bowl_or_pot', 'bottle_or_cup', 'barrel', 'fishbowl', 'bed', 'pillow', 'table_or_desk',
+    'chair_or_seat', 'bench', 'sofa', 'shelf', 'bathtub', 'gun', 'commode', 'roaster',
+    'other_machine', 'refrigerator', 'washing_machine', 'Microwave_oven', 'fan', 'curtain',
+    'textiles', 'clothes', 'painting_or_poster', 'mirror', 'flower_pot_or_vase', 'clock', 'book',
+    'tool', 'blackboard', 'tissue', 'screen_or_television', 'computer', 'printer', 'Mobile_phone',
+    'keyboard', 'other_electronic_product', 'fruit', 'food', 'instrument', 'train')
+
+
+def _grid_palette(num_colours: int, stride: int = 37) -> Tuple[Tuple[int, int, int], ...]:
+    """Distinct colours from the 5x5x5 RGB grid (levels 0, 64, 128, 191, 255; black left out),
+    visited with a stride so that neighbouring class ids get dissimilar colours."""
+    levels = (0, 64, 128, 191, 255)
+    colours = []
+    for i in range(1, num_colours + 1):
+        code = (i * stride) % 125
+        colours.append((levels[code // 25], levels[code // 5 % 5], levels[code % 5]))
+    return tuple(colours)
+
+
+VSPW_PALETTE = _grid_palette(len(VSPW_CLASSES))
+
+
+def read_split(data_root: str, split: str) -> List[str]:
+    """Video names listed in ``data_root/<split>.txt``: one per line, surrounding whitespace and
+    blank lines ignored; a repeated name is an error."""
+    path = os.path.join(data_root, f'{split}.txt')
+    if not os.path.isfile(path):
+        raise DataError(f'split file {path} does not exist; expected a text file with one video name '
+                        f'per line (is data_root {data_root!r} right?)')
+    with open(path, encoding='utf-8') as f:
+        videos = [line.strip() for line in f]
+    videos = [v for v in videos if v]
+    seen = set()
+    for video in videos:
+        if video in seen:
+            raise DataError(f'split file {path} lists video {video!r} twice; expected each video once')
+        seen.add(video)
+    return videos
+
+
+def list_video(data_root: str, video: str, img_suffix: str = '.jpg') -> List[str]:
+    """Frame names (without suffix) of ``video``, in temporal order (by the numbers in the names)."""
+    video_dir = os.path.join(data_root, 'data', video)
+    origin = os.path.join(video_dir, 'origin')
+    if not os.path.isdir(video_dir):
+        raise DataError(f'video {video!r} has no folder {video_dir}; expected its frames in {origin}')
+    if not os.path.isdir(origin):
+        raise DataError(f'video folder {video_dir} has no origin/ folder; expected its frames in {origin}')
+    frames = sorted((name[:-len(img_suffix)] for name in os.listdir(origin)
+                     if name.endswith(img_suffix)), key=natural_sort_key)
+    if not frames:
+        raise DataError(f'video folder {origin} has no *{img_suffix} frames')
+    return frames
+
+
+def check_masks(data_root: str, video: str, frames: Sequence[str], seg_map_suffix: str = '.png',
+                required: bool = True) -> bool:
+    """Whether ``video`` has masks; if it has a ``mask/`` folder every frame needs its mask, and
+    without one it is an error when ``required``."""
+    mask_dir = os.path.join(data_root, 'data', video, 'mask')
+    if not os.path.isdir(mask_dir):
+        if required:
+            raise DataError(f'video {video!r} has no mask folder {mask_dir}; expected one '
+                            f'<frame>{seg_map_suffix} label map per frame')
+        return False
+    masks = {name[:-len(seg_map_suffix)] for name in os.listdir(mask_dir) if name.endswith(seg_map_suffix)}
+    missing = [f for f in frames if f not in masks]
+    if missing:
+        raise DataError(f'mask {os.path.join(mask_dir, missing[0] + seg_map_suffix)} does not exist '
+                        f'(video {video!r} lacks the masks of {len(missing)} of its {len(frames)} '
+                        f'frames); expected one mask per frame')
+    return True
+
+
+class VSPWVideoDataset(Dataset):
+    """What both VSPW datasets share: the video listing, class names, ground truth, evaluation and
+    writing predictions.
+
+    Args:
+        data_root: the folder holding ``<split>.txt`` and ``data/``.
+        split: ``'train'``, ``'val'`` or ``'test'`` (the split file's name).
+        pipeline: transform configs applied to each clip.
+        img_suffix, seg_map_suffix: frame and mask file extensions.
+        reduce_zero_label: shift labels (raw 0 and 255 -> 255, raw k -> k-1), as VSPW is scored.
+        ignore_index: the void label.
+        require_masks: every video must have masks (training); otherwise a video without a mask
+            folder is allowed and only its ground truth cannot be read.
+    """
+
+    CLASSES = VSPW_CLASSES
+    PALETTE = VSPW_PALETTE
+
+    def __init__(self, data_root: str, split: str, pipeline: Sequence[Dict[str, Any]], *,
+                 img_suffix: str = '.jpg', seg_map_suffix: str = '.png', reduce_zero_label: bool = True,
+                 ignore_index: int = 255, require_masks: bool = True) -> None:
+        self.data_root = data_root
+        self.split = split
+        self.img_suffix = img_suffix
+        self.seg_map_suffix = seg_map_suffix
+        self.reduce_zero_label = reduce_zero_label
+        self.ignore_index = ignore_index
+        self.pipeline = Compose(pipeline)
+        self.videos = read_split(data_root, split)
+        self.video_frames: Dict[str, List[str]] = {}
+        for video in self.videos:
+            try:
+                self.video_frames[video] = list_video(data_root, video, img_suffix)
+                check_masks(data_root, video, self.video_frames[video], seg_map_suffix, require_masks)
+            except DataError as err:
+                raise DataError(f'{err} (video listed in {os.path.join(data_root, split)}.txt)') from err
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.CLASSES)
+
+    @property
+    def num_frames(self) -> int:
+        """Frames in the split."""
+        return sum(len(frames) for frames in self.video_frames.values())
+
+    def frame_path(self, video: str, frame: str) -> str:
+        return os.path.join(self.data_root, 'data', video, 'origin', frame + self.img_suffix)
+
+    def mask_path(self, video: str, frame: str) -> str:
+        return os.path.join(self.data_root, 'data', video, 'mask', frame + self.seg_map_suffix)
+
+    def get_gt_seg_map(self, video: str, frame: str, shifted: Optional[bool] = None) -> np.ndarray:
+        """The label map of one frame, uint8 (H, W): with VSPW's shift applied when ``shifted``
+        (default: the dataset's ``reduce_zero_label``), raw otherwise."""
+        label = read_label(self.mask_path(video, frame), num_classes=self.num_classes,
+                           ignore_index=self.ignore_index)
+        shift = self.reduce_zero_label if shifted is None else shifted
+        return reduce_zero_label(label, self.ignore_index) if shift else label
+
+    def clip_results(self, video: str, frame_indices: Sequence[int]) -> Dict[str, Any]:
+        """The ``results`` dict a pipeline starts from, for the given frames of ``video``."""
+        frames = [self.video_frames[video][i] for i in frame_indices]
+        return dict(video=video, frames=frames,
+                    img_paths=[self.frame_path(video, f) for f in frames],
+                    seg_paths=[self.mask_path(video, f) for f in frames], seg_fields=[])
+
+    def build_evaluator(self, metrics: Sequence[str] = ('mIoU',), **eval_options: Any
+                        ) -> VideoSegEvaluator:
+        """A :class:`~mmseg.core.evaluation.VideoSegEvaluator` over this split.
+
+        Args:
+            metrics: ``'mIoU'``, ``'mDice'``, ``'mVC'``; empty to only write PNGs.
+            eval_options: ``imgfile_prefix`` (write ``<prefix>/<video>/<frame>.png``), ``vc_gt``
+                (``'shifted'`` or ``'raw'``).
+        """
+        allowed = {'imgfile_prefix', 'vc_gt'}
+        unknown = sorted(set(eval_options) - allowed)
+        if unknown:
+            raise ValueError(f'unknown evaluation options {unknown}; known: {sorted(allowed)}')
+        return VideoSegEvaluator(
+            class_names=self.CLASSES, video_frames=self.video_frames,
+            load_gt=lambda video, frame: self.get_gt_seg_map(video, frame, shifted=False),
+            gt_label_map=reduce_zero_label_table(self.ignore_index) if self.reduce_zero_label else None,
+            metrics=metrics, ignore_index=self.ignore_index, palette=self.PALETTE, **eval_options)
+
+    def format_prediction(self, pred_labels: np.ndarray, frame_meta: Dict[str, Any],
+                          imgfile_prefix: str) -> str:
+        """Write ``imgfile_prefix/<video>/<frame>.png`` (labels 0..123, palette attached) in the
+        VSPW submission layout; return its path."""
+        path = os.path.join(imgfile_prefix, frame_meta['video'], f'{frame_meta["frame"]}.png')
+        write_label_png(path, pred_labels, self.PALETTE)
+        return path
+
+    def show_prediction(self, pred_labels: np.ndarray, frame_meta: Dict[str, Any], out_dir: str,
+                        opacity: float = 0.5) -> str:
+        """Write the frame with the prediction painted over it to ``out_dir/<video>/<frame>.jpg``;
+        return its path."""
+        path = os.path.join(out_dir, frame_meta['video'], f'{frame_meta["frame"]}.jpg')
+        write_overlay(path, read_image(frame_meta['filename']), pred_labels, self.PALETTE, opacity)
+        return path
+
+
+@DATASETS.register_module()
+class VSPWDataset2(VSPWVideoDataset):
+    """Training set: item ``i`` is one random clip of video ``i``.
+
+    The clip: with probability 0.5 the video's frame list is reversed; a target index ``t`` is drawn
+    uniformly from [m, N-1] with m = -min(dilation); the clip is the frames ``t + d`` for each ``d``
+    in ``dilation``, then the target ``t`` last (unless 0 is in ``dilation``): ``[-3]`` gives
+    (t-3, t), ``[-9, -6, -3]`` four frames, ``[0]`` one. A video with N <= m frames uses t = N-1 and
+    clamps the indices at 0, so its first frame repeats. When no labelled pixel (all 255) is left
+    after the pipeline, the clip is redrawn from a random video, at most ``max_redraws`` times.
+
+    Args:
+        dilation: frame offsets (each <= 0) relative to the target.
+        max_redraws: redraws before a :class:`DataError`.
+        data_root, split, pipeline, **kwargs: see :class:`VSPWVideoDataset`.
+    """
+
+    def __init__(self, data_root: str, split: str, pipeline: Sequence[Dict[str, Any]],
+                 dilation: Sequence[int] = (-9, -6, -3), max_redraws: int = 10, **kwargs: Any) -> None:
+        dilation = list(dilation)
+        if not dilation or any(isinstance(d, bool) or not isinstance(d, int) or d > 0 for d in dilation):
+            raise ValueError(f'dilation must be a non-empty list of integers <= 0, got {dilation!r}')
+        super().__init__(data_root, split, pipeline, **kwargs)
+        self.dilation = dilation
+        self.max_redraws = max_redraws
+
+    @property
+    def clip_length(self) -> int:
+        return len(self.dilation) + (0 not in self.dilation)
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def sample_frame_indices(self, num_frames: int) -> List[int]:
+        """Draw the clip's frame indices (into the video's frames in temporal order)."""
+        reverse = np.random.rand() < 0.5
+        margin = -min(self.dilation)
+        target = np.random.randint(margin, num_frames) if num_frames > margin else num_frames - 1
+        offsets = self.dilation + ([] if 0 in self.dilation else [0])
+        indices = [max(target + d, 0) for d in offsets]
+        return [num_frames - 1 - i for i in indices] if reverse else indices
+
+    def __getitem__(self, idx: int) -> Dict[str, Any]:
+        video = self.videos[idx]
+        tried = []
+        for _ in range(self.max_redraws + 1):
+            indices = self.sample_frame_indices(len(self.video_frames[video]))
+            results = self.pipeline(self.clip_results(video, indices))
+            if 'gt_semantic_seg' not in results:
+                raise KeyError('the training pipeline must output gt_semantic_seg (LoadAnnotations_clips '
+                               '... Collect_clips(keys=["img", "gt_semantic_seg"]))')
+            if (np.asarray(results['gt_semantic_seg']) != self.ignore_index).any():
+                return results
+            tried.append(video)
+            video = self.videos[np.random.randint(len(self.videos))]
+        raise DataError(f'{len(tried)} training clips in a row had no labelled pixel after the '
+                        f'pipeline (videos {tried}); check the masks of split {self.split!r} in '
+                        f'{self.data_root}')
+
+
+@DATASETS.register_module()
+class VSPWDataset_multiFrameTest(VSPWVideoDataset):
+    """Test set: item ``i`` is the ``i``-th test clip; each frame is in exactly one clip.
+
+    Each video is cut by :func:`~mmseg.datasets.clips.make_test_clips` (``test_size`` frames spaced
+    ``test_gap`` apart inside blocks of ``test_size * test_gap`` frames, then consecutive chunks).
+    Videos without masks are allowed (their ground truth cannot be read, so only
+    ``--format-only`` works on them).
+
+    Args:
+        test_size: frames per clip, any N >= 1.
+        test_gap: frame spacing inside a clip.
+        data_root, split, pipeline, **kwargs: see :class:`VSPWVideoDataset`.
+    """
+
+    def __init__(self, data_root: str, split: str, pipeline: Sequence[Dict[str, Any]],
+                 test_size: int = 1, test_gap: int = 3, **kwargs: Any) -> None:
+        self.test_size = check_positive_int('data.test.test_size', test_size)
+        self.test_gap = check_positive_int('data.test.test_gap', test_gap)
+        kwargs.setdefault('require_masks', False)
+        super().__init__(data_root, split, pipeline, **kwargs)
+        self.clips: List[Tuple[str, Tuple[int, ...]]] = [
+            (video, clip) for video in self.videos
+            for clip in make_test_clips(len(self.video_frames[video]), test_size, test_gap)]
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, idx: int) -> Dict[str, Any]:
+        video, indices = self.clips[idx]
+        results = self.clip_results(video, indices)
+        del results['seg_paths']
+        return self.pipeline(results)
+
+    def items_by_video(self) -> List[Tuple[str, List[int]]]:
+        """(video, item indices of its clips) per video, in split order."""
+        grouped: Dict[str, List[int]] = {}
+        for idx, (video, _) in enumerate(self.clips):
+            grouped.setdefault(video, []).append(idx)
+        return list(grouped.items())
