@@ -6,6 +6,8 @@ runner, then ``resume_from`` (weights, optimizer, iteration, RNG states), then t
 which continues where the resumed run stopped.
 """
 import logging
+import os
+import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
@@ -14,11 +16,11 @@ from torch.utils.data import Dataset
 
 from ..core.runner import (IterBasedRunner, build_runner, build_train_dataloader, finetune_from,
                            load_checkpoint)
-from ..utils.dist_utils import get_dist_info, init_dist, wrap_model
+from ..utils.dist_utils import get_dist_info, init_dist, unwrap_model, wrap_model
 from ..utils.logger import get_root_logger
 from ..utils.seed import init_random_seed, set_random_seed
 
-__all__ = ['init_training_env', 'train_segmentor']
+__all__ = ['init_training_env', 'train_segmentor', 'train_from_args', 'make_eval_fn']
 
 
 def init_training_env(cfg: Mapping[str, Any], *, launcher: str = 'none', seed: Optional[int] = None,
@@ -88,3 +90,100 @@ def train_segmentor(model: nn.Module, dataset: Dataset, cfg: Mapping[str, Any], 
         pin_memory=runner.device.type == 'cuda')
     runner.run(data_loader)
     return runner
+
+
+def _check_file(path: Optional[str], source: str) -> None:
+    """Refuse a checkpoint path that does not exist before anything is built or trained."""
+    if path and not os.path.exists(path):
+        raise SystemExit(f'error: {source} {path!r} does not exist')
+
+
+def _prepare_work_dir(work_dir: str) -> None:
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+        probe = os.path.join(work_dir, '.write_test')
+        with open(probe, 'w') as f:
+            f.write('ok')
+        os.remove(probe)
+    except OSError as err:
+        raise SystemExit(f'error: the work directory {work_dir!r} (--work-dir) is not writable: {err}') from None
+
+
+def _device_from_args(args) -> Optional[torch.device]:
+    if args.gpus is not None and args.gpus != 1:
+        raise SystemExit(f'error: --gpus {args.gpus}: one process trains on one device; use '
+                         f'tools/dist_train.sh CONFIG {args.gpus} for several GPUs')
+    if args.gpu_ids is not None:
+        if len(args.gpu_ids) != 1:
+            raise SystemExit('error: --gpu-ids takes one id without a launcher; use tools/dist_train.sh '
+                             'for several GPUs')
+        if not torch.cuda.is_available():
+            raise SystemExit(f'error: --gpu-ids {args.gpu_ids[0]} but no CUDA device is available')
+        if args.launcher != 'none':
+            raise SystemExit('error: --gpu-ids is for non-distributed runs; the launcher assigns devices')
+        return torch.device('cuda', args.gpu_ids[0])
+    return None
+
+
+def make_eval_fn(cfg: Mapping[str, Any], distributed: bool) -> Callable[[nn.Module], Dict[str, Any]]:
+    """``eval_fn(model)`` for the evaluation hook: test on ``data.val``, return the summary metrics."""
+    from ..datasets import build_dataloader, build_dataset
+    from .test import test_segmentor
+
+    dataset = build_dataset(cfg['data']['val'])
+    loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg['data']['workers_per_gpu'],
+                              dist=distributed, shuffle=False)
+    metrics = cfg['evaluation'].get('metric', ['mIoU'])
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+
+    def eval_fn(model: nn.Module) -> Dict[str, Any]:
+        results = test_segmentor(unwrap_model(model), loader, evaluator=dataset.build_evaluator(metrics=metrics))
+        return {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    return eval_fn
+
+
+def train_from_args(args) -> IterBasedRunner:
+    """``tools/train.py``: check the inputs, set up the processes, build and train."""
+    from ..datasets import build_dataset, collate_clips
+    from ..models import build_segmentor
+    from ..utils.collect_env import env_info_text
+    from ..utils.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config, args.options)
+    except (ConfigError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}') from None
+    if args.amp:
+        cfg.amp.enabled = True
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or os.path.join(
+        'work_dirs', os.path.splitext(os.path.basename(args.config))[0])
+    if args.load_from:
+        cfg.load_from = args.load_from
+    if args.resume_from:
+        cfg.resume_from = args.resume_from
+    _check_file(cfg.get('load_from'), '--load-from / load_from')
+    _check_file(cfg.get('resume_from'), '--resume-from / resume_from')
+    _check_file(args.finetune_from, '--finetune-from')
+    device = _device_from_args(args)
+    _prepare_work_dir(cfg.work_dir)
+
+    distributed, seed = init_training_env(cfg, launcher=args.launcher, seed=args.seed,
+                                          deterministic=args.deterministic)
+    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    logger = get_root_logger(log_file=os.path.join(cfg.work_dir, f'{timestamp}.log'))
+    env_info = env_info_text()
+    logger.info('environment:\n' + env_info)
+    logger.info(f'config ({args.config}):\n{cfg.pretty_text}')
+    if get_dist_info()[0] == 0:
+        cfg.dump(os.path.join(cfg.work_dir, os.path.basename(args.config)))
+    logger.info(f'seed {seed}, deterministic: {args.deterministic}, distributed: {distributed}')
+
+    model = build_segmentor(cfg.model)
+    dataset = build_dataset(cfg.data.train)
+    eval_fn = None if args.no_validate else make_eval_fn(cfg, distributed)
+    meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed,
+                exp_name=os.path.basename(args.config))
+    return train_segmentor(model, dataset, cfg, seed=seed, distributed=distributed, eval_fn=eval_fn,
+                           collate_fn=collate_clips, finetune=args.finetune_from, device=device, meta=meta,
+                           timestamp=timestamp, logger=logger)

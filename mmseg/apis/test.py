@@ -1,0 +1,149 @@
+"""Testing: run a segmentor over a test set and stream every predicted frame to the evaluator.
+
+Each process predicts whole videos (``DistributedVideoSampler``); predictions are keyed by
+(video, frame), so the clip order, the number of processes and the test batch size do not change
+the results. Metrics are reduced across processes with one ``all_reduce`` by the evaluator.
+"""
+import json
+import os
+import sys
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..core.evaluation import METRICS
+from ..core.runner.checkpoint import load_checkpoint
+from ..datasets import build_dataloader, build_dataset
+from ..models import build_segmentor
+from ..utils.config import Config, ConfigError, load_config
+from ..utils.dist_utils import get_dist_info, init_dist, local_device
+from ..utils.logger import get_root_logger
+
+__all__ = ['test_segmentor', 'test_from_args', 'AUG_TEST_RATIOS']
+
+AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+
+
+def _to_device(batch: Mapping[str, Any], device: torch.device) -> Dict[str, Any]:
+    imgs = batch['img']
+    imgs = [img.to(device) for img in imgs] if isinstance(imgs, list) else imgs.to(device)
+    return dict(img=imgs, img_metas=batch['img_metas'])
+
+
+def test_segmentor(model: nn.Module, data_loader, *, evaluator=None, show_dir: Optional[str] = None,
+                   opacity: float = 0.5, device: Optional[torch.device] = None,
+                   progress: bool = True) -> Optional[Dict[str, Any]]:
+    """Predict every clip of ``data_loader`` and feed each frame to ``evaluator`` (and overlays).
+
+    Args:
+        model: the segmentor (not DDP-wrapped; each process runs its own copy).
+        data_loader: a test loader (``build_dataloader(..., shuffle=False)``).
+        evaluator: a :class:`~mmseg.core.evaluation.VideoSegEvaluator`, or None.
+        show_dir: write image/prediction overlays to ``show_dir/<video>/<frame>.jpg``.
+        opacity: of the painted prediction in the overlays.
+        device: default: the model's device.
+        progress: show a progress bar on rank 0.
+
+    Returns:
+        ``evaluator.evaluate()`` (identical on every process), or None without an evaluator.
+    """
+    device = device or next(model.parameters()).device
+    dataset = data_loader.dataset
+    rank, _ = get_dist_info()
+    was_training = model.training
+    model.eval()
+    bar = tqdm(total=len(data_loader), desc='test', unit='batch', disable=not progress or rank != 0,
+               mininterval=0.5 if sys.stderr.isatty() else 10.0)
+    with torch.no_grad():
+        for batch in data_loader:
+            batch = _to_device(batch, device)
+            labels = model(return_loss=False, **batch)
+            metas = batch['img_metas'][0] if isinstance(batch['img'], list) else batch['img_metas']
+            for clip_labels, clip_metas in zip(labels, metas):
+                for pred, meta in zip(clip_labels, clip_metas):
+                    if evaluator is not None:
+                        evaluator.process(pred, meta)
+                    if show_dir:
+                        dataset.show_prediction(pred, meta, show_dir, opacity)
+            bar.update(1)
+    bar.close()
+    model.train(was_training)
+    return None if evaluator is None else evaluator.evaluate()
+
+
+def enable_aug_test(cfg: Config) -> None:
+    """Multi-scale (0.5-1.75) + flip test: set the test pipeline's ``MultiScaleFlipAug_clips``."""
+    augs = [t for t in cfg.data.test.pipeline if t.type == 'MultiScaleFlipAug_clips']
+    if len(augs) != 1:
+        raise ConfigError('--aug-test needs one MultiScaleFlipAug_clips in data.test.pipeline')
+    augs[0].img_ratios = list(AUG_TEST_RATIOS)
+    augs[0].flip = True
+
+
+def write_json_atomically(path: str, payload: Mapping[str, Any]) -> None:
+    """Write JSON through a temporary file and a rename, so a crash never leaves half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f'.{os.path.basename(path)}.tmp')
+    with open(tmp, 'w') as f:
+        json.dump(payload, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _check_args(args) -> None:
+    if not (args.eval or args.format_only or args.show_dir):
+        raise SystemExit('error: give at least one of --eval (e.g. --eval mIoU mVC), --format-only '
+                         '(with --eval-options imgfile_prefix=DIR) or --show-dir DIR')
+    if args.eval and args.format_only:
+        raise SystemExit('error: --eval and --format-only exclude each other (--format-only only '
+                         'writes the result PNGs; to write them while evaluating, add '
+                         '--eval-options imgfile_prefix=DIR to --eval)')
+    if args.format_only and 'imgfile_prefix' not in args.eval_options:
+        raise SystemExit('error: --format-only needs --eval-options imgfile_prefix=DIR')
+    unknown = [m for m in (args.eval or []) if m not in METRICS]
+    if unknown:
+        raise SystemExit(f'error: unknown --eval metrics {unknown}; available: {", ".join(METRICS)}')
+    if args.out and not args.eval:
+        raise SystemExit('error: --out writes the metrics, so it needs --eval')
+    if not 0 < args.opacity <= 1:
+        raise SystemExit(f'error: --opacity must be in (0, 1], got {args.opacity}')
+
+
+def test_from_args(args) -> Optional[Dict[str, Any]]:
+    """``tools/test.py``: build the test set and the model, load the checkpoint, test, report."""
+    _check_args(args)
+    try:
+        cfg = load_config(args.config, args.options)
+    except (ConfigError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}') from None
+    if args.aug_test:
+        enable_aug_test(cfg)
+    cfg.model.pretrained = None  # the checkpoint has the weights
+    distributed = args.launcher != 'none'
+    if distributed:
+        init_dist(args.launcher, **dict(cfg.get('dist_params') or {}))
+    logger = get_root_logger()
+    dataset = build_dataset(cfg.data.test)
+    loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.workers_per_gpu,
+                              dist=distributed, shuffle=False)
+    model = build_segmentor(cfg.model)
+    load_checkpoint(model, args.checkpoint, strict=False, logger=logger, source='tools/test.py checkpoint')
+    device = local_device()
+    model.to(device)
+    evaluator = dataset.build_evaluator(metrics=args.eval or [], **dict(args.eval_options))
+    logger.info(f'testing {len(dataset)} clips of {len(dataset.videos)} videos (test_size '
+                f'{dataset.test_size}, gap {dataset.test_gap}) on {device}')
+    results = test_segmentor(model, loader, evaluator=evaluator, show_dir=args.show_dir,
+                             opacity=args.opacity, device=device)
+    rank, _ = get_dist_info()
+    if rank == 0 and args.eval and args.out:  # the evaluator has printed the tables
+        write_json_atomically(args.out, dict(results, config=args.config, checkpoint=args.checkpoint,
+                                             test_size=dataset.test_size))
+        logger.info(f'metrics written to {args.out}')
+    if rank == 0 and args.format_only:
+        logger.info(f'results written to {args.eval_options["imgfile_prefix"]}/<video>/<frame>.png')
+    return results
