@@ -1,0 +1,1 @@
+"""The MSDeformAttn pixel decoder; its multi-scale deformable attention op is in ``ops/``."""
