@@ -3,8 +3,8 @@
     python tools/benchmark_msda.py --threads 2 --out work_dirs/benchmark_msda_cpu.json
     python tools/benchmark_msda.py --devices cuda --iters 50 --out work_dirs/benchmark_msda_cuda.json
 
-Implementations: ``reference`` (``ms_deform_attn_core_pytorch``, the original's path), ``kernel``
-(our compiled op for the device) and ``transformers`` (Hugging Face's pure-PyTorch
+Implementations: ``reference`` (``ms_deform_attn_core_pytorch``, the original's path),
+``kernel`` (our compiled op for the device) and ``transformers`` (Hugging Face's pure-PyTorch
 ``multi_scale_deformable_attention``, when transformers is installed). Shapes: d_model 256 as 8
 heads x 32 channels, 3 levels (the stride 32, 16 and 8 maps of the input, coarse to fine as in the
 pixel decoder), 4 points, Lq = S queries. Sampling locations are by default those of the pixel

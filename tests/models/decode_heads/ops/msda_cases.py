@@ -16,13 +16,15 @@ def brute_force_msda(value, spatial_shapes, locations, weights):
     sample at (x, y) of an H x W map is sum over the integer pixels (i, j) with |u - j| < 1 and
     |v - i| < 1 of (1 - |u - j|)(1 - |v - i|) map[i, j], u = x W - 1/2, v = y H - 1/2, where pixels
     outside the map read 0."""
-    value, locations, weights = (np.asarray(t, dtype=np.float64) for t in (value, locations, weights))
+    value, locations, weights = (np.asarray(t, dtype=np.float64)
+                                 for t in (value, locations, weights))
     n_batch, _, heads, channels = value.shape
     _, num_queries, _, levels, points, _ = locations.shape
     output = np.zeros((n_batch, num_queries, heads, channels))
     start = 0
     for level, (height, width) in enumerate(np.asarray(spatial_shapes).tolist()):
-        maps = value[:, start:start + height * width].reshape(n_batch, height, width, heads, channels)
+        maps = value[:, start:start + height * width].reshape(n_batch, height, width, heads,
+                                                              channels)
         start += height * width
         for n in range(n_batch):
             for q in range(num_queries):
@@ -34,7 +36,8 @@ def brute_force_msda(value, spatial_shapes, locations, weights):
                             for j in range(math.floor(u), math.floor(u) + 2):
                                 if 0 <= i < height and 0 <= j < width:
                                     tent = (1 - abs(u - j)) * (1 - abs(v - i))
-                                    output[n, q, m] += weights[n, q, m, level, p] * tent * maps[n, i, j, m]
+                                    weight = weights[n, q, m, level, p] * tent
+                                    output[n, q, m] += weight * maps[n, i, j, m]
     return output.reshape(n_batch, num_queries, heads * channels)
 
 
@@ -72,7 +75,8 @@ def edge_locations(shapes):
     coords = set()
     for height, width in shapes:
         for size in (height, width):
-            # u = x * size - 0.5 in {-1.5, -1, -0.75, -0.5, 0, size - 1, size - 0.5, size, size + 0.25}
+            # u = x * size - 0.5 in {-1.5, -1, -0.75, -0.5, 0, size - 1, size - 0.5, size,
+            # size + 0.25}
             for u in (-1.5, -1.0, -0.75, -0.5, 0.0, size - 1.0, size - 0.5, size, size + 0.25):
                 coords.add((u + 0.5) / size)
     coords |= {0.0, 0.5, 1.0, -3.0, 4.0}
@@ -104,7 +108,8 @@ def kernel_available(device):
     backends = available_backends()
     if backends[device]:
         return True, ''
-    return False, f'the {device} kernel of MultiScaleDeformableAttention is not built: {backends["extension"]}'
+    return False, (f'the {device} kernel of MultiScaleDeformableAttention is unavailable: '
+                   f'{backends["extension"]}')
 
 
 def require_kernel(device):

@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import ms_deform_attn_func as msda
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
+    ms_deform_attn_func as msda
 from tests.conftest import REPO_ROOT
 from tests.models.decode_heads.ops.msda_cases import (brute_force_msda, edge_case_inputs,
-                                                      make_inputs)
+                                                      make_inputs, require_kernel)
 
 
 @pytest.mark.parametrize('inputs', [
@@ -114,19 +115,17 @@ def test_dispatcher_casts_to_value_dtype_and_runs_the_reference_when_forced(clea
     assert output.grad_fn is None  # no input requires grad: the reference built no graph
 
 
-def test_dispatcher_uses_the_cpu_kernel_when_built(monkeypatch, clean_switch):
+@pytest.mark.parametrize('built', [False, True])
+def test_cpu_tensors_use_the_cpu_kernel_when_built(monkeypatch, clean_switch, built):
+    if built:
+        require_kernel('cpu')
+    else:
+        monkeypatch.setattr(msda, '_CPU_BUILT', False)
     value, shapes, starts, locations, weights = make_inputs(1, [(3, 4)], heads=1, channels=2,
                                                             num_queries=2, points=2)
-    value.requires_grad_()
-    built = msda.available_backends()
-    monkeypatch.setattr(msda, '_CPU_BUILT', False)
-    output = msda.multi_scale_deformable_attn(value, shapes, starts, locations, weights)
-    assert type(output.grad_fn).__name__ != 'MSDeformAttnFunctionBackward'
-    if not built['cpu']:
-        pytest.skip(f'the CPU kernel is not built: {built["extension"]}')
-    monkeypatch.setattr(msda, '_CPU_BUILT', True)
-    output = msda.multi_scale_deformable_attn(value, shapes, starts, locations, weights)
-    assert type(output.grad_fn).__name__ == 'MSDeformAttnFunctionBackward'
+    output = msda.multi_scale_deformable_attn(value.requires_grad_(), shapes, starts, locations,
+                                             weights)
+    assert (type(output.grad_fn).__name__ == 'MSDeformAttnFunctionBackward') == built
 
 
 def test_missing_extension_is_reported_not_raised():

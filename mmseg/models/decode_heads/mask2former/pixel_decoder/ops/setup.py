@@ -43,7 +43,8 @@ def cuda_requested() -> bool:
     if torch.version.cuda is None:
         problems.append(f'torch {torch.__version__} is not a CUDA build')
     if not torch.cuda.is_available() and not os.environ.get('TORCH_CUDA_ARCH_LIST'):
-        problems.append('no GPU visible and TORCH_CUDA_ARCH_LIST unset (e.g. TORCH_CUDA_ARCH_LIST=9.0)')
+        problems.append('no GPU visible and TORCH_CUDA_ARCH_LIST unset '
+                        '(e.g. TORCH_CUDA_ARCH_LIST=9.0)')
     if problems and mode == '1':
         sys.exit('THEMASK_MSDA_CUDA=1 but the CUDA kernel cannot be built: ' + '; '.join(problems))
     if problems:
@@ -79,7 +80,8 @@ def openmp_flags() -> list:
 
 
 def make_extension():
-    sources = [os.path.join('src', 'vision.cpp'), os.path.join('src', 'cpu', 'ms_deform_attn_cpu.cpp')]
+    sources = [os.path.join('src', 'vision.cpp'),
+               os.path.join('src', 'cpu', 'ms_deform_attn_cpu.cpp')]
     cxx_flags = (['/O2'] if sys.platform == 'win32' else ['-O3']) + openmp_flags()
     include_dirs = [os.path.join(HERE, 'src')]
     if not cuda_requested():

@@ -110,7 +110,8 @@ def reference_op_forced() -> bool:
     mode = os.environ.get(ENV_VAR, 'auto').strip().lower()
     if mode not in ('auto', 'reference', ''):
         raise ValueError(f'environment variable {ENV_VAR}={mode!r} is not understood: expected '
-                         '"auto" (kernels where built) or "reference" (always the PyTorch reference)')
+                         '"auto" (kernels where built) or "reference" (always the PyTorch '
+                         'reference)')
     return mode == 'reference'
 
 

@@ -10,10 +10,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "cpu/ms_deform_attn_cpu.h"
-#ifdef WITH_CUDA
-#include "cuda/ms_deform_attn_cuda.h"
-#endif
+#include "ms_deform_attn_kernels.h"
 
 namespace msda {
 

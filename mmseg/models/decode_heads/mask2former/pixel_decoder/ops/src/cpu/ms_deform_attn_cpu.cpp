@@ -6,15 +6,14 @@
 // parallel over (n, head, level) triples: a triple owns a disjoint slice of grad_value (its level's
 // pixels, its head's channels) and of the location/weight gradients, so there are no atomics, no
 // buffers, and the result does not depend on the number of threads.
-#include "ms_deform_attn_cpu.h"
-
-#include "../ms_deform_attn_stencil.h"
-
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
 #include <cmath>
 #include <vector>
+
+#include "../ms_deform_attn_kernels.h"
+#include "../ms_deform_attn_stencil.h"
 
 namespace msda {
 namespace {
@@ -127,31 +126,28 @@ template <typename T>
 void forward_kernel(const at::Tensor& value, const std::vector<Level>& levels,
                     const at::Tensor& sampling_loc, const at::Tensor& attn_weight,
                     const at::Tensor& output) {
-  const int64_t batch = value.size(0), num_values = value.size(1);
-  const int64_t heads = value.size(2), channels = value.size(3);
-  const int64_t num_queries = sampling_loc.size(1), points = sampling_loc.size(4);
-  const int64_t num_levels = static_cast<int64_t>(levels.size());
-  const int64_t pixel_stride = heads * channels;
+  const Dims dims = dims_of(value, sampling_loc);
+  const int64_t channels = dims.channels, pixel_stride = dims.heads * dims.channels;
   const T* value_ptr = value.data_ptr<T>();
   const T* loc_ptr = sampling_loc.data_ptr<T>();
   const T* attn_ptr = attn_weight.data_ptr<T>();
   T* out_ptr = output.data_ptr<T>();
-  const int64_t samples_per_row = heads * num_levels * points;
+  const int64_t samples_per_row = dims.heads * dims.levels * dims.points;
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, samples_per_row));
-  at::parallel_for(0, batch * num_queries, grain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, dims.batch * dims.num_queries, grain, [&](int64_t begin, int64_t end) {
     Stencil<T> s;
     for (int64_t row = begin; row < end; ++row) {
-      const int64_t n = row / num_queries;
-      const T* batch_value = value_ptr + n * num_values * pixel_stride;
+      const int64_t n = row / dims.num_queries;
+      const T* batch_value = value_ptr + n * dims.num_values * pixel_stride;
       const T* loc = loc_ptr + row * samples_per_row * 2;
       const T* attn = attn_ptr + row * samples_per_row;
       T* out = out_ptr + row * pixel_stride;
       std::fill(out, out + pixel_stride, T(0));
-      for (int64_t m = 0; m < heads; ++m) {
+      for (int64_t m = 0; m < dims.heads; ++m) {
         T* acc = out + m * channels;
         for (const Level& level : levels) {
           const T* level_value = batch_value + level.start * pixel_stride + m * channels;
-          for (int64_t p = 0; p < points; ++p, loc += 2, ++attn) {
+          for (int64_t p = 0; p < dims.points; ++p, loc += 2, ++attn) {
             const int count = make_stencil(loc[0], loc[1], level.height, level.width, s);
             if (count > 0) {
               accumulate_sample(acc, level_value, pixel_stride, s, count, *attn, channels);
@@ -168,10 +164,8 @@ void backward_kernel(const at::Tensor& value, const std::vector<Level>& levels,
                      const at::Tensor& sampling_loc, const at::Tensor& attn_weight,
                      const at::Tensor& grad_output, const at::Tensor& grad_value,
                      const at::Tensor& grad_sampling_loc, const at::Tensor& grad_attn_weight) {
-  const int64_t batch = value.size(0), num_values = value.size(1);
-  const int64_t heads = value.size(2), channels = value.size(3);
-  const int64_t num_queries = sampling_loc.size(1), points = sampling_loc.size(4);
-  const int64_t num_levels = static_cast<int64_t>(levels.size());
+  const Dims dims = dims_of(value, sampling_loc);
+  const int64_t heads = dims.heads, channels = dims.channels, num_levels = dims.levels;
   const int64_t pixel_stride = heads * channels;
   const T* value_ptr = value.data_ptr<T>();
   const T* loc_ptr = sampling_loc.data_ptr<T>();
@@ -180,23 +174,23 @@ void backward_kernel(const at::Tensor& value, const std::vector<Level>& levels,
   T* grad_value_ptr = grad_value.data_ptr<T>();
   T* grad_loc_ptr = grad_sampling_loc.data_ptr<T>();
   T* grad_attn_ptr = grad_attn_weight.data_ptr<T>();
-  at::parallel_for(0, batch * heads * num_levels, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, dims.batch * heads * num_levels, 1, [&](int64_t begin, int64_t end) {
     Stencil<T> s;
     T dots[4];
     for (int64_t task = begin; task < end; ++task) {
       const int64_t n = task / (heads * num_levels);
       const int64_t m = (task / num_levels) % heads;
       const Level& level = levels[task % num_levels];
-      const int64_t offset = ((n * num_values + level.start) * heads + m) * channels;
+      const int64_t offset = ((n * dims.num_values + level.start) * heads + m) * channels;
       const T* level_value = value_ptr + offset;
       T* level_grad = grad_value_ptr + offset;
       const T width = static_cast<T>(level.width), height = static_cast<T>(level.height);
-      for (int64_t q = 0; q < num_queries; ++q) {
-        const int64_t row = n * num_queries + q;
+      for (int64_t q = 0; q < dims.num_queries; ++q) {
+        const int64_t row = n * dims.num_queries + q;
         const T* grad = grad_out_ptr + row * pixel_stride + m * channels;
         // first sample of (n, q, m, level)
-        const int64_t first = ((row * heads + m) * num_levels + task % num_levels) * points;
-        for (int64_t i = first; i < first + points; ++i) {
+        const int64_t first = ((row * heads + m) * num_levels + task % num_levels) * dims.points;
+        for (int64_t i = first; i < first + dims.points; ++i) {
           const int count = make_stencil(loc_ptr[2 * i], loc_ptr[2 * i + 1], level.height,
                                          level.width, s);
           if (count == 0) continue;
