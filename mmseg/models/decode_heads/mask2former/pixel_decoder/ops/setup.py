@@ -10,7 +10,6 @@ TORCH_CUDA_ARCH_LIST is honoured (e.g. "9.0", "8.0;8.6;9.0"). When CUDA_INC_PATH
 CUDA toolkit lacks the library headers torch includes (cublas_v2.h, ...), the include folder of the
 pip CUDA packages (site-packages/nvidia/cu<major>/include) is used.
 """
-import glob
 import os
 import shutil
 import sys
@@ -71,30 +70,31 @@ def set_cuda_inc_path() -> None:
         log(f'CUDA_INC_PATH={include_dir}')
 
 
-def openmp_flags() -> list:
+def compile_and_link_flags() -> tuple:
+    """Optimisation and OpenMP (at::parallel_for runs serially without it, as with Apple clang)."""
     if sys.platform == 'win32':
-        return ['/openmp']
+        return ['/O2', '/openmp'], []
     if sys.platform == 'darwin':
-        return []  # Apple clang has no OpenMP: at::parallel_for then runs serially
-    return ['-fopenmp']
+        return ['-O3'], []
+    return ['-O3', '-fopenmp'], ['-fopenmp']
 
 
 def make_extension():
     sources = [os.path.join('src', 'vision.cpp'),
                os.path.join('src', 'cpu', 'ms_deform_attn_cpu.cpp')]
-    cxx_flags = (['/O2'] if sys.platform == 'win32' else ['-O3']) + openmp_flags()
+    cxx_flags, link_flags = compile_and_link_flags()
     include_dirs = [os.path.join(HERE, 'src')]
     if not cuda_requested():
         return CppExtension(NAME, sources, include_dirs=include_dirs,
                             extra_compile_args={'cxx': cxx_flags},
-                            extra_link_args=openmp_flags())
+                            extra_link_args=link_flags)
     set_cuda_inc_path()
     log(f'building the CPU and CUDA kernels (CUDA_HOME={CUDA_HOME}, '
         f'TORCH_CUDA_ARCH_LIST={os.environ.get("TORCH_CUDA_ARCH_LIST", "<visible GPUs>")})')
     return CUDAExtension(NAME, sources + [os.path.join('src', 'cuda', 'ms_deform_attn_cuda.cu')],
                          include_dirs=include_dirs, define_macros=[('WITH_CUDA', None)],
                          extra_compile_args={'cxx': cxx_flags, 'nvcc': ['-O3']},
-                         extra_link_args=openmp_flags())
+                         extra_link_args=link_flags)
 
 
 class AtomicBuildExtension(BuildExtension):

@@ -9,7 +9,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
-#include <cmath>
+#include <algorithm>
 #include <vector>
 
 #include "../ms_deform_attn_kernels.h"
