@@ -1,0 +1,177 @@
+"""The PyTorch reference of multi-scale deformable attention (the specification) and the dispatcher
+that chooses between it and the compiled kernels."""
+import importlib.machinery
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+import torch
+from torch.autograd import gradcheck
+
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
+    ms_deform_attn_func as msda
+from tests.conftest import REPO_ROOT
+from tests.models.decode_heads.ops.msda_cases import (brute_force_msda, edge_case_inputs,
+                                                      make_inputs, require_kernel)
+
+
+@pytest.mark.parametrize('inputs', [
+    edge_case_inputs(),
+    make_inputs(2, [(5, 7), (3, 2), (1, 1)], heads=2, channels=3, num_queries=6, points=3),
+    make_inputs(1, [(2, 3)], heads=1, channels=1, num_queries=4, points=1, seed=3),
+], ids=['borders-corners-outside', 'random-3-levels', 'one-level-one-point'])
+def test_reference_matches_brute_force_sampler(inputs):
+    value, shapes, _, locations, weights = inputs
+    expected = brute_force_msda(value, shapes, locations, weights)
+    output = msda.ms_deform_attn_core_pytorch(value, shapes, locations, weights)
+    assert output.shape == expected.shape
+    assert (output.numpy() - expected).__abs__().max() < 1e-12
+
+
+def test_reference_reproduces_golden(golden_msda):
+    g = golden_msda
+    shapes, value = g['value_spatial_shapes'], g['value']
+    locations, weights = g['sampling_locations'], g['attention_weights']
+    output = msda.ms_deform_attn_core_pytorch(value, shapes, locations, weights)
+    assert output.dtype == torch.float32
+    assert (output - g['output']).abs().max() < 1e-5
+
+    inputs = [t.double().requires_grad_() for t in (value, locations, weights)]
+    output = msda.ms_deform_attn_core_pytorch(inputs[0], shapes, inputs[1], inputs[2])
+    assert (output - g['output_f64']).abs().max() < 1e-10
+    grads = torch.autograd.grad(output, inputs, g['grad_output_f64'])
+    for grad, key in zip(grads, ['grad_value_f64', 'grad_sampling_locations_f64',
+                                 'grad_attention_weights_f64']):
+        assert (grad - g[key]).abs().max() < 1e-10, key
+
+
+def test_reference_gradcheck():
+    value, shapes, _, locations, weights = make_inputs(1, [(4, 3), (2, 2)], heads=2, channels=3,
+                                                       num_queries=3, points=2, seed=5)
+    inputs = [t.requires_grad_() for t in (value, locations, weights)]
+    assert gradcheck(lambda v, loc, w: msda.ms_deform_attn_core_pytorch(v, shapes, loc, w), inputs)
+
+
+@pytest.fixture
+def clean_switch(monkeypatch):
+    """No explicit switch and no THEMASK_MSDA for the test; restored afterwards."""
+    monkeypatch.setattr(msda, '_force_reference', None)
+    monkeypatch.delenv(msda.ENV_VAR, raising=False)
+
+
+@pytest.mark.parametrize('cpu_built,cuda_built,device,dtype,expected', [
+    (True, True, 'cpu', torch.float32, 'cpu'),
+    (True, False, 'cpu', torch.float64, 'cpu'),
+    (False, False, 'cpu', torch.float32, 'reference'),
+    (True, True, 'cpu', torch.bfloat16, 'reference'),
+    (True, True, 'cuda', torch.float16, 'cuda'),
+    (True, False, 'cuda', torch.float32, 'reference'),
+    (True, True, 'meta', torch.float32, 'reference'),
+])
+def test_select_backend_by_device_and_build(monkeypatch, clean_switch, cpu_built, cuda_built,
+                                            device, dtype, expected):
+    monkeypatch.setattr(msda, '_CPU_BUILT', cpu_built)
+    monkeypatch.setattr(msda, '_CUDA_BUILT', cuda_built)
+    # stands in for a tensor on any device (no GPU needed): only .device and .dtype are read
+    value = types.SimpleNamespace(device=torch.device(device), dtype=dtype)
+    assert msda.select_backend(value) == expected
+    with msda.use_reference_op(True):
+        assert msda.select_backend(value) == 'reference'
+    assert msda.select_backend(value) == expected
+
+
+def test_reference_switch_call_context_and_environment(monkeypatch, clean_switch):
+    monkeypatch.setattr(msda, '_CPU_BUILT', True)
+    value = torch.zeros(1, 1, 1, 1)
+    assert not msda.reference_op_forced() and msda.select_backend(value) == 'cpu'
+    msda.use_reference_op(True)
+    assert msda.reference_op_forced() and msda.select_backend(value) == 'reference'
+    with msda.use_reference_op(False):
+        assert msda.select_backend(value) == 'cpu'
+    assert msda.select_backend(value) == 'reference'
+    msda.use_reference_op(None)
+    monkeypatch.setenv(msda.ENV_VAR, 'reference')
+    assert msda.select_backend(value) == 'reference'
+    assert msda.available_backends()['reference_forced'] is True
+    with msda.use_reference_op(False):  # an explicit switch wins over the environment
+        assert msda.select_backend(value) == 'cpu'
+    monkeypatch.setenv(msda.ENV_VAR, 'fast')
+    with pytest.raises(ValueError, match="THEMASK_MSDA='fast'.*expected"):
+        msda.select_backend(value)
+
+
+def test_dispatcher_casts_to_value_dtype_and_runs_the_reference_when_forced(clean_switch):
+    value, shapes, starts, locations, weights = make_inputs(2, [(3, 4), (2, 2)], heads=2,
+                                                            channels=4, num_queries=5, points=2)
+    expected = msda.ms_deform_attn_core_pytorch(value, shapes, locations, weights)
+    with msda.use_reference_op(True):
+        output = msda.multi_scale_deformable_attn(value, shapes, starts, locations.float(),
+                                                  weights.float())
+    assert output.dtype == torch.float64
+    # the float32 round trip of locations and weights is the only difference
+    assert (output - expected).abs().max() < 1e-5
+    assert output.grad_fn is None  # no input requires grad: the reference built no graph
+
+
+@pytest.mark.parametrize('built', [False, True])
+def test_cpu_tensors_use_the_cpu_kernel_when_built(monkeypatch, clean_switch, built):
+    if built:
+        require_kernel('cpu')
+    else:
+        monkeypatch.setattr(msda, '_CPU_BUILT', False)
+    value, shapes, starts, locations, weights = make_inputs(1, [(3, 4)], heads=1, channels=2,
+                                                            num_queries=2, points=2)
+    output = msda.multi_scale_deformable_attn(value.requires_grad_(), shapes, starts, locations,
+                                             weights)
+    assert (type(output.grad_fn).__name__ == 'MSDeformAttnFunctionBackward') == built
+
+
+def test_missing_extension_is_reported_not_raised():
+    module, status = msda._load_extension('mmseg.no_such_extension')
+    assert module is None and status.startswith('not built') and 'make.sh' in status
+
+
+def test_broken_extension_warns_and_falls_back(tmp_path, monkeypatch):
+    package = tmp_path / 'msda_broken_pkg'
+    package.mkdir()
+    (package / '__init__.py').write_text('')
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    (package / f'MultiScaleDeformableAttention{suffix}').write_bytes(b'not a shared library')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(UserWarning, match='cannot be loaded.*make.sh.*PyTorch reference'):
+        module, status = msda._load_extension('msda_broken_pkg.MultiScaleDeformableAttention')
+    assert module is None and 'cannot be loaded' in status
+
+
+def test_import_and_forward_with_nothing_built():
+    """A fresh interpreter in which the extension cannot be imported (as when it is not built)."""
+    script = f"""
+import sys
+sys.modules[{msda.EXTENSION_MODULE!r}] = None  # any import of the extension now fails
+import torch, mmseg
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
+    MSDeformAttn, MSDeformAttnFunction, available_backends, select_backend)
+backends = available_backends()
+assert backends['cpu'] is False and backends['cuda'] is False, backends
+assert backends['extension'].startswith('not built'), backends
+attn = MSDeformAttn(d_model=8, n_levels=1, n_heads=2, n_points=2)
+shapes = torch.tensor([[3, 4]])
+out = attn(torch.randn(1, 12, 8), torch.rand(1, 12, 1, 2), torch.randn(1, 12, 8), shapes,
+           torch.tensor([0]))
+assert out.shape == (1, 12, 8) and select_backend(out) == 'reference'
+try:
+    MSDeformAttnFunction.apply(torch.zeros(1, 12, 2, 4), shapes, torch.tensor([0]),
+                               torch.zeros(1, 1, 2, 1, 1, 2), torch.zeros(1, 1, 2, 1, 1), 64)
+except RuntimeError as err:
+    assert 'not built' in str(err), err
+else:
+    raise AssertionError('MSDeformAttnFunction ran without an extension')
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    env.pop(msda.ENV_VAR, None)
+    result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr
