@@ -113,7 +113,7 @@ def _sprite(rng: np.random.Generator, cls: int, size: float) -> Tuple[np.ndarray
     """An object's RGB float image and its mask, at ``size`` (pixels per unit)."""
     colour = _colour(rng, cls)
     if cls == CAR:
-        h, w = _px(20 * size), _px(40 * size)
+        h, w = _px(28 * size), _px(56 * size)
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         body = (ys >= 0.3 * h) & (ys < 0.8 * h)
         cabin = (ys < 0.35 * h) & (xs >= 0.22 * w) & (xs < 0.75 * w)
@@ -124,7 +124,7 @@ def _sprite(rng: np.random.Generator, cls: int, size: float) -> Tuple[np.ndarray
         image[wheels] = 35
         return image, body | cabin | wheels
     if cls == PERSON:
-        h, w = _px(32 * size), _px(13 * size)
+        h, w = _px(44 * size), _px(18 * size)
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         head = (xs - w / 2) ** 2 + (ys - 0.12 * h) ** 2 < (0.12 * h) ** 2
         body = ((xs - w / 2) / (0.48 * w)) ** 2 + ((ys - 0.6 * h) / (0.38 * h)) ** 2 < 1
@@ -133,7 +133,7 @@ def _sprite(rng: np.random.Generator, cls: int, size: float) -> Tuple[np.ndarray
         image[head] = (225, 190, 160)
         return image, head | body
     if cls == TREE:
-        h, w = _px(48 * size), _px(30 * size)
+        h, w = _px(60 * size), _px(40 * size)
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         trunk = (xs >= 0.42 * w) & (xs < 0.58 * w) & (ys >= 0.5 * h)
         crown = ((xs - w / 2) / (0.48 * w)) ** 2 + ((ys - 0.33 * h) / (0.33 * h)) ** 2 < 1
@@ -142,12 +142,12 @@ def _sprite(rng: np.random.Generator, cls: int, size: float) -> Tuple[np.ndarray
         image[trunk & ~crown] = colour * 0.5
         return image, trunk | crown
     if cls == BALL:
-        d = _px(14 * size)
+        d = _px(22 * size)
         ys, xs = np.mgrid[0:d, 0:d].astype(np.float32)
         radius = np.hypot(xs - d / 2 + 0.5, ys - d / 2 + 0.5) / (d / 2)
         return _paint((1.35 - 0.6 * radius).astype(np.float32), colour), radius < 1
     # OTHERS: a striped sign on a pole
-    h, w = _px(34 * size), _px(18 * size)
+    h, w = _px(40 * size), _px(22 * size)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     board = ys < 0.45 * h
     pole = (xs >= 0.45 * w) & (xs < 0.55 * w)
@@ -174,7 +174,7 @@ class _Object:
 
 def _objects(rng: np.random.Generator, world_w: int, horizon: int, height: int, scale: float
              ) -> List[_Object]:
-    specs = [(TREE, 0, 3, 0.0), (OTHERS, 0, 2, 0.0), (CAR, 0, 3, 2.5), (PERSON, 0, 4, 0.8), (BALL, 0, 2, 2.0)]
+    specs = [(TREE, 0, 3, 0.0), (OTHERS, 0, 2, 0.0), (CAR, 0, 3, 2.5), (PERSON, 1, 4, 0.8), (BALL, 0, 2, 2.0)]
     objects = []
     for cls, low, high, speed in specs:
         for _ in range(rng.integers(low, high)):

@@ -296,8 +296,8 @@ class VSPWDataset_multiFrameTest(VSPWVideoDataset):
 
     def __init__(self, data_root: str, split: str, pipeline: Sequence[Dict[str, Any]],
                  test_size: int = 1, test_gap: int = 3, **kwargs: Any) -> None:
-        self.test_size = check_positive_int('data.test.test_size', test_size)
-        self.test_gap = check_positive_int('data.test.test_gap', test_gap)
+        self.test_size = check_positive_int('test_size', test_size)
+        self.test_gap = check_positive_int('test_gap', test_gap)
         kwargs.setdefault('require_masks', False)
         super().__init__(data_root, split, pipeline, **kwargs)
         self.clips: List[Tuple[str, Tuple[int, ...]]] = [
@@ -309,9 +309,7 @@ class VSPWDataset_multiFrameTest(VSPWVideoDataset):
 
     def __getitem__(self, idx: int) -> Dict[str, Any]:
         video, indices = self.clips[idx]
-        results = self.clip_results(video, indices)
-        del results['seg_paths']
-        return self.pipeline(results)
+        return self.pipeline(self.clip_results(video, indices))
 
     def items_by_video(self) -> List[Tuple[str, List[int]]]:
         """(video, item indices of its clips) per video, in split order."""

@@ -1,5 +1,4 @@
 """build_dataloader and the collate function: the batch contract with the model."""
-import numpy as np
 import pytest
 import torch
 

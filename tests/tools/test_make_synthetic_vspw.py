@@ -1,5 +1,6 @@
 """tools/make_synthetic_vspw.py: deterministic, VSPW layout, passes the dataset check."""
 import hashlib
+import json
 import os
 import runpy
 import subprocess
@@ -59,3 +60,13 @@ def test_seed_and_index_decide_a_video(tmp_path):
     make_synthetic_vspw(str(tmp_path / 'a'), videos=3, size=(32, 32), frames=(2, 3), seed=0)
     make_synthetic_vspw(str(tmp_path / 'b'), videos=3, size=(32, 32), frames=(2, 3), seed=1)
     assert read_split(str(tmp_path / 'a'), 'train') != read_split(str(tmp_path / 'b'), 'train')
+
+
+def test_benchmark_tool_runs_on_a_small_set(tmp_path, capsys):
+    make_synthetic_vspw(str(tmp_path / 'data'), videos=4, size=(48, 64), frames=(17, 18))
+    main = runpy.run_path(os.path.join(ROOT, 'tools', 'benchmark_data.py'))['main']
+    out = tmp_path / 'bench.json'
+    assert main(['--data', str(tmp_path / 'data'), '--workers', '0', '--batches', '1', '--json', str(out)]) == 0
+    rows = json.loads(out.read_text())['results']
+    assert [r['unit'] for r in rows] == ['clips/s', 'frames/s'] and all(r['rate'] > 0 for r in rows)
+    assert 'evaluation mIoU+mVC (17 frames 48x64)' in capsys.readouterr().out

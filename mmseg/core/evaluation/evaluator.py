@@ -188,7 +188,10 @@ def _percent(value: Optional[float]) -> str:
 def _ascii_table(header: List[str], rows: List[List[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
-    line = lambda cells: '| ' + ' | '.join(str(c).ljust(w) for c, w in zip(cells, widths)) + ' |'
+
+    def line(cells: List[str]) -> str:
+        return '| ' + ' | '.join(str(c).ljust(w) for c, w in zip(cells, widths)) + ' |'
+
     return '\n'.join([rule, line(header), rule] + [line(r) for r in rows] + [rule])
 
 
