@@ -49,7 +49,8 @@ def init_training_env(cfg: Mapping[str, Any], *, launcher: str = 'none', seed: O
 
 def train_segmentor(model: nn.Module, dataset: Dataset, cfg: Mapping[str, Any], *, seed: int,
                     distributed: bool = False, eval_fn: Optional[Callable[[nn.Module], Dict[str, Any]]] = None,
-                    collate_fn: Optional[Callable[[List[Any]], Any]] = None, finetune: Optional[str] = None,
+                    collate_fn: Optional[Callable[[List[Any]], Any]] = None,
+                    worker_init_fn: Optional[Callable[[int], None]] = None, finetune: Optional[str] = None,
                     device: Optional[torch.device] = None, meta: Optional[Mapping[str, Any]] = None,
                     timestamp: Optional[str] = None, logger: Optional[logging.Logger] = None) -> IterBasedRunner:
     """Train ``model`` on ``dataset`` as ``cfg`` says, and return the runner.
@@ -65,6 +66,7 @@ def train_segmentor(model: nn.Module, dataset: Dataset, cfg: Mapping[str, Any], 
         eval_fn: ``eval_fn(model) -> {metric: number}`` called every ``evaluation.interval``
             iterations (None: no evaluation, as ``--no-validate``).
         collate_fn: turns a list of samples into a batch (default: stack tensors, list the rest).
+        worker_init_fn: run in each dataloader worker at start.
         finetune: the ``--finetune-from`` checkpoint, or None.
         device: where to train (default: this process's CUDA device, else the CPU).
         meta: plain values stored in checkpoints and the JSON log (env_info, config text, seed).
@@ -86,7 +88,7 @@ def train_segmentor(model: nn.Module, dataset: Dataset, cfg: Mapping[str, Any], 
     rank, world_size = get_dist_info()
     data_loader = build_train_dataloader(
         dataset, samples_per_gpu=cfg['data']['samples_per_gpu'], workers_per_gpu=cfg['data']['workers_per_gpu'],
-        seed=seed, rank=rank, world_size=world_size, collate_fn=collate_fn,
+        seed=seed, rank=rank, world_size=world_size, collate_fn=collate_fn, worker_init_fn=worker_init_fn,
         pin_memory=runner.device.type == 'cuda')
     runner.run(data_loader)
     return runner
@@ -145,7 +147,7 @@ def make_eval_fn(cfg: Mapping[str, Any], distributed: bool) -> Callable[[nn.Modu
 
 def train_from_args(args) -> IterBasedRunner:
     """``tools/train.py``: check the inputs, set up the processes, build and train."""
-    from ..datasets import build_dataset, collate_clips
+    from ..datasets import build_dataset, collate_clips, limit_worker_threads
     from ..models import build_segmentor
     from ..utils.collect_env import env_info_text
     from ..utils.config import ConfigError, load_config
@@ -185,5 +187,6 @@ def train_from_args(args) -> IterBasedRunner:
     meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed,
                 exp_name=os.path.basename(args.config))
     return train_segmentor(model, dataset, cfg, seed=seed, distributed=distributed, eval_fn=eval_fn,
-                           collate_fn=collate_clips, finetune=args.finetune_from, device=device, meta=meta,
+                           collate_fn=collate_clips, worker_init_fn=limit_worker_threads,
+                           finetune=args.finetune_from, device=device, meta=meta,
                            timestamp=timestamp, logger=logger)

@@ -9,16 +9,23 @@ Batches (the contract with the model and the training/test loops):
 """
 from typing import Any, Dict, List, Optional
 
+import cv2
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..utils.registry import Registry
 from .samplers import DistributedVideoSampler, get_dist_info
 
-__all__ = ['DATASETS', 'PIPELINES', 'build_dataset', 'build_dataloader', 'collate_clips']
+__all__ = ['DATASETS', 'PIPELINES', 'build_dataset', 'build_dataloader', 'collate_clips',
+           'limit_worker_threads']
 
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')
+
+
+def limit_worker_threads(worker_id: int) -> None:
+    """``worker_init_fn`` of the loaders: the workers are the parallelism, so no OpenCV threads."""
+    cv2.setNumThreads(0)
 
 
 def build_dataset(cfg: Dict[str, Any], default_args: Optional[Dict[str, Any]] = None) -> Dataset:
@@ -94,4 +101,5 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
     generator = None if seed is None else torch.Generator().manual_seed(seed + rank)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
                       shuffle=shuffle if sampler is None else False, num_workers=num_workers,
-                      collate_fn=collate_clips, drop_last=drop_last, generator=generator, **kwargs)
+                      collate_fn=collate_clips, drop_last=drop_last, generator=generator,
+                      worker_init_fn=limit_worker_threads if num_workers else None, **kwargs)

@@ -109,7 +109,8 @@ def collate_stack(samples: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
 def build_train_dataloader(dataset: Dataset, *, samples_per_gpu: int, workers_per_gpu: int, seed: int,
                            rank: int = 0, world_size: int = 1,
                            collate_fn: Optional[Callable[[List[Any]], Any]] = None,
-                           pin_memory: bool = False) -> DataLoader:
+                           pin_memory: bool = False,
+                           worker_init_fn: Optional[Callable[[int], None]] = None) -> DataLoader:
     """An endless loader over :class:`SeededSampleStream` for :meth:`IterBasedRunner.run`.
 
     Args:
@@ -121,11 +122,13 @@ def build_train_dataloader(dataset: Dataset, *, samples_per_gpu: int, workers_pe
         rank: this process's rank; world_size: the number of processes.
         collate_fn: turns a list of samples into a batch (default :func:`collate_stack`).
         pin_memory: pin batches in page-locked memory (faster host-to-GPU copies).
+        worker_init_fn: called in each worker process at start (e.g. to limit its threads).
     """
     stream = SeededSampleStream(dataset, seed=seed, rank=rank, world_size=world_size)
     return DataLoader(
         stream, batch_size=samples_per_gpu, sampler=InfiniteSampler(), num_workers=workers_per_gpu,
         collate_fn=collate_fn or collate_stack, pin_memory=pin_memory,
+        worker_init_fn=worker_init_fn if workers_per_gpu else None,
         # The loader draws its workers' base seed from this generator instead of the global one,
         # so creating the iterator does not change the training RNG stream.
         generator=torch.Generator().manual_seed(seed))

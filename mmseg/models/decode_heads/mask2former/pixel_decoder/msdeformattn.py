@@ -4,6 +4,7 @@ Three levels (res5, res4, res3 - coarse to fine) are projected to ``conv_dim`` w
 refined by a deformable-attention encoder, and one FPN level on res2 gives the stride-4
 ``mask_features``. The whole decoder runs in float32, also under autocast (as the original).
 """
+import contextlib
 import math
 from typing import Dict, List, Sequence, Tuple
 
@@ -12,8 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ....builder import PIXEL_DECODERS
-from ....utils import ConvNormAct, c2_xavier_fill, group_norm
+from ....utils import ConvNormAct, c2_xavier_fill, fast_mode, group_norm
 from ..position_encoding import PositionEmbeddingSine
+from .ops.functions import use_reference_op
 from .ops.modules import MSDeformAttn
 
 
@@ -171,9 +173,11 @@ class MSDeformAttnPixelDecoder(nn.Module):
     def forward_features(self, features: Dict[str, torch.Tensor]):
         """Return (mask_features, transformer_encoder_features, multi_scale_features).
 
-        ``multi_scale_features`` is ordered 1/32, 1/16, 1/8.
+        ``multi_scale_features`` is ordered 1/32, 1/16, 1/8. In reference mode the deformable
+        attention runs the PyTorch reference instead of the compiled kernel.
         """
-        with torch.autocast(device_type=next(iter(features.values())).device.type, enabled=False):
+        op_mode = contextlib.nullcontext() if fast_mode() else use_reference_op(True)
+        with op_mode, torch.autocast(device_type=next(iter(features.values())).device.type, enabled=False):
             srcs, pos = [], []
             for idx, name in enumerate(self.transformer_in_features):
                 x = features[name].float()
