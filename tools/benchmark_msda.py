@@ -18,21 +18,18 @@ level before the call (CPU: the process's peak resident set size, reset through
 memory ratio against the other implementations, all measured in the same run.
 """
 import argparse
-import ctypes
 import json
 import math
 import os
 import platform
-import re
-import statistics
 import sys
-import time
 
 import torch
 from tqdm import tqdm
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
     MSDeformAttnFunction, available_backends, ms_deform_attn_core_pytorch)
+from mmseg.utils.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib, text_table
 
 HEADS, CHANNELS, POINTS, STRIDES = 8, 32, 4, (32, 16, 8)
 
@@ -122,63 +119,6 @@ def implementations(names, device, dtype):
     return ops, missing
 
 
-def synchronize(device):
-    if device == 'cuda':
-        torch.cuda.synchronize()
-
-
-def resident_kib(field):
-    status = open('/proc/self/status').read()
-    return int(re.search(rf'{field}:\s+(\d+)', status).group(1))
-
-
-def return_freed_memory_to_os():
-    """Fix glibc's mmap threshold at 128 KiB (it otherwise grows to 32 MiB and keeps freed blocks
-    in the heap), so that the resident set size follows the live tensors; False if impossible."""
-    try:
-        return ctypes.CDLL(None).mallopt(-3, 128 * 1024) == 1  # -3: M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        return False
-
-
-def reset_peak_rss():
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return True
-    except OSError:
-        return False
-
-
-def peak_memory_mib(run, device, cpu_measurable):
-    """Peak memory of one call above the level before it, in MiB (None if unmeasurable)."""
-    if device == 'cuda':
-        synchronize(device)
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        run()
-        synchronize(device)
-        return (torch.cuda.max_memory_allocated() - before) / 2**20
-    if not cpu_measurable or not reset_peak_rss():
-        return None
-    before = resident_kib('VmRSS')
-    run()
-    return (resident_kib('VmHWM') - before) / 1024
-
-
-def median_ms(run, device, iters, warmup):
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(iters):
-        synchronize(device)
-        start = time.perf_counter()
-        run()
-        synchronize(device)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
-
-
 def benchmark_one(op, inputs, device, iters, warmup, cpu_measurable):
     value, spatial_shapes, starts, loc, weights, grad_output = inputs
     shapes_list = [tuple(s) for s in spatial_shapes.tolist()]
@@ -222,20 +162,14 @@ def format_table(rows):
     def number(value, fmt):
         return '-' if value is None else format(value, fmt)
 
-    lines = []
-    for r in rows:
-        lines.append([r['device'], r['size'], str(r['batch']), r['impl'],
-                      number(r['fwd_ms'], '.1f'), number(r['fwd_bwd_ms'], '.1f'),
-                      number(r['fwd_peak_mib'], '.1f'), number(r['fwd_bwd_peak_mib'], '.1f'),
-                      number(r.get('fwd_speedup_vs_reference'), '.2f'),
-                      number(r.get('fwd_bwd_speedup_vs_reference'), '.2f'),
-                      number(r.get('fwd_speedup_vs_transformers'), '.2f'),
-                      number(r.get('fwd_bwd_speedup_vs_transformers'), '.2f')])
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    out = [' | '.join(h.ljust(w) for h, w in zip(header, widths)),
-           '-+-'.join('-' * w for w in widths)]
-    out += [' | '.join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
-    return '\n'.join(out)
+    return text_table(header, [
+        [r['device'], r['size'], str(r['batch']), r['impl'],
+         number(r['fwd_ms'], '.1f'), number(r['fwd_bwd_ms'], '.1f'),
+         number(r['fwd_peak_mib'], '.1f'), number(r['fwd_bwd_peak_mib'], '.1f'),
+         number(r.get('fwd_speedup_vs_reference'), '.2f'),
+         number(r.get('fwd_bwd_speedup_vs_reference'), '.2f'),
+         number(r.get('fwd_speedup_vs_transformers'), '.2f'),
+         number(r.get('fwd_bwd_speedup_vs_transformers'), '.2f')] for r in rows])
 
 
 def main(argv=None):
@@ -246,7 +180,7 @@ def main(argv=None):
     if 'cuda' in devices and not torch.cuda.is_available():
         sys.exit('--devices cuda: no CUDA device is available')
     dtype = getattr(torch, args.dtype)
-    cpu_measurable = 'cpu' in devices and return_freed_memory_to_os() and reset_peak_rss()
+    cpu_measurable = 'cpu' in devices and enable_cpu_peak_memory()
     if dtype != torch.float32 and 'cpu' in devices:
         sys.exit(f'--dtype {args.dtype} is for CUDA only (use --devices cuda)')
     env = {

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..builder import SEGMENTORS, build_backbone, build_head
+from ..utils import fast_mode
 
 FrameMeta = Dict
 ClipMetas = Sequence[FrameMeta]
@@ -79,18 +80,27 @@ class EncoderDecoder_clips(nn.Module):
     def encode_decode(self, img: torch.Tensor) -> torch.Tensor:
         """Head class maps of (B, T, 3, H, W) clips resized to (H, W): (B*T, K, H, W)."""
         maps = self.decode_head.forward_test(self.extract_feat(img), num_clips=img.shape[0])
+        if fast_mode():  # channels-last makes the resize and the per-pixel argmax much faster on CPU
+            maps = maps.contiguous(memory_format=torch.channels_last)
         return F.interpolate(maps, size=img.shape[-2:], mode='bilinear', align_corners=self.align_corners)
 
-    def _clip_scores(self, seg_logit: torch.Tensor, metas: ClipMetas, rescale: bool) -> torch.Tensor:
-        """(T, K, H, W) maps of one clip -> soft-maxed scores at the original size, un-flipped."""
+    def _clip_scores(self, seg_logit: torch.Tensor, metas: ClipMetas, rescale: bool,
+                     probabilities: bool = True) -> torch.Tensor:
+        """(T, K, H, W) maps of one clip -> scores at the original size, un-flipped.
+
+        With ``probabilities`` the maps are soft-maxed over classes (the original's score map);
+        without, in fast mode, the softmax is skipped (it does not change the argmax), and so is a
+        resize to the size the maps already have (an exact identity).
+        """
         meta = metas[0]
         if 'img_shape' in meta:
             h, w = meta['img_shape'][:2]
             seg_logit = seg_logit[..., :h, :w]  # drop padding, if the pipeline padded
-        if rescale:
-            seg_logit = F.interpolate(seg_logit, size=tuple(meta['ori_shape'][:2]), mode='bilinear',
-                                      align_corners=self.align_corners)
-        scores = F.softmax(seg_logit, dim=1)
+        shortcut = fast_mode() and not probabilities
+        size = tuple(meta['ori_shape'][:2])
+        if rescale and not (shortcut and tuple(seg_logit.shape[-2:]) == size):
+            seg_logit = F.interpolate(seg_logit, size=size, mode='bilinear', align_corners=self.align_corners)
+        scores = seg_logit if shortcut else F.softmax(seg_logit, dim=1)
         if meta.get('flip', False):
             direction = meta.get('flip_direction', 'horizontal')
             if direction not in ('horizontal', 'vertical'):
@@ -98,12 +108,14 @@ class EncoderDecoder_clips(nn.Module):
             scores = scores.flip(dims=(3,) if direction == 'horizontal' else (2,))
         return scores
 
-    def clip_scores(self, img: torch.Tensor, img_metas, rescale: bool = True) -> List[torch.Tensor]:
-        """Per-clip class probabilities: a list of B tensors (T, K, H_ori, W_ori)."""
+    def clip_scores(self, img: torch.Tensor, img_metas, rescale: bool = True,
+                    probabilities: bool = True) -> List[torch.Tensor]:
+        """Per-clip class scores: a list of B tensors (T, K, H_ori, W_ori), soft-maxed over classes
+        (unless ``probabilities=False`` in fast mode, for an argmax)."""
         b, t = img.shape[:2]
         metas = _clip_metas(img_metas, b, t)
         seg_logit = self.encode_decode(img).view(b, t, self.num_classes, *img.shape[-2:])
-        return [self._clip_scores(seg_logit[i], metas[i], rescale) for i in range(b)]
+        return [self._clip_scores(seg_logit[i], metas[i], rescale, probabilities) for i in range(b)]
 
     def inference(self, img: torch.Tensor, img_meta, rescale: bool = True) -> torch.Tensor:
         """Per-frame class probabilities (B*T, K, H, W) of normalised clips (B, T, 3, H, W).
@@ -118,7 +130,8 @@ class EncoderDecoder_clips(nn.Module):
 
     def simple_test(self, img: torch.Tensor, img_metas, rescale: bool = True) -> List[np.ndarray]:
         """Label maps, one uint8 array (T, H_ori, W_ori) per clip."""
-        return [s.argmax(dim=1).to(torch.uint8).cpu().numpy() for s in self.clip_scores(img, img_metas, rescale)]
+        scores = self.clip_scores(img, img_metas, rescale, probabilities=False)
+        return [s.argmax(dim=1).to(torch.uint8).cpu().numpy() for s in scores]
 
     def aug_test(self, imgs: Sequence[torch.Tensor], img_metas: Sequence, rescale: bool = True) -> List[np.ndarray]:
         """Average the soft-maxed scores of several augmentations (scales, flips), then argmax."""
