@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ['write_label_png', 'write_overlay']
+__all__ = ['write_label_png', 'blend_overlay', 'write_overlay']
 
 
 def _check_labels(labels: np.ndarray, num_colours: int, path: str) -> np.ndarray:
@@ -32,25 +32,32 @@ def write_label_png(path: str, labels: np.ndarray, palette: Sequence[Sequence[in
     image.save(path, format='PNG')
 
 
-def write_overlay(path: str, image_bgr: np.ndarray, labels: np.ndarray,
-                  palette: Sequence[Sequence[int]], opacity: float = 0.5) -> None:
-    """Save the frame with ``labels`` painted over it in ``palette`` colours.
+def blend_overlay(image_bgr: np.ndarray, labels: np.ndarray, palette: Sequence[Sequence[int]],
+                  opacity: float = 0.5, name: str = 'overlay') -> np.ndarray:
+    """The frame with ``labels`` painted over it in ``palette`` colours, uint8 (H, W, 3) BGR.
 
     Args:
-        path: output file (the extension picks the format, e.g. ``.jpg``).
         image_bgr: the frame, uint8 (H, W, 3) BGR.
         labels: (H, W) predicted labels, 0..len(palette)-1.
         palette: RGB colour per label.
         opacity: weight of the painted colour, in (0, 1].
+        name: what to call the frame in error messages.
     """
     if not 0 < opacity <= 1:
         raise ValueError(f'opacity must be in (0, 1], got {opacity!r}')
-    labels = _check_labels(labels, len(palette), path)
+    labels = _check_labels(labels, len(palette), name)
     if image_bgr.shape[:2] != labels.shape:
-        raise ValueError(f'overlay {path}: frame size {image_bgr.shape[:2]} differs from the '
-                         f'prediction size {labels.shape}')
+        raise ValueError(f'{name}: frame size {image_bgr.shape[:2]} differs from the prediction size '
+                         f'{labels.shape}')
     colours_bgr = np.asarray(palette, dtype=np.float32)[:, ::-1]
     blended = image_bgr.astype(np.float32) * (1 - opacity) + colours_bgr[labels] * opacity
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def write_overlay(path: str, image_bgr: np.ndarray, labels: np.ndarray,
+                  palette: Sequence[Sequence[int]], opacity: float = 0.5) -> None:
+    """Save :func:`blend_overlay` to ``path`` (the extension picks the format, e.g. ``.jpg``)."""
+    blended = blend_overlay(image_bgr, labels, palette, opacity, name=path)
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    if not cv2.imwrite(path, np.clip(blended + 0.5, 0, 255).astype(np.uint8)):
+    if not cv2.imwrite(path, blended):
         raise OSError(f'could not write the overlay {path}')
