@@ -5,6 +5,7 @@
 """
 import argparse
 
+from mmseg.utils.cli import run_cli
 from mmseg.utils.config import DictAction
 
 
@@ -36,9 +37,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmseg.apis.test import test_from_args
-    test_from_args(args)
+    from mmseg.apis.test import cli_test
+    cli_test(args)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

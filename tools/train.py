@@ -5,6 +5,7 @@
 """
 import argparse
 
+from mmseg.utils.cli import run_cli
 from mmseg.utils.config import DictAction
 
 
@@ -38,9 +39,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmseg.apis.train import train_from_args
-    train_from_args(args)
+    from mmseg.apis.train import cli_train
+    cli_train(args)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -1,5 +1,5 @@
 from .inference import inference_segmentor, init_segmentor
-from .test import test_segmentor
+from .test import inference_on_dataset
 from .train import init_training_env, train_segmentor
 
-__all__ = ['inference_segmentor', 'init_segmentor', 'test_segmentor', 'init_training_env', 'train_segmentor']
+__all__ = ['inference_segmentor', 'init_segmentor', 'inference_on_dataset', 'init_training_env', 'train_segmentor']

@@ -18,10 +18,11 @@ from ..core.runner.checkpoint import load_checkpoint
 from ..datasets import build_dataloader, build_dataset
 from ..models import build_segmentor
 from ..utils.config import Config, ConfigError, load_config
+from ..utils.custom_imports import import_modules_from_config
 from ..utils.dist_utils import get_dist_info, init_dist, local_device
 from ..utils.logger import get_root_logger
 
-__all__ = ['test_segmentor', 'test_from_args', 'AUG_TEST_RATIOS']
+__all__ = ['inference_on_dataset', 'cli_test', 'AUG_TEST_RATIOS']
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 
@@ -32,7 +33,7 @@ def _to_device(batch: Mapping[str, Any], device: torch.device) -> Dict[str, Any]
     return dict(img=imgs, img_metas=batch['img_metas'])
 
 
-def test_segmentor(model: nn.Module, data_loader, *, evaluator=None, show_dir: Optional[str] = None,
+def inference_on_dataset(model: nn.Module, data_loader, *, evaluator=None, show_dir: Optional[str] = None,
                    opacity: float = 0.5, device: Optional[torch.device] = None,
                    progress: bool = True) -> Optional[Dict[str, Any]]:
     """Predict every clip of ``data_loader`` and feed each frame to ``evaluator`` (and overlays).
@@ -113,13 +114,11 @@ def _check_args(args) -> None:
         raise SystemExit(f'error: --opacity must be in (0, 1], got {args.opacity}')
 
 
-def test_from_args(args) -> Optional[Dict[str, Any]]:
+def cli_test(args) -> Optional[Dict[str, Any]]:
     """``tools/test.py``: build the test set and the model, load the checkpoint, test, report."""
     _check_args(args)
-    try:
-        cfg = load_config(args.config, args.options)
-    except (ConfigError, FileNotFoundError) as err:
-        raise SystemExit(f'error: {err}') from None
+    cfg = load_config(args.config, args.options)
+    import_modules_from_config(cfg.get('custom_imports'))
     if args.aug_test:
         enable_aug_test(cfg)
     cfg.model.pretrained = None  # the checkpoint has the weights
@@ -137,7 +136,7 @@ def test_from_args(args) -> Optional[Dict[str, Any]]:
     evaluator = dataset.build_evaluator(metrics=args.eval or [], **dict(args.eval_options))
     logger.info(f'testing {len(dataset)} clips of {len(dataset.videos)} videos (test_size '
                 f'{dataset.test_size}, gap {dataset.test_gap}) on {device}')
-    results = test_segmentor(model, loader, evaluator=evaluator, show_dir=args.show_dir,
+    results = inference_on_dataset(model, loader, evaluator=evaluator, show_dir=args.show_dir,
                              opacity=args.opacity, device=device)
     rank, _ = get_dist_info()
     if rank == 0 and args.eval and args.out:  # the evaluator has printed the tables

@@ -20,7 +20,7 @@ from ..utils.dist_utils import get_dist_info, init_dist, unwrap_model, wrap_mode
 from ..utils.logger import get_root_logger
 from ..utils.seed import init_random_seed, set_random_seed
 
-__all__ = ['init_training_env', 'train_segmentor', 'train_from_args', 'make_eval_fn']
+__all__ = ['init_training_env', 'train_segmentor', 'cli_train', 'make_eval_fn']
 
 
 def init_training_env(cfg: Mapping[str, Any], *, launcher: str = 'none', seed: Optional[int] = None,
@@ -130,7 +130,7 @@ def _device_from_args(args) -> Optional[torch.device]:
 def make_eval_fn(cfg: Mapping[str, Any], distributed: bool) -> Callable[[nn.Module], Dict[str, Any]]:
     """``eval_fn(model)`` for the evaluation hook: test on ``data.val``, return the summary metrics."""
     from ..datasets import build_dataloader, build_dataset
-    from .test import test_segmentor
+    from .test import inference_on_dataset
 
     dataset = build_dataset(cfg['data']['val'])
     loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg['data']['workers_per_gpu'],
@@ -139,23 +139,22 @@ def make_eval_fn(cfg: Mapping[str, Any], distributed: bool) -> Callable[[nn.Modu
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
 
     def eval_fn(model: nn.Module) -> Dict[str, Any]:
-        results = test_segmentor(unwrap_model(model), loader, evaluator=dataset.build_evaluator(metrics=metrics))
+        results = inference_on_dataset(unwrap_model(model), loader, evaluator=dataset.build_evaluator(metrics=metrics))
         return {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
     return eval_fn
 
 
-def train_from_args(args) -> IterBasedRunner:
+def cli_train(args) -> IterBasedRunner:
     """``tools/train.py``: check the inputs, set up the processes, build and train."""
     from ..datasets import build_dataset, collate_clips, limit_worker_threads
     from ..models import build_segmentor
     from ..utils.collect_env import env_info_text
-    from ..utils.config import ConfigError, load_config
+    from ..utils.config import load_config
+    from ..utils.custom_imports import import_modules_from_config
 
-    try:
-        cfg = load_config(args.config, args.options)
-    except (ConfigError, FileNotFoundError) as err:
-        raise SystemExit(f'error: {err}') from None
+    cfg = load_config(args.config, args.options)
+    import_modules_from_config(cfg.get('custom_imports'))
     if args.amp:
         cfg.amp.enabled = True
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or os.path.join(

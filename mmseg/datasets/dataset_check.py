@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 from .file_io import DataError, read_image, read_label
-from .vspw import VSPW_CLASSES, check_masks, list_video, read_split
+from .vspw import VSPW_CLASSES, has_mask_folder, list_video, read_split
 
 __all__ = ['scan_dataset']
 
@@ -51,7 +51,7 @@ def _video_tasks(root: str, video: str, masks_required: bool, problems: List[Dic
         return []
     mask_dir = os.path.join(video_dir, 'mask')
     try:  # each frame's mask is checked on its own below
-        has_masks = check_masks(root, video, [], required=masks_required)
+        has_masks = has_mask_folder(root, video, required=masks_required)
     except DataError as err:
         problems.append(_problem(mask_dir, str(err)))
         has_masks = False

@@ -25,7 +25,7 @@ from .file_io import (DataError, natural_sort_key, read_image, read_label, reduc
                       reduce_zero_label_table)
 from .pipelines import Compose
 
-__all__ = ['VSPW_CLASSES', 'VSPW_PALETTE', 'read_split', 'list_video', 'check_masks', 'VSPWVideoDataset',
+__all__ = ['VSPW_CLASSES', 'VSPW_PALETTE', 'read_split', 'list_video', 'has_mask_folder', 'check_masks', 'VSPWVideoDataset',
            'VSPWDataset2', 'VSPWDataset_multiFrameTest']
 
 # VSPW's class names for raw label ids 1..124 (id 0, "others", is void at evaluation); training
@@ -97,22 +97,36 @@ def list_video(data_root: str, video: str, img_suffix: str = '.jpg') -> List[str
     return frames
 
 
+def has_mask_folder(data_root: str, video: str, seg_map_suffix: str = '.png', required: bool = True) -> bool:
+    """Whether ``video`` has a ``mask/`` folder; without one it is an error when ``required``."""
+    mask_dir = os.path.join(data_root, 'data', video, 'mask')
+    if os.path.isdir(mask_dir):
+        return True
+    if required:
+        raise DataError(f'video {video!r} has no mask folder {mask_dir}; expected one '
+                        f'<frame>{seg_map_suffix} label map per frame')
+    return False
+
+
 def check_masks(data_root: str, video: str, frames: Sequence[str], seg_map_suffix: str = '.png',
                 required: bool = True) -> bool:
-    """Whether ``video`` has masks; if it has a ``mask/`` folder every frame needs its mask, and
-    without one it is an error when ``required``."""
-    mask_dir = os.path.join(data_root, 'data', video, 'mask')
-    if not os.path.isdir(mask_dir):
-        if required:
-            raise DataError(f'video {video!r} has no mask folder {mask_dir}; expected one '
-                            f'<frame>{seg_map_suffix} label map per frame')
+    """Whether ``video`` has masks; if it has a ``mask/`` folder every frame needs its mask and every
+    mask its frame, and without one it is an error when ``required``."""
+    if not has_mask_folder(data_root, video, seg_map_suffix, required):
         return False
+    mask_dir = os.path.join(data_root, 'data', video, 'mask')
     masks = {name[:-len(seg_map_suffix)] for name in os.listdir(mask_dir) if name.endswith(seg_map_suffix)}
     missing = [f for f in frames if f not in masks]
     if missing:
         raise DataError(f'mask {os.path.join(mask_dir, missing[0] + seg_map_suffix)} does not exist '
                         f'(video {video!r} lacks the masks of {len(missing)} of its {len(frames)} '
                         f'frames); expected one mask per frame')
+    orphans = sorted(masks - set(frames), key=natural_sort_key)
+    if orphans:
+        origin = os.path.join(data_root, 'data', video, 'origin')
+        raise DataError(f'frame {os.path.join(origin, orphans[0])} is missing: its mask '
+                        f'{os.path.join(mask_dir, orphans[0] + seg_map_suffix)} exists ({len(orphans)} '
+                        f'mask(s) of video {video!r} have no frame); expected one frame per mask')
     return True
 
 
@@ -168,11 +182,14 @@ class VSPWVideoDataset(Dataset):
     def mask_path(self, video: str, frame: str) -> str:
         return os.path.join(self.data_root, 'data', video, 'mask', frame + self.seg_map_suffix)
 
-    def get_gt_seg_map(self, video: str, frame: str, shifted: Optional[bool] = None) -> np.ndarray:
+    def get_gt_seg_map(self, video: str, frame: str, shifted: Optional[bool] = None,
+                       expected_shape: Optional[Sequence[int]] = None) -> np.ndarray:
         """The label map of one frame, uint8 (H, W): with VSPW's shift applied when ``shifted``
-        (default: the dataset's ``reduce_zero_label``), raw otherwise."""
+        (default: the dataset's ``reduce_zero_label``), raw otherwise. With ``expected_shape`` (the
+        frame's (H, W)), a mask of another size is a :class:`DataError` naming both files."""
         label = read_label(self.mask_path(video, frame), num_classes=self.num_classes,
-                           ignore_index=self.ignore_index)
+                           ignore_index=self.ignore_index, expected_shape=expected_shape,
+                           frame_path=self.frame_path(video, frame))
         shift = self.reduce_zero_label if shifted is None else shifted
         return reduce_zero_label(label, self.ignore_index) if shift else label
 
@@ -198,7 +215,8 @@ class VSPWVideoDataset(Dataset):
             raise ValueError(f'unknown evaluation options {unknown}; known: {sorted(allowed)}')
         return VideoSegEvaluator(
             class_names=self.CLASSES, video_frames=self.video_frames,
-            load_gt=lambda video, frame: self.get_gt_seg_map(video, frame, shifted=False),
+            load_gt=lambda video, frame, shape: self.get_gt_seg_map(video, frame, shifted=False,
+                                                                     expected_shape=shape),
             gt_label_map=reduce_zero_label_table(self.ignore_index) if self.reduce_zero_label else None,
             metrics=metrics, ignore_index=self.ignore_index, palette=self.PALETTE, **eval_options)
 

@@ -63,7 +63,8 @@ class VideoSegEvaluator:
         class_names: the K class names (prediction values 0..K-1).
         video_frames: video -> its frame names in temporal order; every frame must be processed
             exactly once.
-        load_gt: ``load_gt(video, frame)`` returns the **raw** label map (uint8 (H, W)).
+        load_gt: ``load_gt(video, frame, shape)`` returns the **raw** label map (uint8 (H, W)) of a
+            frame whose prediction has size ``shape``; it may raise when its size differs.
         gt_label_map: a 256-entry table mapping raw to scored labels (VSPW: raw 0 and 255 -> 255,
             raw k -> k-1, see ``mmseg.datasets.file_io.reduce_zero_label_table``); None scores the
             raw labels.
@@ -80,7 +81,7 @@ class VideoSegEvaluator:
     """
 
     def __init__(self, *, class_names: Sequence[str], video_frames: Mapping[str, Sequence[str]],
-                 load_gt: Callable[[str, str], np.ndarray],
+                 load_gt: Callable[[str, str, tuple], np.ndarray],
                  gt_label_map: Optional[np.ndarray] = None,
                  metrics: Union[str, Sequence[str]] = ('mIoU',), ignore_index: int = 255, vc_gt: str = 'shifted', vc_ks: Sequence[int] = (8, 16),
                  vc_skip_max_frames: int = 16, imgfile_prefix: Optional[str] = None,
@@ -138,7 +139,7 @@ class VideoSegEvaluator:
                              f'{self.num_classes - 1} (min {pred.min()}, max {pred.max()})')
         gt = raw = None
         if self.use_confusion or self.use_vc:
-            raw = self.load_gt(video, frame)
+            raw = self.load_gt(video, frame, pred.shape)
             if raw.shape != pred.shape:
                 raise ValueError(f'prediction for {video}/{frame} has size {pred.shape}; expected the '
                                  f'ground-truth size {raw.shape} (predict at the original frame size)')

@@ -347,8 +347,9 @@ def build_runner(cfg: Mapping[str, Any], *, model: nn.Module, work_dir: str,
 
     Honoured keys: ``optimizer`` (with ``paramwise_cfg``), ``optimizer_config.grad_clip``,
     ``lr_config``, ``runner`` (``IterBasedRunner``, ``max_iters``), ``amp``, ``nonfinite_loss``,
-    ``checkpoint_config``, ``log_config`` (``interval`` and ``hooks``) and, when ``eval_fn`` is
-    given, ``evaluation.interval`` (plus ``evaluation.at_end`` if present).
+    ``checkpoint_config``, ``log_config`` (``interval`` and ``hooks``), ``custom_hooks`` (a list of
+    hook configs, registered in ``HOOKS``) and, when ``eval_fn`` is given, ``evaluation.interval``
+    (plus ``evaluation.at_end`` if present).
 
     Args:
         cfg: the config.
@@ -376,6 +377,8 @@ def build_runner(cfg: Mapping[str, Any], *, model: nn.Module, work_dir: str,
     log_config = dict(cfg['log_config'])
     for hook_cfg in log_config.get('hooks', []):
         runner.register_hook(HOOKS.build(dict(hook_cfg), default_args=dict(interval=log_config['interval'])))
+    for hook_cfg in cfg.get('custom_hooks') or []:
+        runner.register_hook(HOOKS.build(dict(hook_cfg)))
     if eval_fn is not None:
         evaluation = dict(cfg['evaluation'])
         runner.register_hook(EvalHook(eval_fn=eval_fn, interval=evaluation['interval'],

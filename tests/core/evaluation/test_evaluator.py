@@ -39,7 +39,7 @@ def evaluator(videos, **kwargs):
     frames = {v: [f'{t:05d}' for t in range(len(gts))] for v, (gts, _) in videos.items()}
     kwargs.setdefault('metrics', ['mIoU', 'mVC'])
     return VideoSegEvaluator(class_names=[f'c{i}' for i in range(NUM_CLASSES)], video_frames=frames,
-                             load_gt=lambda v, f: videos[v][0][int(f)],
+                             load_gt=lambda v, f, shape: videos[v][0][int(f)],
                              gt_label_map=reduce_zero_label_table(), **kwargs)
 
 
