@@ -39,38 +39,27 @@ class PositionEmbeddingSine(nn.Module):
         self.temperature = temperature
         self.scale = scale
 
+    def grid_encoding(self, h: int, w: int, device: torch.device) -> torch.Tensor:
+        """(h, w, 2F): cat(y channels, x channels) of every grid position."""
+        dim_t = _frequencies(self.num_pos_feats, self.temperature, device)
+        pos_y = _sine_channels(_normalised_positions(h, self.scale, 1e-6, device), dim_t)  # (h, F)
+        pos_x = _sine_channels(_normalised_positions(w, self.scale, 1e-6, device), dim_t)  # (w, F)
+        return torch.cat((pos_y[:, None, :].expand(h, w, -1), pos_x[None, :, :].expand(h, w, -1)), dim=-1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
-        dim_t = _frequencies(self.num_pos_feats, self.temperature, x.device)
-        pos_y = _sine_channels(_normalised_positions(h, self.scale, 1e-6, x.device), dim_t)  # (h, F)
-        pos_x = _sine_channels(_normalised_positions(w, self.scale, 1e-6, x.device), dim_t)  # (w, F)
-        pos = torch.cat((pos_y[:, None, :].expand(h, w, -1), pos_x[None, :, :].expand(h, w, -1)), dim=-1)
-        return pos.permute(2, 0, 1)[None].expand(n, -1, -1, -1).to(x.dtype)
+        return self.grid_encoding(h, w, x.device).permute(2, 0, 1)[None].expand(n, -1, -1, -1).to(x.dtype)
 
 
-class PositionEmbeddingSine3D(nn.Module):
+class PositionEmbeddingSine3D(PositionEmbeddingSine):
     """3-D encoding of a (B, T, C, H, W) clip -> (B, T, 2 * num_pos_feats, H, W).
 
     The frame term uses 2 * num_pos_feats frequencies and is added to cat(y, x).
     """
 
-    def __init__(self, num_pos_feats: int = 64, temperature: float = 10000, normalize: bool = True,
-                 scale: float = 2 * math.pi) -> None:
-        super().__init__()
-        if not normalize:
-            raise ValueError('only the normalised encoding (normalize=True) is used by THE-Mask')
-        self.num_pos_feats = num_pos_feats
-        self.temperature = temperature
-        self.scale = scale
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _, h, w = x.shape
-        feats = self.num_pos_feats
-        dim_t = _frequencies(feats, self.temperature, x.device)
-        dim_t_z = _frequencies(2 * feats, self.temperature, x.device)
-        pos_y = _sine_channels(_normalised_positions(h, self.scale, 1e-6, x.device), dim_t)
-        pos_x = _sine_channels(_normalised_positions(w, self.scale, 1e-6, x.device), dim_t)
+        dim_t_z = _frequencies(2 * self.num_pos_feats, self.temperature, x.device)
         pos_z = _sine_channels(_normalised_positions(t, self.scale, 1e-6, x.device), dim_t_z)  # (t, 2F)
-        pos_yx = torch.cat((pos_y[:, None, :].expand(h, w, -1), pos_x[None, :, :].expand(h, w, -1)), dim=-1)
-        pos = pos_yx[None] + pos_z[:, None, None, :]  # (t, h, w, 2F)
+        pos = self.grid_encoding(h, w, x.device)[None] + pos_z[:, None, None, :]  # (t, h, w, 2F)
         return pos.permute(0, 3, 1, 2)[None].expand(b, -1, -1, -1, -1).to(x.dtype)
