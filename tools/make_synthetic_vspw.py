@@ -1,6 +1,6 @@
 """Generate a small synthetic dataset in the VSPW layout (no download needed).
 
-    python tools/make_synthetic_vspw.py [--out data/vspw_synthetic] [--videos 24] [--seed 0]
+    python tools/make_synthetic_vspw.py [--out data/vspw_synthetic] [--videos 128] [--seed 0]
                                         [--size 120x160] [--frames 12-30]
 
 Videos: a quarter val, a twelfth test (frames only), the rest train. The same arguments give
@@ -22,7 +22,7 @@ def _pair(text, sep, name):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Generate a synthetic VSPW-format dataset')
     parser.add_argument('--out', default='data/vspw_synthetic', help='output dataset root')
-    parser.add_argument('--videos', type=int, default=24, help='number of videos (all splits)')
+    parser.add_argument('--videos', type=int, default=128, help='number of videos (all splits)')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--size', type=lambda s: _pair(s, 'x', '--size'), default=(120, 160),
                         help='frame size HxW')

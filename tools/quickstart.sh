@@ -52,7 +52,8 @@ say "test with two-frame clips. On VSPW:
     ./tools/dist_test.sh local_configs/themask/video_themask_mit_b5.py /path/to/save_model/latest.pth <GPU_NUM> \\
         --options data.test.test_size=2 --eval mIoU mVC"
 run_test "$STAGE2" "$WORK_DIR/stage2/latest.pth" --eval mIoU mVC --out "$WORK_DIR/metrics.json" \
-    --show-dir "$WORK_DIR/overlays" --options data.test.test_size=2 "${DATA_OPTIONS[@]}"
+    --show-dir "$WORK_DIR/overlays" --eval-options imgfile_prefix="$WORK_DIR/results" \
+    --options data.test.test_size=2 "${DATA_OPTIONS[@]}"
 
 say "training curves"
 "$PYTHON" tools/analyze_logs.py plot_curve "$WORK_DIR"/stage1/*.log.json --keys loss \
@@ -60,9 +61,27 @@ say "training curves"
 "$PYTHON" tools/analyze_logs.py plot_curve "$WORK_DIR"/stage2/*.log.json --keys loss \
     --out "$WORK_DIR/stage2_loss.png"
 
-"$PYTHON" - "$WORK_DIR/metrics.json" <<'EOF'
-import json, sys
-m = json.load(open(sys.argv[1]))
+"$PYTHON" - "$WORK_DIR" "$DATA" <<'EOF'
+# Summary line, and montage.png: frame | ground truth | prediction for frames of three val videos.
+import json, os, sys
+import numpy as np
+from PIL import Image
+from mmseg.datasets import VSPW_PALETTE
+work_dir, data = sys.argv[1:]
+m = json.load(open(os.path.join(work_dir, 'metrics.json')))
 print('[quickstart] ' + ', '.join(f'{k} {100 * m[k]:.2f}%' for k in ('mIoU', 'mIoU_present', 'aAcc', 'mVC8', 'mVC16')))
+palette = np.zeros((256, 3), np.uint8)
+palette[:len(VSPW_PALETTE)] = VSPW_PALETTE
+rows = []
+for video in sorted(os.listdir(os.path.join(work_dir, 'results')))[:3]:
+    frame = sorted(os.listdir(os.path.join(work_dir, 'results', video)))[0][:-4]
+    image = np.asarray(Image.open(os.path.join(data, 'data', video, 'origin', frame + '.jpg')).convert('RGB'))
+    raw = np.asarray(Image.open(os.path.join(data, 'data', video, 'mask', frame + '.png')))
+    gt = np.where((raw == 0) | (raw == 255), 255, raw.astype(np.int64) - 1)
+    pred = np.asarray(Image.open(os.path.join(work_dir, 'results', video, frame + '.png')))
+    rows.append(np.concatenate([image, palette[gt], palette[pred]], axis=1))
+Image.fromarray(np.concatenate(rows, axis=0)).save(os.path.join(work_dir, 'montage.png'))
+print(f'[quickstart] {work_dir}/montage.png: frame | ground truth (void black) | prediction')
 EOF
-say "done: metrics in $WORK_DIR/metrics.json, overlays in $WORK_DIR/overlays, curves in $WORK_DIR/*_loss.png"
+say "done: metrics in $WORK_DIR/metrics.json, overlays in $WORK_DIR/overlays, label PNGs in $WORK_DIR/results,
+    curves in $WORK_DIR/*_loss.png, picture in $WORK_DIR/montage.png"

@@ -22,11 +22,11 @@ model = dict(
         transformer_decoder_cfg=dict(
             type='MultiScaleMaskedTransformerDecoder', CONVS_DIM=64, MASK_DIM=64, hidden_dim=64, mask_dim=64,
             num_queries=20, nheads=4, dim_feedforward=256, dec_layers=5, num_frames=1),
-        loss_cfg=dict(dec_layers=6, train_num_points=2048, warmup_iters=400)))
+        loss_cfg=dict(dec_layers=6, train_num_points=1024, warmup_iters=400)))
 data = dict(samples_per_gpu=2, workers_per_gpu=1, train=dict(dataset=dict(dilation=[0])))
 # From scratch, the backbone learns at the full rate.
 optimizer = dict(lr=4e-4, paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=1.0)}))
-runner = dict(max_iters=1200)
-checkpoint_config = dict(interval=600)
-evaluation = dict(interval=1200, metric=['mIoU', 'mVC'])
+runner = dict(max_iters=1350)
+checkpoint_config = dict(interval=450)
+evaluation = dict(interval=1350, metric=['mIoU', 'mVC'])
 log_config = dict(interval=20)

@@ -7,6 +7,7 @@ model = dict(
         type='THEMaskHead',
         transformer_decoder_cfg=dict(type='VideoMultiScaleMaskedTransformerDecoder'),
         loss_cfg=dict(warmup_iters=30000)))  # stage 2 has no warm-up; the key is shared with stage 1
-runner = dict(max_iters=400)
-checkpoint_config = dict(interval=200)
-evaluation = dict(interval=400)
+optimizer = dict(lr=4e-4)
+runner = dict(max_iters=800)
+checkpoint_config = dict(interval=400)
+evaluation = dict(interval=800)

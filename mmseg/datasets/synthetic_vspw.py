@@ -174,7 +174,7 @@ class _Object:
 
 def _objects(rng: np.random.Generator, world_w: int, horizon: int, height: int, scale: float
              ) -> List[_Object]:
-    specs = [(TREE, 0, 3, 0.0), (OTHERS, 0, 2, 0.0), (CAR, 0, 3, 2.5), (PERSON, 1, 4, 0.8), (BALL, 0, 2, 2.0)]
+    specs = [(TREE, 1, 3, 0.0), (OTHERS, 0, 2, 0.0), (CAR, 1, 3, 2.5), (PERSON, 1, 4, 0.8), (BALL, 1, 3, 2.0)]
     objects = []
     for cls, low, high, speed in specs:
         for _ in range(rng.integers(low, high)):

@@ -1,6 +1,7 @@
 # AdamW, poly LR, 160k iterations (the original's schedule_160k_adamw_mask2former.py).
 optimizer = dict(
     type='AdamW', lr=0.0001, betas=(0.9, 0.999), weight_decay=0.05,
+    fused=True,  # torch's fused AdamW kernel (CPU and CUDA): the same update, several times faster
     # The longest key contained in a parameter name wins (as in mmcv 1.x): backbone LayerNorms get
     # lr x 0.1 and keep their weight decay; head parameters named "*norm*" get no weight decay.
     paramwise_cfg=dict(custom_keys={

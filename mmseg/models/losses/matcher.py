@@ -92,7 +92,7 @@ class TwoRoundHungarianMatcher:
         for b, target in enumerate(targets):
             point_coords = rand(1, self.num_points, 2, dtype=torch.float32, device=device)
             cost, cost2 = self.cost_matrices(pred_logits[b], pred_masks[b], target, point_coords)
-            cost, cost2 = cost.cpu().numpy(), cost2.cpu().numpy()
+            cost, cost2 = _finite(cost.cpu().numpy()), _finite(cost2.cpu().numpy())
             rows, cols = linear_sum_assignment(cost)
             rows2, cols2 = _second_round(cost2, rows)
             num_targets = cost.shape[1]
@@ -103,6 +103,14 @@ class TwoRoundHungarianMatcher:
             first.append(_as_pair(rows, cols, device))
             second.append(_as_pair(rows2, cols2, device))
         return first, second
+
+
+def _finite(cost: np.ndarray) -> np.ndarray:
+    """Non-finite costs (from NaN/Inf predictions) become large finite ones, so the assignment still
+    runs and the non-finite loss reaches the runner's guard, which names the iteration and the terms."""
+    if np.isfinite(cost).all():
+        return cost
+    return np.nan_to_num(cost, nan=1e8, posinf=1e8, neginf=-1e8)
 
 
 def _second_round(cost: np.ndarray, first_rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

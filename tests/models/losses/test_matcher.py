@@ -145,3 +145,15 @@ def test_matcher_has_no_state_and_rejects_bad_settings():
     with pytest.raises(ValueError, match='non-zero'):
         TwoRoundHungarianMatcher(class_weight=0, mask_weight=0, dice_weight=0, num_points=4,
                                  second_round_cost='full')
+
+
+def test_non_finite_predictions_still_give_a_full_assignment():
+    """NaN logits must not crash scipy: the NaN loss is then reported by the runner's guard."""
+    generator = torch.Generator().manual_seed(4)
+    logits, masks, target = _random_case(generator, 6, 3)
+    logits[0, 1] = float('nan')
+    masks[0, 2] = float('inf')
+    (first,), (second,) = _matcher()(logits, masks, [target], _fixed_rand(0))
+    assert len(first[0]) == 3 and len(second[0]) == 3
+    assert not {1, 2} & set(first[0].tolist())  # the poisoned queries cost the most
+    assert not set(first[0].tolist()) & set(second[0].tolist())
