@@ -19,7 +19,7 @@ from ..datasets import build_dataloader, build_dataset
 from ..models import build_segmentor
 from ..utils.config import Config, ConfigError, load_config
 from ..utils.custom_imports import import_modules_from_config
-from ..utils.dist_utils import get_dist_info, init_dist, local_device
+from ..utils.dist_utils import close_dist, get_dist_info, init_dist, local_device
 from ..utils.logger import get_root_logger
 
 __all__ = ['inference_on_dataset', 'cli_test', 'AUG_TEST_RATIOS']
@@ -145,4 +145,5 @@ def cli_test(args) -> Optional[Dict[str, Any]]:
         logger.info(f'metrics written to {args.out}')
     if rank == 0 and args.format_only:
         logger.info(f'results written to {args.eval_options["imgfile_prefix"]}/<video>/<frame>.png')
+    close_dist()
     return results

@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from ..core.runner import (IterBasedRunner, build_runner, build_train_dataloader, finetune_from,
                            load_checkpoint)
-from ..utils.dist_utils import get_dist_info, init_dist, unwrap_model, wrap_model
+from ..utils.dist_utils import close_dist, get_dist_info, init_dist, unwrap_model, wrap_model
 from ..utils.logger import get_root_logger
 from ..utils.seed import init_random_seed, set_random_seed
 
@@ -185,7 +185,9 @@ def cli_train(args) -> IterBasedRunner:
     eval_fn = None if args.no_validate else make_eval_fn(cfg, distributed)
     meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed,
                 exp_name=os.path.basename(args.config))
-    return train_segmentor(model, dataset, cfg, seed=seed, distributed=distributed, eval_fn=eval_fn,
-                           collate_fn=collate_clips, worker_init_fn=limit_worker_threads,
-                           finetune=args.finetune_from, device=device, meta=meta,
-                           timestamp=timestamp, logger=logger)
+    runner = train_segmentor(model, dataset, cfg, seed=seed, distributed=distributed, eval_fn=eval_fn,
+                             collate_fn=collate_clips, worker_init_fn=limit_worker_threads,
+                             finetune=args.finetune_from, device=device, meta=meta,
+                             timestamp=timestamp, logger=logger)
+    close_dist()
+    return runner

@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .logger import get_root_logger
 
-__all__ = ['init_dist', 'get_dist_info', 'is_distributed', 'barrier', 'reduce_mean',
+__all__ = ['init_dist', 'close_dist', 'get_dist_info', 'is_distributed', 'barrier', 'reduce_mean',
            'all_gather_object', 'broadcast_object', 'local_device', 'wrap_model', 'unwrap_model']
 
 LAUNCHERS = ('pytorch', 'slurm')
@@ -74,6 +74,14 @@ def init_dist(launcher: str, backend: str = 'nccl', port: Optional[int] = None) 
         backend = 'gloo'
     dist.init_process_group(backend=backend, init_method='env://')
     logger.info(f'distributed: rank {dist.get_rank()} of {dist.get_world_size()}, backend {backend}')
+
+
+def close_dist() -> None:
+    """Leave the process group once every process is done (a process that exits with the group
+    alive can abort in the backend's threads). Nothing to do outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def is_distributed() -> bool:
