@@ -62,7 +62,7 @@ say "training curves"
     --out "$WORK_DIR/stage2_loss.png"
 
 "$PYTHON" - "$WORK_DIR" "$DATA" <<'EOF'
-# Summary line, and montage.png: frame | ground truth | prediction for frames of three val videos.
+# Summary line, and montage.png: frame | ground truth | prediction | overlay, for three val videos.
 import json, os, sys
 import numpy as np
 from PIL import Image
@@ -79,9 +79,11 @@ for video in sorted(os.listdir(os.path.join(work_dir, 'results')))[:3]:
     raw = np.asarray(Image.open(os.path.join(data, 'data', video, 'mask', frame + '.png')))
     gt = np.where((raw == 0) | (raw == 255), 255, raw.astype(np.int64) - 1)
     pred = np.asarray(Image.open(os.path.join(work_dir, 'results', video, frame + '.png')))
-    rows.append(np.concatenate([image, palette[gt], palette[pred]], axis=1))
+    overlay = np.asarray(Image.open(os.path.join(work_dir, 'overlays', video, frame + '.jpg')).convert('RGB'))
+    panels = [np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in (image, palette[gt], palette[pred], overlay)]
+    rows.append(np.concatenate(panels, axis=1))
 Image.fromarray(np.concatenate(rows, axis=0)).save(os.path.join(work_dir, 'montage.png'))
-print(f'[quickstart] {work_dir}/montage.png: frame | ground truth (void black) | prediction')
+print(f'[quickstart] {work_dir}/montage.png: frame | ground truth (void black) | prediction | overlay')
 EOF
 say "done: metrics in $WORK_DIR/metrics.json, overlays in $WORK_DIR/overlays, label PNGs in $WORK_DIR/results,
     curves in $WORK_DIR/*_loss.png, picture in $WORK_DIR/montage.png"
