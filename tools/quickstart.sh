@@ -5,8 +5,10 @@
 # types for VSPW, then runs its synthetic counterpart.
 #   WORK_DIR   output folder (default work_dirs/quickstart)
 #   DATA       synthetic dataset folder (default data/vspw_synthetic; generated when absent)
-#   GPUS       processes for dist_train.sh / dist_test.sh (default 1; "0" runs without torchrun)
+#   GPUS       N > 0: N processes through dist_train.sh / dist_test.sh (torchrun); default 0: one
+#              process with tools/train.py and tools/test.py
 #   SEED       training seed (default 0)
+#   OPTIONS    extra config overrides for every step, e.g. "runner.max_iters=2" for a smoke test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK_DIR=${WORK_DIR:-work_dirs/quickstart}
@@ -17,7 +19,9 @@ PYTHON=${PYTHON:-python}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 STAGE1=local_configs/themask/1f_themask_mit_b0_synthetic.py
 STAGE2=local_configs/themask/video_themask_mit_b0_synthetic.py
-DATA_OPTIONS=(data.train.dataset.data_root="$DATA" data.val.data_root="$DATA" data.test.data_root="$DATA")
+read -r -a EXTRA_OPTIONS <<< "${OPTIONS:-}"
+DATA_OPTIONS=(data.train.dataset.data_root="$DATA" data.val.data_root="$DATA" data.test.data_root="$DATA"
+              ${EXTRA_OPTIONS[@]+"${EXTRA_OPTIONS[@]}"})
 START=$(date +%s)
 
 say() { printf '\n\033[1m[quickstart %4ds] %s\033[0m\n' $(( $(date +%s) - START )) "$*"; }
