@@ -16,7 +16,6 @@ the deformable-attention sampling is not counted.
 import argparse
 import contextlib
 import json
-import os
 import platform
 import sys
 
@@ -28,6 +27,7 @@ from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import av
 from mmseg.models.utils import reference_mode
 from mmseg.utils.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib, text_table
 from mmseg.utils.config import ConfigError, DictAction, load_config
+from mmseg.utils.json_io import write_json_atomically
 
 
 def parse_args(argv=None):
@@ -157,9 +157,7 @@ def main(argv=None):
               + (f', training step x{env["train_speedup_vs_reference"]:.2f}' if args.train else '')
               + f'; labels equal on {100 * env["labels_equal_fraction"]:.4f}% of pixels')
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump({'environment': env, 'results': rows}, f, indent=2)
+        write_json_atomically(args.out, {'environment': env, 'results': rows})
         print(f'[benchmark] wrote {args.out}')
 
 

@@ -11,7 +11,6 @@
 The data is a synthetic VSPW-layout set generated at 480x853 (``--data`` reuses or creates it).
 """
 import argparse
-import json
 import logging
 import os
 import sys
@@ -67,7 +66,9 @@ def bench_eval(cfg, data_root):
 def main(argv=None):
     args = parse_args(argv)
     from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
+    from mmseg.utils.benchmark import text_table
     from mmseg.utils.config import load_config
+    from mmseg.utils.json_io import write_json_atomically
     cfg = load_config(CONFIG)
     data_root = args.data or os.path.join(tempfile.gettempdir(), 'themask_benchmark_vspw_480p')
     if not os.path.isfile(os.path.join(data_root, 'val.txt')):
@@ -82,13 +83,10 @@ def main(argv=None):
     rate, frames = bench_eval(cfg, data_root)
     rows.append(dict(task=f'evaluation mIoU+mVC ({frames})', workers=0, rate=round(rate, 1),
                      unit='frames/s'))
-    print(f'\n| {"task":<46} | workers | {"rate":>8} | unit     |')
-    print(f'|{"-" * 48}|---------|----------|----------|')
-    for row in rows:
-        print(f'| {row["task"]:<46} | {row["workers"]:>7} | {row["rate"]:>8} | {row["unit"]:<8} |')
+    print('\n' + text_table(['task', 'workers', 'rate', 'unit'],
+                            [[r['task'], r['workers'], r['rate'], r['unit']] for r in rows]))
     if args.json:
-        with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump(dict(cpu_count=os.cpu_count(), results=rows), f, indent=2)
+        write_json_atomically(args.json, dict(cpu_count=os.cpu_count(), results=rows))
     return 0
 
 

@@ -20,7 +20,6 @@ memory ratio against the other implementations, all measured in the same run.
 import argparse
 import json
 import math
-import os
 import platform
 import sys
 
@@ -30,6 +29,7 @@ from tqdm import tqdm
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
     MSDeformAttnFunction, available_backends, ms_deform_attn_core_pytorch)
 from mmseg.utils.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib, text_table
+from mmseg.utils.json_io import write_json_atomically
 
 HEADS, CHANNELS, POINTS, STRIDES = 8, 32, 4, (32, 16, 8)
 
@@ -219,9 +219,7 @@ def main(argv=None):
     print('x ref / x hf: kernel speed-up over the reference / transformers '
           '(their time divided by the kernel time)')
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump({'environment': env, 'skipped': skipped, 'results': rows}, f, indent=2)
+        write_json_atomically(args.out, {'environment': env, 'skipped': skipped, 'results': rows})
         print(f'[benchmark_msda] wrote {args.out}')
 
 

@@ -6,7 +6,6 @@ Lists every problem found (missing, empty or corrupt frames, missing masks, colo
 the wrong size or with values outside 0..124 and 255, ...) and exits with status 1 if there is any.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -25,6 +24,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from mmseg.datasets.dataset_check import scan_dataset
+    from mmseg.utils.json_io import write_json_atomically
     splits = args.splits or ['train', 'val', 'test']
     problems, counts = scan_dataset(args.root, splits, workers=args.workers)
     for problem in problems:
@@ -32,8 +32,7 @@ def main(argv=None):
     print(f'checked {counts["videos"]} videos and {counts["frames"]} frames of {", ".join(splits)} '
           f'in {args.root}: {len(problems)} problem(s)')
     if args.json:
-        with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump(dict(root=args.root, splits=splits, **counts, problems=problems), f, indent=2)
+        write_json_atomically(args.json, dict(root=args.root, splits=splits, **counts, problems=problems))
     return 1 if problems else 0
 
 

@@ -4,8 +4,6 @@ Each process predicts whole videos (``DistributedVideoSampler``); predictions ar
 (video, frame), so the clip order, the number of processes and the test batch size do not change
 the results. Metrics are reduced across processes with one ``all_reduce`` by the evaluator.
 """
-import json
-import os
 import sys
 from typing import Any, Dict, Mapping, Optional, Sequence
 
@@ -20,6 +18,7 @@ from ..models import build_segmentor
 from ..utils.config import Config, ConfigError, load_config
 from ..utils.custom_imports import import_modules_from_config
 from ..utils.dist_utils import close_dist, get_dist_info, init_dist, local_device
+from ..utils.json_io import write_json_atomically
 from ..utils.logger import get_root_logger
 
 __all__ = ['inference_on_dataset', 'cli_test', 'AUG_TEST_RATIOS']
@@ -34,8 +33,8 @@ def _to_device(batch: Mapping[str, Any], device: torch.device) -> Dict[str, Any]
 
 
 def inference_on_dataset(model: nn.Module, data_loader, *, evaluator=None, show_dir: Optional[str] = None,
-                   opacity: float = 0.5, device: Optional[torch.device] = None,
-                   progress: bool = True) -> Optional[Dict[str, Any]]:
+                         opacity: float = 0.5, device: Optional[torch.device] = None,
+                         progress: bool = True) -> Optional[Dict[str, Any]]:
     """Predict every clip of ``data_loader`` and feed each frame to ``evaluator`` (and overlays).
 
     Args:
@@ -83,18 +82,6 @@ def enable_aug_test(cfg: Config) -> None:
     augs[0].flip = True
 
 
-def write_json_atomically(path: str, payload: Mapping[str, Any]) -> None:
-    """Write JSON through a temporary file and a rename, so a crash never leaves half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f'.{os.path.basename(path)}.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(payload, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _check_args(args) -> None:
     if not (args.eval or args.format_only or args.show_dir):
         raise SystemExit('error: give at least one of --eval (e.g. --eval mIoU mVC), --format-only '
@@ -137,7 +124,7 @@ def cli_test(args) -> Optional[Dict[str, Any]]:
     logger.info(f'testing {len(dataset)} clips of {len(dataset.videos)} videos (test_size '
                 f'{dataset.test_size}, gap {dataset.test_gap}) on {device}')
     results = inference_on_dataset(model, loader, evaluator=evaluator, show_dir=args.show_dir,
-                             opacity=args.opacity, device=device)
+                                   opacity=args.opacity, device=device)
     rank, _ = get_dist_info()
     if rank == 0 and args.eval and args.out:  # the evaluator has printed the tables
         write_json_atomically(args.out, dict(results, config=args.config, checkpoint=args.checkpoint,

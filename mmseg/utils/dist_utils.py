@@ -79,7 +79,7 @@ def init_dist(launcher: str, backend: str = 'nccl', port: Optional[int] = None) 
 def close_dist() -> None:
     """Leave the process group once every process is done (a process that exits with the group
     alive can abort in the backend's threads). Nothing to do outside a process group."""
-    if dist.is_available() and dist.is_initialized():
+    if is_distributed():
         dist.barrier()
         dist.destroy_process_group()
 
