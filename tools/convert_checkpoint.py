@@ -14,7 +14,7 @@ checks that OUT.pth loads with ``weights_only=True``.
 import argparse
 import sys
 
-from mmseg.core.runner.checkpoint import UnsafeCheckpointError, convert_trusted_checkpoint, read_checkpoint
+from mmseg.utils.checkpoint import UnsafeCheckpointError, convert_trusted_checkpoint, read_checkpoint
 
 
 def parse_args(argv=None) -> argparse.Namespace:

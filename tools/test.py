@@ -1,12 +1,16 @@
 """Test (and evaluate) a THE-Mask segmentor.
 
-    python tools/test.py CONFIG CHECKPOINT --eval mIoU mVC [--options data.test.test_size=N]
-    tools/dist_test.sh CONFIG CHECKPOINT GPUS --eval mIoU mVC --options data.test.test_size=N
+    python tools/test.py CONFIG CHECKPOINT [--eval mIoU mVC] [--options data.test.test_size=N]
+    tools/dist_test.sh CONFIG CHECKPOINT GPUS [--eval mIoU mVC] --options data.test.test_size=N
+
+Without --eval, --format-only or --show-dir it evaluates mIoU, as the original does.
 """
 import argparse
 
 from mmseg.utils.cli import run_cli
-from mmseg.utils.config import DictAction
+from mmseg.utils.config import DictAction, load_config
+from mmseg.utils.errors import UsageError
+from mmseg.utils.logger import LOG_LEVELS
 
 
 def parse_args(argv=None):
@@ -20,7 +24,8 @@ def parse_args(argv=None):
                         help='write VSPW-format label PNGs without evaluating '
                              '(--eval-options imgfile_prefix=DIR)')
     parser.add_argument('--eval', type=str, nargs='+', default=None,
-                        help='metrics: mIoU, mVC (mVC8 and mVC16), mDice')
+                        help='metrics: mIoU, mVC (mVC8 and mVC16), mDice (default: mIoU unless '
+                             '--format-only or --show-dir)')
     parser.add_argument('--show-dir', help='directory where image/prediction overlays are written')
     parser.add_argument('--opacity', type=float, default=0.5,
                         help='opacity of the painted prediction in --show-dir overlays (0, 1]')
@@ -28,6 +33,7 @@ def parse_args(argv=None):
                         help='override config keys, e.g. data.test.test_size=2')
     parser.add_argument('--eval-options', nargs='+', action=DictAction, default={},
                         help='evaluation options, e.g. imgfile_prefix=DIR vc_gt=raw')
+    parser.add_argument('--log-level', choices=LOG_LEVELS, help='log level (default: the config\'s log_level)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
@@ -35,10 +41,33 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def metrics_from_args(args) -> list:
+    """The metrics to compute: ``--eval``, or mIoU when no output was asked for at all."""
+    if args.eval and args.format_only:
+        raise UsageError('--eval and --format-only exclude each other (--format-only only writes the '
+                         'result PNGs; to write them while evaluating, add --eval-options '
+                         'imgfile_prefix=DIR to --eval)')
+    if args.format_only:
+        if 'imgfile_prefix' not in args.eval_options:
+            raise UsageError('--format-only needs --eval-options imgfile_prefix=DIR')
+        if args.out:
+            raise UsageError('--out writes the metrics, so it needs --eval, not --format-only')
+        return []
+    if args.eval:
+        return list(args.eval)
+    return [] if args.show_dir and not args.out else ['mIoU']
+
+
 def main(argv=None):
     args = parse_args(argv)
-    from mmseg.apis.test import cli_test
-    cli_test(args)
+    metrics = metrics_from_args(args)
+    cfg = load_config(args.config, args.options)
+    if args.log_level:
+        cfg.log_level = args.log_level
+    from mmseg.apis.test import test_from_config
+    test_from_config(cfg, args.checkpoint, config_path=args.config, metrics=metrics,
+                     eval_options=args.eval_options, out=args.out, show_dir=args.show_dir,
+                     opacity=args.opacity, launcher=args.launcher, aug_test=args.aug_test)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 from .inference import inference_segmentor, init_segmentor
-from .test import inference_on_dataset
-from .train import init_training_env, train_segmentor
+from .test import inference_on_dataset, test_from_config
+from .train import init_training_env, train_from_config, train_segmentor
 
-__all__ = ['inference_segmentor', 'init_segmentor', 'inference_on_dataset', 'init_training_env', 'train_segmentor']
+__all__ = ['inference_segmentor', 'init_segmentor', 'inference_on_dataset', 'test_from_config',
+           'init_training_env', 'train_from_config', 'train_segmentor']

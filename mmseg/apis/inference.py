@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.runner.checkpoint import load_checkpoint
+from ..utils.checkpoint import load_checkpoint
 from ..datasets.pipelines import Compose
 from ..models import build_segmentor
 from ..utils.config import Config, load_config

@@ -12,16 +12,16 @@ from torch import nn
 from tqdm import tqdm
 
 from ..core.evaluation import METRICS
-from ..core.runner.checkpoint import load_checkpoint
 from ..datasets import build_dataloader, build_dataset
 from ..models import build_segmentor
-from ..utils.config import Config, ConfigError, load_config
-from ..utils.custom_imports import import_modules_from_config
+from ..utils.checkpoint import load_checkpoint
+from ..utils.config import Config
 from ..utils.dist_utils import close_dist, get_dist_info, init_dist, local_device
+from ..utils.errors import ConfigError, UsageError
 from ..utils.json_io import write_json_atomically
 from ..utils.logger import get_root_logger
 
-__all__ = ['inference_on_dataset', 'cli_test', 'AUG_TEST_RATIOS']
+__all__ = ['inference_on_dataset', 'test_from_config', 'enable_aug_test', 'AUG_TEST_RATIOS']
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 
@@ -82,55 +82,64 @@ def enable_aug_test(cfg: Config) -> None:
     augs[0].flip = True
 
 
-def _check_args(args) -> None:
-    if not (args.eval or args.format_only or args.show_dir):
-        raise SystemExit('error: give at least one of --eval (e.g. --eval mIoU mVC), --format-only '
-                         '(with --eval-options imgfile_prefix=DIR) or --show-dir DIR')
-    if args.eval and args.format_only:
-        raise SystemExit('error: --eval and --format-only exclude each other (--format-only only '
-                         'writes the result PNGs; to write them while evaluating, add '
-                         '--eval-options imgfile_prefix=DIR to --eval)')
-    if args.format_only and 'imgfile_prefix' not in args.eval_options:
-        raise SystemExit('error: --format-only needs --eval-options imgfile_prefix=DIR')
-    unknown = [m for m in (args.eval or []) if m not in METRICS]
+def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
+                     metrics: Sequence[str] = ('mIoU',), eval_options: Optional[Mapping[str, Any]] = None,
+                     out: Optional[str] = None, show_dir: Optional[str] = None, opacity: float = 0.5,
+                     launcher: str = 'none', aug_test: bool = False) -> Optional[Dict[str, Any]]:
+    """Build the test set and the model, load ``checkpoint``, predict every frame, evaluate.
+
+    Args:
+        cfg: the loaded config (overrides applied); ``data.test`` is the test set.
+        checkpoint: the weights (a file, or a work directory: its ``latest.pth``).
+        config_path: named in the JSON written to ``out``.
+        metrics: evaluation metrics (``mIoU``, ``mDice``, ``mVC``...); empty to only write PNGs
+            (``eval_options['imgfile_prefix']``) or overlays (``show_dir``).
+        eval_options: ``imgfile_prefix``, ``vc_gt`` (see the dataset's ``build_evaluator``).
+        out: write the metrics as JSON there (rank 0).
+        show_dir: write image/prediction overlays there.
+        opacity: of the painted prediction in the overlays, in (0, 1].
+        launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
+        aug_test: multi-scale and flip test-time augmentation.
+
+    Returns:
+        the metrics (identical on every process), or None without metrics.
+    """
+    from ..utils.custom_imports import import_modules_from_config
+
+    unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise SystemExit(f'error: unknown --eval metrics {unknown}; available: {", ".join(METRICS)}')
-    if args.out and not args.eval:
-        raise SystemExit('error: --out writes the metrics, so it needs --eval')
-    if not 0 < args.opacity <= 1:
-        raise SystemExit(f'error: --opacity must be in (0, 1], got {args.opacity}')
-
-
-def cli_test(args) -> Optional[Dict[str, Any]]:
-    """``tools/test.py``: build the test set and the model, load the checkpoint, test, report."""
-    _check_args(args)
-    cfg = load_config(args.config, args.options)
+        raise UsageError(f'unknown metrics {unknown} (--eval); available: {", ".join(METRICS)}')
+    if out and not metrics:
+        raise UsageError('--out writes the metrics, so it needs --eval')
+    if not 0 < opacity <= 1:
+        raise UsageError(f'--opacity must be in (0, 1], got {opacity}')
+    eval_options = dict(eval_options or {})
     import_modules_from_config(cfg.get('custom_imports'))
-    if args.aug_test:
+    if aug_test:
         enable_aug_test(cfg)
     cfg.model.pretrained = None  # the checkpoint has the weights
-    distributed = args.launcher != 'none'
+    distributed = launcher != 'none'
     if distributed:
-        init_dist(args.launcher, **dict(cfg.get('dist_params') or {}))
-    logger = get_root_logger()
+        init_dist(launcher, **dict(cfg.get('dist_params') or {}))
+    logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     dataset = build_dataset(cfg.data.test)
     loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.workers_per_gpu,
                               dist=distributed, shuffle=False)
     model = build_segmentor(cfg.model)
-    load_checkpoint(model, args.checkpoint, strict=False, logger=logger, source='tools/test.py checkpoint')
+    load_checkpoint(model, checkpoint, strict=False, logger=logger, source='tools/test.py checkpoint')
     device = local_device()
     model.to(device)
-    evaluator = dataset.build_evaluator(metrics=args.eval or [], **dict(args.eval_options))
+    evaluator = dataset.build_evaluator(metrics=list(metrics), **eval_options)
     logger.info(f'testing {len(dataset)} clips of {len(dataset.videos)} videos (test_size '
                 f'{dataset.test_size}, gap {dataset.test_gap}) on {device}')
-    results = inference_on_dataset(model, loader, evaluator=evaluator, show_dir=args.show_dir,
-                                   opacity=args.opacity, device=device)
+    results = inference_on_dataset(model, loader, evaluator=evaluator, show_dir=show_dir,
+                                   opacity=opacity, device=device)
     rank, _ = get_dist_info()
-    if rank == 0 and args.eval and args.out:  # the evaluator has printed the tables
-        write_json_atomically(args.out, dict(results, config=args.config, checkpoint=args.checkpoint,
-                                             test_size=dataset.test_size))
-        logger.info(f'metrics written to {args.out}')
-    if rank == 0 and args.format_only:
-        logger.info(f'results written to {args.eval_options["imgfile_prefix"]}/<video>/<frame>.png')
+    if rank == 0 and metrics and out:  # the evaluator has printed the tables
+        write_json_atomically(out, dict(results, config=config_path, checkpoint=checkpoint,
+                                        test_size=dataset.test_size))
+        logger.info(f'metrics written to {out}')
+    if rank == 0 and 'imgfile_prefix' in eval_options:
+        logger.info(f'results written to {eval_options["imgfile_prefix"]}/<video>/<frame>.png')
     close_dist()
     return results

@@ -14,13 +14,16 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..core.runner import (IterBasedRunner, build_runner, build_train_dataloader, finetune_from,
-                           load_checkpoint)
+from ..core.runner import IterBasedRunner, build_runner, build_train_dataloader, finetune_from
+from ..utils.checkpoint import load_checkpoint
+from ..utils.config import Config
 from ..utils.dist_utils import close_dist, get_dist_info, init_dist, unwrap_model, wrap_model
+from ..utils.errors import ConfigError, UsageError
 from ..utils.logger import get_root_logger
 from ..utils.seed import init_random_seed, set_random_seed
 
-__all__ = ['init_training_env', 'train_segmentor', 'cli_train', 'make_eval_fn']
+__all__ = ['init_training_env', 'train_segmentor', 'train_from_config', 'make_eval_fn',
+           'prepare_work_dir', 'check_workflow']
 
 
 def init_training_env(cfg: Mapping[str, Any], *, launcher: str = 'none', seed: Optional[int] = None,
@@ -48,8 +51,8 @@ def init_training_env(cfg: Mapping[str, Any], *, launcher: str = 'none', seed: O
 
 
 def train_segmentor(model: nn.Module, dataset: Dataset, cfg: Mapping[str, Any], *, seed: int,
-                    distributed: bool = False, eval_fn: Optional[Callable[[nn.Module], Dict[str, Any]]] = None,
-                    collate_fn: Optional[Callable[[List[Any]], Any]] = None,
+                    collate_fn: Callable[[List[Any]], Any], distributed: bool = False,
+                    eval_fn: Optional[Callable[[nn.Module], Dict[str, Any]]] = None,
                     worker_init_fn: Optional[Callable[[int], None]] = None, finetune: Optional[str] = None,
                     device: Optional[torch.device] = None, meta: Optional[Mapping[str, Any]] = None,
                     timestamp: Optional[str] = None, logger: Optional[logging.Logger] = None) -> IterBasedRunner:
@@ -65,7 +68,7 @@ def train_segmentor(model: nn.Module, dataset: Dataset, cfg: Mapping[str, Any], 
         distributed: wrap in DDP (after :func:`init_training_env` with a launcher).
         eval_fn: ``eval_fn(model) -> {metric: number}`` called every ``evaluation.interval``
             iterations (None: no evaluation, as ``--no-validate``).
-        collate_fn: turns a list of samples into a batch (default: stack tensors, list the rest).
+        collate_fn: turns a list of samples into a batch (``mmseg.datasets.collate_clips``).
         worker_init_fn: run in each dataloader worker at start.
         finetune: the ``--finetune-from`` checkpoint, or None.
         device: where to train (default: this process's CUDA device, else the CPU).
@@ -94,13 +97,14 @@ def train_segmentor(model: nn.Module, dataset: Dataset, cfg: Mapping[str, Any], 
     return runner
 
 
-def _check_file(path: Optional[str], source: str) -> None:
+def _check_file(path: Optional[str], what: str) -> None:
     """Refuse a checkpoint path that does not exist before anything is built or trained."""
     if path and not os.path.exists(path):
-        raise SystemExit(f'error: {source} {path!r} does not exist')
+        raise FileNotFoundError(f'{what} {path!r} does not exist')
 
 
-def _prepare_work_dir(work_dir: str) -> None:
+def prepare_work_dir(work_dir: str) -> None:
+    """Create ``work_dir`` and check that files can be written there (before any work starts)."""
     try:
         os.makedirs(work_dir, exist_ok=True)
         probe = os.path.join(work_dir, '.write_test')
@@ -108,23 +112,17 @@ def _prepare_work_dir(work_dir: str) -> None:
             f.write('ok')
         os.remove(probe)
     except OSError as err:
-        raise SystemExit(f'error: the work directory {work_dir!r} (--work-dir) is not writable: {err}') from None
+        raise UsageError(f'the work directory {work_dir!r} (--work-dir / work_dir) is not writable: '
+                         f'{err}') from None
 
 
-def _device_from_args(args) -> Optional[torch.device]:
-    if args.gpus is not None and args.gpus != 1:
-        raise SystemExit(f'error: --gpus {args.gpus}: one process trains on one device; use '
-                         f'tools/dist_train.sh CONFIG {args.gpus} for several GPUs')
-    if args.gpu_ids is not None:
-        if len(args.gpu_ids) != 1:
-            raise SystemExit('error: --gpu-ids takes one id without a launcher; use tools/dist_train.sh '
-                             'for several GPUs')
-        if not torch.cuda.is_available():
-            raise SystemExit(f'error: --gpu-ids {args.gpu_ids[0]} but no CUDA device is available')
-        if args.launcher != 'none':
-            raise SystemExit('error: --gpu-ids is for non-distributed runs; the launcher assigns devices')
-        return torch.device('cuda', args.gpu_ids[0])
-    return None
+def check_workflow(cfg: Mapping[str, Any]) -> None:
+    """``workflow`` (an mmseg-0.x key) must be train-only: evaluation runs in the evaluation hook."""
+    workflow = cfg.get('workflow', [('train', 1)])
+    if [tuple(step) for step in workflow] != [('train', 1)]:
+        raise ConfigError(f'workflow={workflow!r} is not supported: the iteration runner only trains '
+                          f'(workflow=[("train", 1)]); evaluation runs every evaluation.interval '
+                          f'iterations instead')
 
 
 def make_eval_fn(cfg: Mapping[str, Any], distributed: bool) -> Callable[[nn.Module], Dict[str, Any]]:
@@ -145,49 +143,64 @@ def make_eval_fn(cfg: Mapping[str, Any], distributed: bool) -> Callable[[nn.Modu
     return eval_fn
 
 
-def cli_train(args) -> IterBasedRunner:
-    """``tools/train.py``: check the inputs, set up the processes, build and train."""
+def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] = None,
+                      load_from: Optional[str] = None, resume_from: Optional[str] = None,
+                      finetune: Optional[str] = None, launcher: str = 'none', seed: Optional[int] = None,
+                      deterministic: bool = False, device: Optional[torch.device] = None,
+                      validate: bool = True, amp: bool = False) -> IterBasedRunner:
+    """Check the inputs, set up the processes, build the model and the data, and train.
+
+    Args:
+        cfg: the loaded config (overrides applied).
+        config_path: the config file, for the log, the copy in the work dir and the default work dir.
+        work_dir: where checkpoints and logs go (default ``cfg.work_dir``, else
+            ``work_dirs/<config name>``).
+        load_from, resume_from: override ``cfg.load_from`` / ``cfg.resume_from``.
+        finetune: checkpoint for :func:`~mmseg.core.runner.finetune_from` (or None).
+        launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
+        seed: the run's seed (None: drawn and shared).
+        deterministic: deterministic algorithms.
+        device: the device of a single-process run (default: CUDA if available, else CPU).
+        validate: evaluate on ``data.val`` every ``evaluation.interval`` iterations.
+        amp: mixed precision (``cfg.amp.dtype``).
+    """
     from ..datasets import build_dataset, collate_clips, limit_worker_threads
     from ..models import build_segmentor
     from ..utils.collect_env import env_info_text
-    from ..utils.config import load_config
     from ..utils.custom_imports import import_modules_from_config
 
-    cfg = load_config(args.config, args.options)
     import_modules_from_config(cfg.get('custom_imports'))
-    if args.amp:
+    check_workflow(cfg)
+    if amp:
         cfg.amp.enabled = True
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or os.path.join(
-        'work_dirs', os.path.splitext(os.path.basename(args.config))[0])
-    if args.load_from:
-        cfg.load_from = args.load_from
-    if args.resume_from:
-        cfg.resume_from = args.resume_from
+    cfg.work_dir = work_dir or cfg.get('work_dir') or os.path.join(
+        'work_dirs', os.path.splitext(os.path.basename(config_path))[0])
+    if load_from:
+        cfg.load_from = load_from
+    if resume_from:
+        cfg.resume_from = resume_from
     _check_file(cfg.get('load_from'), '--load-from / load_from')
     _check_file(cfg.get('resume_from'), '--resume-from / resume_from')
-    _check_file(args.finetune_from, '--finetune-from')
-    device = _device_from_args(args)
-    _prepare_work_dir(cfg.work_dir)
+    _check_file(finetune, '--finetune-from')
+    prepare_work_dir(cfg.work_dir)
 
-    distributed, seed = init_training_env(cfg, launcher=args.launcher, seed=args.seed,
-                                          deterministic=args.deterministic)
+    distributed, seed = init_training_env(cfg, launcher=launcher, seed=seed, deterministic=deterministic)
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
-    logger = get_root_logger(log_file=os.path.join(cfg.work_dir, f'{timestamp}.log'))
+    logger = get_root_logger(log_file=os.path.join(cfg.work_dir, f'{timestamp}.log'),
+                             log_level=cfg.get('log_level', 'INFO'))
     env_info = env_info_text()
     logger.info('environment:\n' + env_info)
-    logger.info(f'config ({args.config}):\n{cfg.pretty_text}')
+    logger.info(f'config ({config_path}):\n{cfg.pretty_text}')
     if get_dist_info()[0] == 0:
-        cfg.dump(os.path.join(cfg.work_dir, os.path.basename(args.config)))
-    logger.info(f'seed {seed}, deterministic: {args.deterministic}, distributed: {distributed}')
+        cfg.dump(os.path.join(cfg.work_dir, os.path.basename(config_path)))
+    logger.info(f'seed {seed}, deterministic: {deterministic}, distributed: {distributed}')
 
     model = build_segmentor(cfg.model)
     dataset = build_dataset(cfg.data.train)
-    eval_fn = None if args.no_validate else make_eval_fn(cfg, distributed)
-    meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed,
-                exp_name=os.path.basename(args.config))
+    eval_fn = make_eval_fn(cfg, distributed) if validate else None
+    meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed, exp_name=os.path.basename(config_path))
     runner = train_segmentor(model, dataset, cfg, seed=seed, distributed=distributed, eval_fn=eval_fn,
                              collate_fn=collate_clips, worker_init_fn=limit_worker_threads,
-                             finetune=args.finetune_from, device=device, meta=meta,
-                             timestamp=timestamp, logger=logger)
+                             finetune=finetune, device=device, meta=meta, timestamp=timestamp, logger=logger)
     close_dist()
     return runner

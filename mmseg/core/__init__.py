@@ -1,3 +1,4 @@
-from .runner import HOOKS, OPTIMIZERS
+"""Evaluation (``mmseg.core.evaluation``) and the training engine (``mmseg.core.runner``).
 
-__all__ = ['HOOKS', 'OPTIMIZERS']
+The two are independent: importing the evaluation does not load the engine.
+"""

@@ -14,7 +14,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..utils.registry import Registry
-from .samplers import DistributedVideoSampler, get_dist_info
+from ..utils.dist_utils import get_dist_info
+from .samplers import DistributedVideoSampler
 
 __all__ = ['DATASETS', 'PIPELINES', 'build_dataset', 'build_dataloader', 'collate_clips',
            'limit_worker_threads']

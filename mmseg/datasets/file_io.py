@@ -11,14 +11,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..utils.errors import DataError
+
 __all__ = ['DataError', 'natural_sort_key', 'read_image', 'read_label', 'reduce_zero_label',
            'reduce_zero_label_table', 'IMAGE_BACKENDS']
 
 IMAGE_BACKENDS = ('cv2', 'pillow')
-
-
-class DataError(ValueError):
-    """A file of the dataset is missing or does not hold what the dataset layout expects."""
 
 
 def natural_sort_key(name: str) -> List[Union[int, str]]:

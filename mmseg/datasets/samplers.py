@@ -1,17 +1,11 @@
 """Samplers for distributed testing."""
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional
 
-import torch.distributed as dist
 from torch.utils.data import Sampler
 
-__all__ = ['DistributedVideoSampler', 'get_dist_info']
+from ..utils.dist_utils import get_dist_info
 
-
-def get_dist_info() -> Tuple[int, int]:
-    """(rank, world size) of this process; (0, 1) without torch.distributed."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+__all__ = ['DistributedVideoSampler']
 
 
 class DistributedVideoSampler(Sampler):

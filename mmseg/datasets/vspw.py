@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from torch.utils.data import Dataset
 
-from ..core.evaluation import VideoSegEvaluator, write_label_png, write_overlay
+from ..core.evaluation import VideoSegEvaluator, write_overlay
 from .builder import DATASETS
 from .clips import check_positive_int, make_test_clips
 from .file_io import (DataError, natural_sort_key, read_image, read_label, reduce_zero_label,
@@ -220,14 +220,6 @@ class VSPWVideoDataset(Dataset):
             gt_label_map=reduce_zero_label_table(self.ignore_index) if self.reduce_zero_label else None,
             metrics=metrics, ignore_index=self.ignore_index, palette=self.PALETTE, **eval_options)
 
-    def format_prediction(self, pred_labels: np.ndarray, frame_meta: Dict[str, Any],
-                          imgfile_prefix: str) -> str:
-        """Write ``imgfile_prefix/<video>/<frame>.png`` (labels 0..123, palette attached) in the
-        VSPW submission layout; return its path."""
-        path = os.path.join(imgfile_prefix, frame_meta['video'], f'{frame_meta["frame"]}.png')
-        write_label_png(path, pred_labels, self.PALETTE)
-        return path
-
     def show_prediction(self, pred_labels: np.ndarray, frame_meta: Dict[str, Any], out_dir: str,
                         opacity: float = 0.5) -> str:
         """Write the frame with the prediction painted over it to ``out_dir/<video>/<frame>.jpg``;
@@ -262,10 +254,6 @@ class VSPWDataset2(VSPWVideoDataset):
         super().__init__(data_root, split, pipeline, **kwargs)
         self.dilation = dilation
         self.max_redraws = max_redraws
-
-    @property
-    def clip_length(self) -> int:
-        return len(self.dilation) + (0 not in self.dilation)
 
     def __len__(self) -> int:
         return len(self.videos)

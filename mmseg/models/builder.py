@@ -21,11 +21,6 @@ def build_head(cfg: Dict[str, Any]) -> Any:
     return HEADS.build(cfg)
 
 
-def build_loss(cfg: Dict[str, Any]) -> Any:
-    """Build a loss or criterion."""
-    return LOSSES.build(cfg)
-
-
 def build_segmentor(cfg: Dict[str, Any], train_cfg: Optional[Dict[str, Any]] = None,
                     test_cfg: Optional[Dict[str, Any]] = None) -> Any:
     """Build a segmentor; ``train_cfg``/``test_cfg`` may be given here or inside ``cfg``."""

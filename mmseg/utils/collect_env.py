@@ -1,13 +1,9 @@
-"""The environment a run used (versions, GPUs, git commit), logged and stored in checkpoints.
-
-Other parts add lines with :func:`register_env_probe`, e.g. whether the compiled deformable
-attention op is built.
-"""
+"""The environment a run used (versions, GPUs, git commit), logged and stored in checkpoints."""
 import os
 import subprocess
 import sys
 from collections import OrderedDict
-from typing import Callable, Dict, Optional
+from typing import Dict, Optional
 
 import cv2
 import numpy as np
@@ -15,14 +11,7 @@ import torch
 
 from ..version import __version__
 
-__all__ = ['collect_env', 'env_info_text', 'get_git_hash', 'register_env_probe']
-
-_PROBES: Dict[str, Callable[[], str]] = OrderedDict()
-
-
-def register_env_probe(name: str, probe: Callable[[], str]) -> None:
-    """Add a line ``name: probe()`` to :func:`collect_env`'s report."""
-    _PROBES[name] = probe
+__all__ = ['collect_env', 'env_info_text', 'get_git_hash']
 
 
 def get_git_hash(short: bool = False) -> Optional[str]:
@@ -60,8 +49,6 @@ def collect_env() -> Dict[str, str]:
     env['mmengine'] = _mmengine_version()
     git_hash = get_git_hash(short=True)
     env['THE-Mask'] = __version__ + (f'+{git_hash}' if git_hash else '')
-    for name, probe in _PROBES.items():
-        env[name] = probe()
     return env
 
 

@@ -8,16 +8,14 @@ purpose (``+model.foo=1``).
 """
 import difflib
 import os
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict, DictAction
 
+from .errors import ConfigError
+
 __all__ = ['Config', 'ConfigDict', 'ConfigError', 'DictAction', 'apply_overrides', 'load_config',
-           'flatten_keys', 'config_to_plain']
-
-
-class ConfigError(ValueError):
-    """A config file or an override is wrong; the message says which key and what was expected."""
+           'flatten_keys']
 
 
 def load_config(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Config:
@@ -135,13 +133,3 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
             value = ConfigDict(value)
         container[last] = value
     return cfg
-
-
-def config_to_plain(node: Any) -> Any:
-    """Turn a ConfigDict tree into plain dicts and lists (for JSON and for ``torch.save``)."""
-    if isinstance(node, Mapping):
-        return {str(k): config_to_plain(v) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return [config_to_plain(v) for v in node]
-    return node
-

@@ -1,9 +1,16 @@
-"""The package logger: one ``logging`` logger named ``mmseg``, quiet on non-zero ranks."""
+"""The package logger: one ``logging`` logger named ``mmseg``, quiet on non-zero ranks.
+
+Its level is the config's ``log_level`` (``tools/train.py --log-level``); ``DEBUG`` also shows the
+debug lines, such as the matcher's note when queries run out.
+"""
 import logging
 import os
-from typing import Optional
+from typing import Optional, Union
+
+__all__ = ['get_root_logger', 'print_log', 'LOG_LEVELS']
 
 _FORMAT = '%(asctime)s - %(name)s - %(levelname)s - %(message)s'
+LOG_LEVELS = ('DEBUG', 'INFO', 'WARNING', 'ERROR')
 
 
 def _rank() -> int:
@@ -13,10 +20,22 @@ def _rank() -> int:
     return 0
 
 
-def get_root_logger(log_file: Optional[str] = None, log_level: int = logging.INFO) -> logging.Logger:
+def _level(log_level: Union[int, str]) -> int:
+    if isinstance(log_level, str):
+        if log_level.upper() not in LOG_LEVELS:
+            from .errors import ConfigError
+            raise ConfigError(f'log_level={log_level!r} is not a log level; expected one of {LOG_LEVELS}')
+        return getattr(logging, log_level.upper())
+    return int(log_level)
+
+
+def get_root_logger(log_file: Optional[str] = None,
+                    log_level: Optional[Union[int, str]] = None) -> logging.Logger:
     """Return the ``mmseg`` logger; the first call with ``log_file`` also writes to that file.
 
-    Processes other than rank 0 only log errors, so a multi-GPU run prints each line once.
+    ``log_level`` (a name such as ``'DEBUG'`` or a ``logging`` number) sets the level; without it the
+    level stays as set before (INFO at first). Processes other than rank 0 only log errors, so a
+    multi-GPU run prints each line once.
     """
     logger = logging.getLogger('mmseg')
     rank = _rank()
@@ -26,13 +45,16 @@ def get_root_logger(log_file: Optional[str] = None, log_level: int = logging.INF
         logger.addHandler(handler)
         logger.propagate = False
         logger._themask_configured = True
+        logger._themask_level = logging.INFO
     if log_file is not None and rank == 0:
         path = os.path.abspath(log_file)
         if not any(isinstance(h, logging.FileHandler) and h.baseFilename == path for h in logger.handlers):
             file_handler = logging.FileHandler(path, 'w')
             file_handler.setFormatter(logging.Formatter(_FORMAT))
             logger.addHandler(file_handler)
-    logger.setLevel(log_level if rank == 0 else logging.ERROR)
+    if log_level is not None:
+        logger._themask_level = _level(log_level)
+    logger.setLevel(logger._themask_level if rank == 0 else logging.ERROR)
     return logger
 
 

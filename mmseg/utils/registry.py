@@ -10,12 +10,7 @@ from typing import Any, Dict, Optional
 
 from mmengine.registry import Registry as _MMEngineRegistry
 
-
-class UnknownTypeError(KeyError):
-    """A config asked for a ``type`` that no module registered."""
-
-    def __str__(self) -> str:  # KeyError would print the message quoted
-        return str(self.args[0])
+from .errors import UnknownTypeError
 
 
 class Registry(_MMEngineRegistry):

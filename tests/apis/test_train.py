@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from mmseg.apis.train import init_training_env, train_segmentor
+from mmseg.datasets import collate_clips
 from runner_toy import ToyClips, ToySegmentor, toy_config
 
 
@@ -30,7 +31,7 @@ def test_finetune_then_resume_continues_exactly(tmp_path):
 
     cfg, seed = stage2(tmp_path, 'straight')
     straight = ToySegmentor()
-    runner = train_segmentor(straight, ToyClips(), cfg, seed=seed, finetune=finetune)
+    runner = train_segmentor(straight, ToyClips(), cfg, collate_fn=collate_clips, seed=seed, finetune=finetune)
     assert torch.backends.cudnn.benchmark
     assert torch.equal(straight.backbone['conv'].weight, stage1.backbone['conv'].weight)  # frozen
     assert not torch.equal(straight.decode_head['predictor'].weight, stage1.decode_head['predictor'].weight)
@@ -38,11 +39,11 @@ def test_finetune_then_resume_continues_exactly(tmp_path):
 
     cfg, seed = stage2(tmp_path, 'split', evaluation=dict(interval=2))
     with pytest.raises(Interrupt):
-        train_segmentor(ToySegmentor(), ToyClips(), cfg, seed=seed, finetune=finetune,
+        train_segmentor(ToySegmentor(), ToyClips(), cfg, collate_fn=collate_clips, seed=seed, finetune=finetune,
                         eval_fn=interrupt_at_first_evaluation)
     cfg, seed = stage2(tmp_path, 'split', resume_from=str(tmp_path / 'split' / 'iter_2.pth'))
     resumed = ToySegmentor()
-    train_segmentor(resumed, ToyClips(), cfg, seed=seed, finetune=finetune)
+    train_segmentor(resumed, ToyClips(), cfg, collate_fn=collate_clips, seed=seed, finetune=finetune)
     assert resumed.iterations_seen == [2, 3]
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
@@ -55,6 +56,6 @@ def test_load_from_sets_the_initial_weights(tmp_path):
                        runner=dict(type='IterBasedRunner', max_iters=1), lr_config=dict(policy='poly', min_lr=0.0),
                        optimizer=dict(type='SGD', lr=0.0))
     model = ToySegmentor()
-    train_segmentor(model, ToyClips(), cfg, seed=seed)
+    train_segmentor(model, ToyClips(), cfg, collate_fn=collate_clips, seed=seed)
     for key, value in source.state_dict().items():
         assert torch.equal(value, model.state_dict()[key]), key

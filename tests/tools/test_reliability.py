@@ -23,7 +23,7 @@ MAX_ITERS = 6
 FAULT_HOOKS = '''
 import io, os, time
 import torch
-import mmseg.core.runner.checkpoint as checkpoint
+import mmseg.utils.checkpoint as checkpoint
 from mmseg.core.runner import HOOKS, Hook
 from mmseg.utils.dist_utils import unwrap_model
 

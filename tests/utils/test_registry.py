@@ -31,4 +31,4 @@ def test_builders_importable_as_in_mmseg0x():
     from mmseg.datasets import DATASETS, PIPELINES  # noqa: F401
     from mmseg.models import build_backbone, build_head, build_segmentor  # noqa: F401
     from mmseg.models import BACKBONES, HEADS, LOSSES, SEGMENTORS  # noqa: F401
-    from mmseg.core import HOOKS  # noqa: F401
+    from mmseg.core.runner import HOOKS  # noqa: F401

@@ -13,7 +13,7 @@ any number of dataloader workers, continues exactly after a resume at any iterat
 (:meth:`InfiniteSampler.set_start`, called by the runner), and ``world_size`` processes with
 ``samples_per_gpu=b`` see the same samples as one process with ``world_size * b``.
 """
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ...utils.seed import preserved_rng_state, seed_cpu_rngs
 
-__all__ = ['InfiniteSampler', 'SeededSampleStream', 'build_train_dataloader', 'collate_stack']
+__all__ = ['InfiniteSampler', 'SeededSampleStream', 'build_train_dataloader']
 
 _PERMUTATION, _SAMPLE = 0, 1  # domains of the seed tree, so the two kinds of seeds never collide
 
@@ -97,18 +97,8 @@ class SeededSampleStream(Dataset):
             return self.dataset[index]
 
 
-def collate_stack(samples: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-    """Stack the tensors of each key into a batch; other values become a list (``img_metas``)."""
-    batch: Dict[str, Any] = {}
-    for key in samples[0]:
-        values: List[Any] = [sample[key] for sample in samples]
-        batch[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
-    return batch
-
-
 def build_train_dataloader(dataset: Dataset, *, samples_per_gpu: int, workers_per_gpu: int, seed: int,
-                           rank: int = 0, world_size: int = 1,
-                           collate_fn: Optional[Callable[[List[Any]], Any]] = None,
+                           collate_fn: Callable[[List[Any]], Any], rank: int = 0, world_size: int = 1,
                            pin_memory: bool = False,
                            worker_init_fn: Optional[Callable[[int], None]] = None) -> DataLoader:
     """An endless loader over :class:`SeededSampleStream` for :meth:`IterBasedRunner.run`.
@@ -120,14 +110,14 @@ def build_train_dataloader(dataset: Dataset, *, samples_per_gpu: int, workers_pe
             not depend on it.
         seed: the shared data seed (the same on every process; not ``seed + rank``).
         rank: this process's rank; world_size: the number of processes.
-        collate_fn: turns a list of samples into a batch (default :func:`collate_stack`).
+        collate_fn: turns a list of samples into a batch (``mmseg.datasets.collate_clips``).
         pin_memory: pin batches in page-locked memory (faster host-to-GPU copies).
         worker_init_fn: called in each worker process at start (e.g. to limit its threads).
     """
     stream = SeededSampleStream(dataset, seed=seed, rank=rank, world_size=world_size)
     return DataLoader(
         stream, batch_size=samples_per_gpu, sampler=InfiniteSampler(), num_workers=workers_per_gpu,
-        collate_fn=collate_fn or collate_stack, pin_memory=pin_memory,
+        collate_fn=collate_fn, pin_memory=pin_memory,
         worker_init_fn=worker_init_fn if workers_per_gpu else None,
         # The loader draws its workers' base seed from this generator instead of the global one,
         # so creating the iterator does not change the training RNG stream.

@@ -23,12 +23,13 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
+from ...utils.checkpoint import load_checkpoint, save_checkpoint
 from ...utils.dist_utils import all_gather_object, get_dist_info, reduce_mean, unwrap_model
+from ...utils.errors import NonFiniteLossError
 from ...utils.logger import get_root_logger
 from ...utils.seed import get_rng_state, set_rng_state
 from ...version import __version__
 from .builder import HOOKS
-from .checkpoint import load_checkpoint, save_checkpoint
 from .dataloader import InfiniteSampler
 from .hooks import CheckpointHook, EvalHook, Hook
 from .lr_schedule import PolyLrSchedule, build_lr_schedule
@@ -39,10 +40,6 @@ __all__ = ['IterBasedRunner', 'NonFiniteLossError', 'build_runner', 'parse_losse
 NONFINITE_MODES = ('raise', 'skip')
 AMP_DTYPES = ('float16', 'bfloat16')
 EVENTS = ('before_run', 'before_train_iter', 'after_train_iter', 'after_val', 'after_run')
-
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss term was NaN or Inf (``nonfinite_loss='raise'``); no step was taken."""
 
 
 def parse_losses(losses: Mapping[str, Any]) -> Tuple[torch.Tensor, 'OrderedDict[str, torch.Tensor]']:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...core.runner.checkpoint import extract_state_dict, read_checkpoint
+from ...utils.checkpoint import extract_state_dict, read_checkpoint
 from ...utils.logger import get_root_logger
 from ..builder import BACKBONES
 from ..utils import DropPath, fast_mode, segformer_init
@@ -142,8 +142,6 @@ class MixVisionTransformer(nn.Module):
                  drop_path_rate: float = 0.0, depths: Sequence[int] = (3, 4, 6, 3),
                  sr_ratios: Sequence[int] = (8, 4, 2, 1), pretrained: Optional[str] = None) -> None:
         super().__init__()
-        self.depths = list(depths)
-        self.embed_dims = list(embed_dims)
         dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         start = 0
         for s in range(4):

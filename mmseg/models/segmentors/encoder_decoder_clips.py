@@ -37,7 +37,8 @@ class EncoderDecoder_clips(nn.Module):
     Args:
         backbone: backbone config (``mit_b0`` ... ``mit_b5``).
         decode_head: head config (``THEMask1fHead`` or ``THEMaskHead``).
-        train_cfg, test_cfg: the original's; ``test_cfg.mode`` must be ``'whole'``.
+        train_cfg, test_cfg: the original's keys: ``train_cfg`` must be empty and ``test_cfg``
+            ``dict(mode='whole')``.
         pretrained: SegFormer ImageNet weights for the backbone, or None.
         neck, auxiliary_head: not used by THE-Mask; must be None.
     """
@@ -49,11 +50,12 @@ class EncoderDecoder_clips(nn.Module):
         if neck is not None or auxiliary_head is not None:
             raise ValueError('EncoderDecoder_clips has no neck or auxiliary head in THE-Mask; '
                              'remove model.neck / model.auxiliary_head from the config')
-        self.train_cfg = dict(train_cfg or {})
-        self.test_cfg = dict(test_cfg or {'mode': 'whole'})
-        if self.test_cfg.get('mode', 'whole') != 'whole':
-            raise ValueError(f'test_cfg.mode={self.test_cfg["mode"]!r} is not supported; THE-Mask tests '
-                             f'with mode="whole"')
+        if train_cfg:
+            raise ValueError(f'train_cfg={train_cfg!r}: EncoderDecoder_clips has no training options '
+                             f'(the configs give train_cfg=dict())')
+        if dict(test_cfg or {}) not in ({}, {'mode': 'whole'}):
+            raise ValueError(f'test_cfg={test_cfg!r} is not supported; THE-Mask tests with '
+                             f'test_cfg=dict(mode="whole")')
         self.backbone = build_backbone(backbone)
         self.decode_head = build_head(decode_head)
         self.num_classes = self.decode_head.num_classes

@@ -4,7 +4,8 @@ import random
 import numpy as np
 import torch
 
-from mmseg.core.runner.dataloader import SeededSampleStream, build_train_dataloader, collate_stack
+from mmseg.core.runner.dataloader import SeededSampleStream, build_train_dataloader
+from mmseg.datasets import collate_clips
 from runner_toy import ToyClips
 
 
@@ -20,23 +21,16 @@ def assert_same_batches(a, b):
         assert x['img_metas'] == y['img_metas']
 
 
-def test_collate_stacks_tensors_and_keeps_metas_per_sample():
-    samples = [ToyClips(frames=2)[i] for i in (0, 1, 2)]
-    batch = collate_stack(samples)
-    assert batch['img'].shape == (3, 2, 3, 8, 8) and batch['gt_semantic_seg'].shape == (3, 2, 1, 8, 8)
-    assert [[m['index'] for m in metas] for metas in batch['img_metas']] == [[0, 0], [1, 1], [2, 2]]
-
-
 def test_same_stream_with_zero_and_two_workers_and_after_a_restart():
     dataset = ToyClips(length=7)
-    zero = build_train_dataloader(dataset, samples_per_gpu=2, workers_per_gpu=0, seed=3)
-    two = build_train_dataloader(dataset, samples_per_gpu=2, workers_per_gpu=2, seed=3)
+    zero = build_train_dataloader(dataset, collate_fn=collate_clips, samples_per_gpu=2, workers_per_gpu=0, seed=3)
+    two = build_train_dataloader(dataset, collate_fn=collate_clips, samples_per_gpu=2, workers_per_gpu=2, seed=3)
     reference = first_batches(zero, 6)
     assert_same_batches(reference, first_batches(two, 6))
-    restarted = build_train_dataloader(dataset, samples_per_gpu=2, workers_per_gpu=2, seed=3)
+    restarted = build_train_dataloader(dataset, collate_fn=collate_clips, samples_per_gpu=2, workers_per_gpu=2, seed=3)
     restarted.sampler.set_start(4 * 2)  # resume at iteration 4
     assert_same_batches(reference[4:], first_batches(restarted, 2))
-    other_seed = first_batches(build_train_dataloader(dataset, samples_per_gpu=2, workers_per_gpu=0, seed=4), 1)
+    other_seed = first_batches(build_train_dataloader(dataset, collate_fn=collate_clips, samples_per_gpu=2, workers_per_gpu=0, seed=4), 1)
     assert not torch.equal(other_seed[0]['img'], reference[0]['img'])
 
 
@@ -53,8 +47,8 @@ def test_each_epoch_is_a_permutation_split_across_ranks():
 
 def test_two_ranks_see_what_one_process_with_double_batch_sees():
     dataset = ToyClips(length=10)
-    single = first_batches(build_train_dataloader(dataset, samples_per_gpu=4, workers_per_gpu=0, seed=0), 3)
-    ranks = [first_batches(build_train_dataloader(dataset, samples_per_gpu=2, workers_per_gpu=0, seed=0,
+    single = first_batches(build_train_dataloader(dataset, collate_fn=collate_clips, samples_per_gpu=4, workers_per_gpu=0, seed=0), 3)
+    ranks = [first_batches(build_train_dataloader(dataset, collate_fn=collate_clips, samples_per_gpu=2, workers_per_gpu=0, seed=0,
                                                   rank=r, world_size=2), 3) for r in (0, 1)]
     for it in range(3):
         interleaved = torch.stack([ranks[k % 2][it]['img'][k // 2] for k in range(4)])

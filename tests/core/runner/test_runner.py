@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg.core.runner import (Hook, IterBasedRunner, NonFiniteLossError, build_optimizer,
-                               build_runner, build_train_dataloader, read_checkpoint)
+from mmseg.core.runner import Hook, IterBasedRunner, build_optimizer, build_runner, build_train_dataloader
+from mmseg.utils.checkpoint import read_checkpoint
+from mmseg.utils.errors import NonFiniteLossError
 from mmseg.core.runner import logger_hooks
 from mmseg.utils.seed import set_random_seed
+from mmseg.datasets import collate_clips
 from runner_toy import ToyClips, ToySegmentor, toy_config
 
 
@@ -41,7 +43,7 @@ def train(work_dir, *, workers=0, stop=None, resume=None, model_seed=0, cfg=None
         runner.register_hook(StopAt(stop))
     if resume is not None:
         runner.resume(resume)
-    loader = build_train_dataloader(ToyClips(), samples_per_gpu=samples_per_gpu, workers_per_gpu=workers,
+    loader = build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=samples_per_gpu, workers_per_gpu=workers,
                                     seed=0)
     if stop is not None:
         with pytest.raises(Interrupt):
@@ -97,7 +99,7 @@ def test_lr_follows_poly_with_warmup_per_group(tmp_path):
     model = ToySegmentor()
     runner = build_runner(cfg, model=model, work_dir=str(tmp_path))
     runner.register_hook(RecordLr())
-    runner.run(build_train_dataloader(ToyClips(), samples_per_gpu=1, workers_per_gpu=0, seed=0))
+    runner.run(build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=1, workers_per_gpu=0, seed=0))
     # groups: backbone (x0.1), norm, default; base 0.01. it0: 0.01*0.5, it1: 0.0075*0.75, it2: 0.005, it3: 0.0025
     expected = [0.005, 0.005625, 0.005, 0.0025]
     assert np.allclose(seen, [[lr * 0.1, lr, lr] for lr in expected], rtol=1e-12, atol=0)
@@ -105,7 +107,7 @@ def test_lr_follows_poly_with_warmup_per_group(tmp_path):
 
 def test_grad_clip_bounds_the_norm_at_the_step(tmp_path):
     set_random_seed(0)
-    batch = next(iter(build_train_dataloader(ToyClips(), samples_per_gpu=2, workers_per_gpu=0, seed=0)))
+    batch = next(iter(build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=2, workers_per_gpu=0, seed=0)))
     for max_norm in (1e-3, 1e6):
         model = ToySegmentor(dropout=0.0)
         optimizer = build_optimizer(model, dict(type='SGD', lr=0.1))

@@ -7,9 +7,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mmseg.core.runner import build_runner, build_train_dataloader, read_checkpoint
+from mmseg.core.runner import build_runner, build_train_dataloader
+from mmseg.utils.checkpoint import read_checkpoint
 from mmseg.utils.dist_utils import init_dist, unwrap_model, wrap_model
 from mmseg.utils.seed import set_random_seed
+from mmseg.datasets import collate_clips
 from runner_toy import ToyClips, ToySegmentor, toy_config
 
 NAN_AT = 2  # a NaN loss on rank 1 only: both ranks must skip that step together
@@ -28,7 +30,7 @@ def _worker(rank, world_size, port, out_dir):
     model = ToySegmentor(nan_at=NAN_AT if rank == 1 else None, dropout=0.0)
     model = wrap_model(model, distributed=True, device=torch.device('cpu'), find_unused_parameters=True)
     runner = build_runner(config(), model=model, work_dir=out_dir)
-    runner.run(build_train_dataloader(ToyClips(), samples_per_gpu=2, workers_per_gpu=0, seed=0,
+    runner.run(build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=2, workers_per_gpu=0, seed=0,
                                       rank=rank, world_size=world_size))
     torch.save({'state_dict': unwrap_model(model).state_dict(), 'skipped': runner.nonfinite_skipped},
                os.path.join(out_dir, f'rank{rank}.pt'))
@@ -62,6 +64,6 @@ def test_two_process_gloo_ddp_matches_one_process_with_the_whole_batch(tmp_path)
     set_random_seed(0)  # rank 0's initial weights
     single = ToySegmentor(nan_at=NAN_AT, dropout=0.0)
     runner = build_runner(config(), model=single, work_dir=str(tmp_path / 'single'))
-    runner.run(build_train_dataloader(ToyClips(), samples_per_gpu=4, workers_per_gpu=0, seed=0))
+    runner.run(build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=4, workers_per_gpu=0, seed=0))
     for key, value in single.state_dict().items():
         assert torch.allclose(value, ranks[0]['state_dict'][key], rtol=1e-5, atol=1e-6), key

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmseg.models import build_loss
+from mmseg.models import LOSSES
 
 
 class Replay:
@@ -35,7 +35,7 @@ def _tiny_criterion(stage, num_classes=7, **changes):
         dec_layers=4, no_object_weight=0.1, train_num_points=1024, oversample_ratio=3.0,
         importance_sample_ratio=0.75)
     cfg.update(changes)
-    return build_loss(dict(type='THEMaskCriterion', stage=stage, num_classes=num_classes,
+    return LOSSES.build(dict(type='THEMaskCriterion', stage=stage, num_classes=num_classes,
                            ignore_value=255, **cfg))
 
 

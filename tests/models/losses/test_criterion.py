@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import mmseg.models.losses.criterion as criterion_module
-from mmseg.models import build_loss
+from mmseg.models import LOSSES
 from mmseg.models.losses import THEMaskCriterion
 
 NUM_CLASSES = 3
@@ -37,7 +37,7 @@ def _criterion(stage, **changes):
                dec_layers=2, no_object_weight=NO_OBJECT, train_num_points=4, oversample_ratio=3.0,
                importance_sample_ratio=0.0)
     cfg.update(changes)
-    criterion = build_loss(dict(type='THEMaskCriterion', **cfg))
+    criterion = LOSSES.build(dict(type='THEMaskCriterion', **cfg))
     criterion.rand = _centre_draws
     return criterion
 
@@ -284,7 +284,7 @@ def test_state_dict_and_registry():
 
 def test_bad_configs_and_inputs_are_reported():
     with pytest.raises(ValueError, match=r"missing \['dice_weight_unmatched'\]"):
-        build_loss(dict(type='THEMaskCriterion', stage=1, num_classes=3,
+        LOSSES.build(dict(type='THEMaskCriterion', stage=1, num_classes=3,
                         matcher_cfg=dict(class_weight=2.0, mask_weight=5.0, dice_weight=5.0,
                                          class_weight_unmatched=1.0, mask_weight_unmatched=0.5)))
     with pytest.raises(ValueError, match='stage must be 1 or 2'):

@@ -7,6 +7,7 @@ from torch.utils.data import Dataset
 
 from mmseg.apis.train import train_segmentor
 from mmseg.models import build_segmentor
+from mmseg.datasets import collate_clips
 from tests.runner_toy import toy_config
 
 
@@ -30,7 +31,7 @@ def test_secondary_terms_appear_after_warmup_iters(golden, train_golden, tmp_pat
     train_cfg = toy_config(max_iters=4, interval=1, data=dict(samples_per_gpu=1, workers_per_gpu=0),
                            work_dir=str(tmp_path))
     train_segmentor(model, FixedClip(golden['stage1']['input'], train_golden['stage1']['gt_semantic_seg']),
-                    train_cfg, seed=0)
+                    train_cfg, collate_fn=collate_clips, seed=0)
     log, = glob.glob(str(tmp_path / '*.log.json'))
     records = [json.loads(line) for line in open(log)]
     keys = {r['iter']: set(r) for r in records if r.get('mode') == 'train'}

@@ -147,7 +147,6 @@ class MSDeformAttnPixelDecoder(nn.Module):
             dim_feedforward=transformer_dim_feedforward, num_encoder_layers=transformer_enc_layers,
             num_feature_levels=self.transformer_num_feature_levels)
         self.pe_layer = PositionEmbeddingSine(conv_dim // 2, normalize=True)
-        self.mask_dim = mask_dim
         self.mask_features = nn.Conv2d(conv_dim, mask_dim, kernel_size=1)
         c2_xavier_fill(self.mask_features)
         self.maskformer_num_feature_levels = 3  # the decoders always see three scales

@@ -8,7 +8,7 @@ masks of that frame), and a shared ``combine`` module aggregates them over time 
 query. Stage-2 memory is (hw, t * b, E): every (frame, clip) pair is its own attention batch item,
 frame-major (index tau * b + beta).
 """
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -16,8 +16,10 @@ from torch import nn
 
 from ....builder import TRANSFORMER_DECODERS
 from ....utils import MLP, map_official_keys
-from .layers import attend, blocked_positions, resize_mask_features, unblock_full_rows
-from .themask_1f_transformer_decoder import NUM_FEATURE_LEVELS, MaskedDecoderBase
+from .base import MaskedDecoderBase
+from .layers import attend, blocked_positions, unblock_full_rows
+
+State = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # clip, frame queries, frame query positions
 
 
 class TemporalLayer(nn.Module):
@@ -119,27 +121,34 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
                           drops=['deformabel_transformer_cross_attention_layers.reference_points.',
                                  'temporal_layer.reference_points.'])
 
-    def forward_prediction_heads_all(self, clip: torch.Tensor, frames: torch.Tensor,
-                                     mask_features: torch.Tensor, size):
-        """Both branches' predictions and the next attention mask (from the clip masks).
+    def layout_memory(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(b, t, E, hw) -> (hw, t * b, E): one attention batch item per (frame, clip)."""
+        return tokens.permute(3, 1, 0, 2).flatten(1, 2)
 
-        Returns (clip logits (b, Q, K+1), clip masks (b, Q, t, Hm, Wm), frame logits (b*t, Q, K+1),
-        frame masks (b*t, Q, 1, Hm, Wm), attention mask (t * b * heads, Q, h*w)).
-        """
-        z = self.decoder_norm1(clip)
-        clip_logits = self.class_embed(z)
-        clip_masks = torch.einsum('bqc,btchw->bqthw', self.mask_embed(z), mask_features)
-        attn_mask = self.heads_mask(blocked_positions(clip_masks, size))
-        y = self.decoder_norm2(frames)
-        frame_logits = self.class_embed_aux(y).flatten(0, 1)
-        frame_masks = torch.einsum('btqc,btchw->btqhw', self.mask_embed_aux(y), mask_features)
-        return clip_logits, clip_masks, frame_logits, frame_masks.flatten(0, 1).unsqueeze(2), attn_mask
+    def initial_state(self, bs: int, t: int, src: Sequence[torch.Tensor], pos: Sequence[torch.Tensor]) -> State:
+        """The temporal layer's clip queries (b, Q, E), frame queries (b, t, Q, E) and the frame
+        queries' positions (Q, t * b, E)."""
+        query_pos = self.query_embed.weight.unsqueeze(0).repeat(bs, 1, 1)
+        clip = self.query_feat.weight.unsqueeze(0).repeat(bs, 1, 1)
+        clip, frames = self.temporal_layer(clip, query_pos, torch.cat(src), torch.cat(pos), t)
+        return clip, frames, query_pos.transpose(0, 1).repeat(1, t, 1)
 
-    def attention_mask_only(self, clip: torch.Tensor, small_mask_features: torch.Tensor) -> torch.Tensor:
-        """The next attention mask from the clip queries alone (fast inference)."""
-        embedding = self.mask_embed(self.decoder_norm1(clip))
-        logits = torch.einsum('bqc,btchw->bqthw', embedding, small_mask_features)
-        return self.heads_mask(blocked_positions(logits))
+    def decoder_layer(self, index: int, state: State, src: torch.Tensor, pos: torch.Tensor,
+                      attn_mask: torch.Tensor) -> State:
+        """Refine the frame queries on their own frame, then aggregate them into the clip queries."""
+        clip, frames, frame_query_pos = state
+        b, t, q, e = frames.shape
+        out = frames.permute(2, 1, 0, 3).flatten(1, 2)  # (Q, t * b, E)
+        out = self.transformer_cross_attention_layers[index](out, src, attn_mask, pos=pos,
+                                                             query_pos=frame_query_pos)
+        out = self.transformer_self_attention_layers[index](out, query_pos=frame_query_pos)
+        out = self.transformer_ffn_layers[index](out)
+        frames = out.view(q, t, b, e).permute(2, 1, 0, 3)  # (b, t, Q, E)
+        return self.temporal_layer.combine(clip, frames), frames, frame_query_pos
+
+    def mask_queries(self, state: State) -> torch.Tensor:
+        """The clip queries: their masks drive the attention."""
+        return self.decoder_norm1(state[0])
 
     def heads_mask(self, blocked: torch.Tensor) -> torch.Tensor:
         """(b, Q, t, h, w) clip-mask blocks -> (t * b * heads, Q, h*w), fully blocked rows opened.
@@ -150,53 +159,26 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         blocked = blocked.flatten(3).unsqueeze(1).repeat(1, self.num_heads, 1, 1, 1)  # (b, heads, Q, t, hw)
         return unblock_full_rows(blocked.permute(3, 0, 1, 2, 4).flatten(0, 2))
 
-    def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor,
-                num_clips: int) -> Tuple[Dict, Dict]:
-        """Decode ``num_clips`` clips; returns (clip-branch outputs, frame-branch outputs).
+    def predict(self, state: State, mask_features: torch.Tensor, size):
+        """Both branches' predictions and the next attention mask (from the clip masks).
 
-        Args:
-            x: three maps (B*T, C, h_l, w_l) at strides 32, 16, 8.
-            mask_features: (B*T, Cm, Hm, Wm).
-            num_clips: B.
-
-        Returns:
-            clip branch: ``pred_logits`` (B, Q, K+1), ``pred_masks`` (B, Q, T, Hm, Wm); frame branch:
-            ``pred_logits`` (B*T, Q, K+1), ``pred_masks`` (B*T, Q, 1, Hm, Wm); each with
-            ``aux_outputs`` (the predictions before each layer; empty at fast inference).
+        The prediction is (clip logits (b, Q, K+1), clip masks (b, Q, t, Hm, Wm), frame logits
+        (b*t, Q, K+1), frame masks (b*t, Q, 1, Hm, Wm)).
         """
-        bs, t = self.clip_layout(mask_features.shape[0], num_clips)
-        src, pos, sizes = [], [], []
-        for level in range(NUM_FEATURE_LEVELS):
-            sizes.append(x[level].shape[-2:])
-            s, p = self.memory(x, level, bs, t)
-            # (b, t, E, hw) -> (hw, t * b, E): one attention batch item per (frame, clip)
-            src.append(s.permute(3, 1, 0, 2).flatten(1, 2))
-            pos.append(p.permute(3, 1, 0, 2).flatten(1, 2))
-        query_pos = self.query_embed.weight.unsqueeze(0).repeat(bs, 1, 1)
-        clip = self.query_feat.weight.unsqueeze(0).repeat(bs, 1, 1)
-        clip, frames = self.temporal_layer(clip, query_pos, torch.cat(src), torch.cat(pos), t)
-        frame_query_pos = query_pos.transpose(0, 1).repeat(1, t, 1)  # (Q, t * b, E)
-        mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
-        every_layer = self.predict_every_layer()
-        small = None if every_layer else resize_mask_features(mask_features, sizes)
-        q, e = frames.shape[2:]
-        predictions = []
-        for i in range(self.num_layers + 1):
-            if i > 0:
-                level = (i - 1) % NUM_FEATURE_LEVELS
-                out = frames.permute(2, 1, 0, 3).flatten(1, 2)  # (Q, t * b, E)
-                out = self.transformer_cross_attention_layers[i - 1](
-                    out, src[level], attn_mask, pos=pos[level], query_pos=frame_query_pos)
-                out = self.transformer_self_attention_layers[i - 1](out, query_pos=frame_query_pos)
-                out = self.transformer_ffn_layers[i - 1](out)
-                frames = out.view(q, t, bs, e).permute(2, 1, 0, 3)  # (b, t, Q, E)
-                clip = self.temporal_layer.combine(clip, frames)
-            if every_layer or i == self.num_layers:
-                *heads, attn_mask = self.forward_prediction_heads_all(
-                    clip, frames, mask_features, sizes[i % NUM_FEATURE_LEVELS])
-                predictions.append(heads)
-            else:
-                attn_mask = self.attention_mask_only(clip, small[i % NUM_FEATURE_LEVELS])
+        clip, frames, _ = state
+        z = self.mask_queries(state)
+        clip_masks = self.mask_logits(z, mask_features)
+        y = self.decoder_norm2(frames)
+        frame_masks = torch.einsum('btqc,btchw->btqhw', self.mask_embed_aux(y), mask_features)
+        prediction = (self.class_embed(z), clip_masks, self.class_embed_aux(y).flatten(0, 1),
+                      frame_masks.flatten(0, 1).unsqueeze(2))
+        return prediction, self.heads_mask(blocked_positions(clip_masks, size))
+
+    def collect(self, predictions: List[Tuple]) -> Tuple[Dict, Dict]:
+        """(clip-branch outputs, frame-branch outputs): clip ``pred_logits`` (B, Q, K+1) and
+        ``pred_masks`` (B, Q, T, Hm, Wm); frame ``pred_logits`` (B*T, Q, K+1) and ``pred_masks``
+        (B*T, Q, 1, Hm, Wm); each with ``aux_outputs`` (the predictions before each layer; empty at
+        fast inference)."""
 
         def branch(index: int) -> Dict:
             return {'pred_logits': predictions[-1][index], 'pred_masks': predictions[-1][index + 1],

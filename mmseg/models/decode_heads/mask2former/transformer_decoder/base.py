@@ -1,0 +1,188 @@
+"""The skeleton both THE-Mask transformer decoders share (Mask2Former's masked decoder).
+
+:class:`MaskedDecoderBase` builds the sublayer stacks, queries, level embedding and memory
+projections, and runs the one forward loop: lay out the memory of the three levels (1/32, 1/16,
+1/8), make the initial queries, then ``num_layers`` times a prediction (or, at fast inference, only
+the attention mask it implies) followed by a decoder layer on the next level, round-robin, and a
+final prediction. A subclass says only what differs: how the memory is laid out, what the queries
+are, what one decoder layer does with them, and what a prediction holds.
+"""
+import abc
+from typing import Any, Dict, List, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ....utils import MLP, c2_xavier_fill, fast_mode
+from ..position_encoding import PositionEmbeddingSine3D
+from .layers import (CrossAttentionLayer, FFNLayer, SelfAttentionLayer, blocked_positions,
+                     resize_mask_features)
+
+NUM_FEATURE_LEVELS = 3
+
+State = Any  # the decoder's queries between layers (a subclass decides what they are)
+
+
+class MaskedDecoderBase(nn.Module, abc.ABC):
+    """Sublayer stacks, queries, level embedding, memory projections and the forward loop.
+
+    Args:
+        in_channels: channels of the pixel decoder's multi-scale features.
+        num_classes: K (logits have K + 1 entries, the last is "no object").
+        hidden_dim: query width E.
+        num_queries: Q.
+        nheads: attention heads.
+        dim_feedforward: FFN width.
+        dec_layers: decoder layers (the configs pass the loss's ``dec_layers - 1``).
+        pre_norm: must be False (THE-Mask uses post-norm only).
+        mask_dim: mask-feature channels.
+        enforce_input_project: project the memory even when in_channels == hidden_dim.
+        num_frames: frames per training clip (checked against the input).
+        transformer_in_feature, CONVS_DIM, MASK_DIM: keys of the original configs; CONVS_DIM must
+            equal ``in_channels`` when given and MASK_DIM must equal ``mask_dim``.
+    """
+
+    def __init__(self, *, in_channels: int = 256, num_classes: int, hidden_dim: int = 256,
+                 num_queries: int = 100, nheads: int = 8, dim_feedforward: int = 2048, dec_layers: int = 9,
+                 pre_norm: bool = False, mask_dim: int = 256, enforce_input_project: bool = False,
+                 num_frames: int = 1, transformer_in_feature: str = 'multi_scale_pixel_decoder',
+                 CONVS_DIM: int = None, MASK_DIM: int = None) -> None:
+        super().__init__()
+        if pre_norm:
+            raise ValueError('pre_norm=True is not supported: THE-Mask decoders are post-norm')
+        if transformer_in_feature != 'multi_scale_pixel_decoder':
+            raise ValueError(f'transformer_in_feature must be "multi_scale_pixel_decoder", '
+                             f'got {transformer_in_feature!r}')
+        if CONVS_DIM is not None and CONVS_DIM != in_channels:
+            raise ValueError(f'CONVS_DIM={CONVS_DIM} differs from the pixel decoder width {in_channels}')
+        if MASK_DIM is not None and MASK_DIM != mask_dim:
+            raise ValueError(f'MASK_DIM={MASK_DIM} differs from mask_dim={mask_dim}')
+        self.num_classes = num_classes
+        self.num_heads = nheads
+        self.num_layers = dec_layers
+        self.num_frames = num_frames
+        self.dim_feedforward = dim_feedforward
+        self.pe_layer = PositionEmbeddingSine3D(hidden_dim // 2, normalize=True)
+        self.transformer_self_attention_layers = nn.ModuleList(
+            SelfAttentionLayer(hidden_dim, nheads) for _ in range(dec_layers))
+        self.transformer_cross_attention_layers = nn.ModuleList(
+            CrossAttentionLayer(hidden_dim, nheads) for _ in range(dec_layers))
+        self.transformer_ffn_layers = nn.ModuleList(
+            FFNLayer(hidden_dim, dim_feedforward) for _ in range(dec_layers))
+        self.query_feat = nn.Embedding(num_queries, hidden_dim)
+        self.query_embed = nn.Embedding(num_queries, hidden_dim)
+        self.level_embed = nn.Embedding(NUM_FEATURE_LEVELS, hidden_dim)
+        self.input_proj = nn.ModuleList()
+        for _ in range(NUM_FEATURE_LEVELS):
+            if in_channels != hidden_dim or enforce_input_project:
+                proj = nn.Conv2d(in_channels, hidden_dim, kernel_size=1)
+                c2_xavier_fill(proj)
+                self.input_proj.append(proj)
+            else:
+                self.input_proj.append(nn.Sequential())
+        self.class_embed = nn.Linear(hidden_dim, num_classes + 1)
+        self.mask_embed = MLP(hidden_dim, hidden_dim, mask_dim, 3)
+
+    # ------------------------------------------------------------------ shared steps
+
+    def clip_layout(self, num_images: int, num_clips: int) -> Tuple[int, int]:
+        """(clips, frames per clip) of a batch of ``num_images`` frames from ``num_clips`` clips."""
+        if num_clips <= 0 or num_images % num_clips:
+            raise ValueError(f'{num_images} frames cannot be split into {num_clips} clips')
+        frames = num_images // num_clips
+        if self.training and frames != self.num_frames:
+            raise ValueError(
+                f'training clips have {frames} frames but the decoder was configured with num_frames='
+                f'{self.num_frames}; set model.decode_head.transformer_decoder_cfg.num_frames={frames} '
+                f'(or change data.train.dataset.dilation)')
+        return num_clips, frames
+
+    def predict_every_layer(self) -> bool:
+        """Full predictions after every layer: in training (deep supervision) and in reference mode.
+
+        Otherwise intermediate layers only produce the next attention mask, from mask features
+        resized to the attention size.
+        """
+        return self.training or not fast_mode()
+
+    def memory(self, features: List[torch.Tensor], level: int, bs: int, t: int):
+        """Projected memory + level embedding and its 3-D position, both (b, t, E, hw)."""
+        x = features[level]
+        h, w = x.shape[-2:]
+        pos = self.pe_layer(x.view(bs, t, -1, h, w)).flatten(3)
+        src = self.input_proj[level](x).flatten(2) + self.level_embed.weight[level][None, :, None]
+        return src.view(bs, t, -1, h * w), pos
+
+    def mask_logits(self, queries: torch.Tensor, mask_features: torch.Tensor) -> torch.Tensor:
+        """Mask logits (b, Q, t, h, w) of normalised queries (b, Q, E) on features (b, t, C, h, w)."""
+        return torch.einsum('bqc,btchw->bqthw', self.mask_embed(queries), mask_features)
+
+    def attention_mask(self, state: State, small_mask_features: torch.Tensor) -> torch.Tensor:
+        """The next attention mask without the full-resolution prediction (fast inference)."""
+        logits = self.mask_logits(self.mask_queries(state), small_mask_features)
+        return self.heads_mask(blocked_positions(logits))
+
+    def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int):
+        """Decode ``num_clips`` clips from per-frame features (clip-major frames).
+
+        Args:
+            x: three maps (B*T, C, h_l, w_l) at strides 32, 16, 8.
+            mask_features: (B*T, Cm, Hm, Wm).
+            num_clips: B.
+
+        Returns:
+            what :meth:`collect` makes of the predictions (see the subclass).
+        """
+        bs, t = self.clip_layout(mask_features.shape[0], num_clips)
+        src, pos, sizes = [], [], []
+        for level in range(NUM_FEATURE_LEVELS):
+            sizes.append(x[level].shape[-2:])
+            s, p = self.memory(x, level, bs, t)
+            src.append(self.layout_memory(s))
+            pos.append(self.layout_memory(p))
+        state = self.initial_state(bs, t, src, pos)
+        mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
+        every_layer = self.predict_every_layer()
+        small = None if every_layer else resize_mask_features(mask_features, sizes)
+        predictions, attn_mask = [], None
+        for i in range(self.num_layers + 1):
+            if i > 0:
+                level = (i - 1) % NUM_FEATURE_LEVELS
+                state = self.decoder_layer(i - 1, state, src[level], pos[level], attn_mask)
+            if every_layer or i == self.num_layers:
+                prediction, attn_mask = self.predict(state, mask_features, sizes[i % NUM_FEATURE_LEVELS])
+                predictions.append(prediction)
+            else:
+                attn_mask = self.attention_mask(state, small[i % NUM_FEATURE_LEVELS])
+        return self.collect(predictions)
+
+    # ------------------------------------------------------------------ what a decoder says
+
+    @abc.abstractmethod
+    def layout_memory(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(b, t, E, hw) memory or position -> the (L, N, E) layout the cross-attention reads."""
+
+    @abc.abstractmethod
+    def initial_state(self, bs: int, t: int, src: Sequence[torch.Tensor], pos: Sequence[torch.Tensor]) -> State:
+        """The queries before the first decoder layer."""
+
+    @abc.abstractmethod
+    def decoder_layer(self, index: int, state: State, src: torch.Tensor, pos: torch.Tensor,
+                      attn_mask: torch.Tensor) -> State:
+        """Decoder layer ``index`` (cross-attention on one level, self-attention, FFN)."""
+
+    @abc.abstractmethod
+    def mask_queries(self, state: State) -> torch.Tensor:
+        """The normalised (b, Q, E) queries whose masks drive the attention."""
+
+    @abc.abstractmethod
+    def heads_mask(self, blocked: torch.Tensor) -> torch.Tensor:
+        """Blocked positions (b, Q, t, h, w) -> the boolean attention mask of the next layer."""
+
+    @abc.abstractmethod
+    def predict(self, state: State, mask_features: torch.Tensor, size) -> Tuple[Any, torch.Tensor]:
+        """(prediction, the next attention mask from masks resized to ``size``)."""
+
+    @abc.abstractmethod
+    def collect(self, predictions: List[Any]) -> Dict:
+        """The decoder's output from the predictions, the final one last."""

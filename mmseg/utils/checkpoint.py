@@ -1,0 +1,311 @@
+"""Checkpoint files: safe reading, crash-safe writing, loading weights into a module.
+
+Reading. Every file is read with ``torch.load(path, map_location='cpu', weights_only=True)``. A file
+that needs arbitrary unpickling is refused (unpickling can run any code the file's author chose);
+``tools/convert_checkpoint.py IN OUT --trust`` converts a file you trust once.
+
+Writing. A file is written to a hidden temporary file in the same directory, flushed and fsynced,
+then renamed over the final name with ``os.replace`` (atomic on POSIX and Windows). Only then is
+``latest.pth`` repointed: a relative symlink created under a temporary name and renamed over
+``latest.pth`` (or, where symlinks are unavailable, an atomic copy made the same way). A crash at any
+moment therefore leaves ``latest.pth`` naming the last complete checkpoint. A checkpoint holds only
+tensors and plain Python values, so it loads with ``weights_only=True``.
+
+This module sits low (it needs only torch), so models, datasets, the APIs and the training engine
+all read and write weights through it.
+"""
+import logging
+import os
+import pickle
+import re
+import shutil
+from collections import OrderedDict
+from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .dist_utils import unwrap_model
+from .errors import CheckpointError, UnsafeCheckpointError
+from .logger import get_root_logger
+
+__all__ = ['UnsafeCheckpointError', 'CheckpointError', 'read_checkpoint', 'extract_state_dict',
+           'load_checkpoint', 'save_checkpoint', 'resolve_checkpoint_path', 'convert_trusted_checkpoint',
+           'to_plain', 'summarize_keys', 'temporary_name', 'LATEST', 'CKPT_PATTERN', 'TMP_SUFFIX']
+
+LATEST = 'latest.pth'
+CKPT_PATTERN = re.compile(r'^iter_(\d+)\.pth$')
+TMP_SUFFIX = '.tmp'
+CONVERT_RECIPE = 'python tools/convert_checkpoint.py {src} {dst} --trust'
+
+
+# ----------------------------------------------------------------------------- plain values
+
+
+def to_plain(obj: Any, path: str = '') -> Tuple[Any, List[str]]:
+    """Copy ``obj`` keeping tensors and plain Python values (what ``weights_only=True`` loads).
+
+    NumPy arrays become tensors and NumPy scalars Python values. Anything else is left out (a dict
+    entry is removed, a list element becomes None).
+
+    Returns:
+        ``(copy, dropped)`` where ``dropped`` lists ``'path (type)'`` for every value left out.
+    """
+    if isinstance(obj, torch.Tensor):
+        return obj, []
+    if obj is None or type(obj) in (bool, int, float, str):
+        return obj, []
+    if isinstance(obj, np.generic):
+        return to_plain(obj.item(), path)
+    if isinstance(obj, (bool, int, float, str)):  # a subclass (an enum, ...) would pickle as its class
+        return next(base(obj) for base in (bool, int, float, str) if isinstance(obj, base)), []
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in 'biufc':
+            return torch.from_numpy(obj.copy()), []
+        return to_plain(obj.tolist(), path)
+    if isinstance(obj, Mapping):
+        out, dropped = OrderedDict() if isinstance(obj, OrderedDict) else {}, []
+        for key, value in obj.items():
+            sub = f'{path}.{key}' if path else str(key)
+            if not isinstance(key, (str, int)):
+                dropped.append(f'{sub} (key of type {type(key).__name__})')
+                continue
+            plain, lost = to_plain(value, sub)
+            dropped += lost
+            if not lost or plain is not None:
+                out[key] = plain
+        return out, dropped
+    if isinstance(obj, (list, tuple)):
+        items, dropped = [], []
+        for index, value in enumerate(obj):
+            plain, lost = to_plain(value, f'{path}[{index}]')
+            items.append(plain)
+            dropped += lost
+        return (tuple(items) if isinstance(obj, tuple) else items), dropped
+    return None, [f'{path or "<root>"} ({type(obj).__module__}.{type(obj).__qualname__})']
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def resolve_checkpoint_path(path: str, source: str = 'checkpoint') -> str:
+    """Return ``path``; a directory means its ``latest.pth``. A missing file names ``source``."""
+    if os.path.isdir(path):
+        latest = os.path.join(path, LATEST)
+        if not os.path.exists(latest):
+            raise FileNotFoundError(f'{source}: {path!r} is a directory without a {LATEST}; '
+                                    f'give a checkpoint file such as {os.path.join(path, "iter_4000.pth")}')
+        path = latest
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{source}: checkpoint file {path!r} does not exist')
+    return path
+
+
+def _unsafe_globals(path: str) -> List[str]:
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except ValueError:  # the legacy (non-zip) format cannot be scanned
+        return []
+
+
+def read_checkpoint(path: str, source: str = 'checkpoint') -> Any:
+    """``torch.load(path, map_location='cpu', weights_only=True)`` with clear errors.
+
+    Args:
+        path: a checkpoint file, or a work directory (its ``latest.pth`` is read).
+        source: the flag or config key that named the file (``--resume-from``, ``model.pretrained``),
+            quoted in error messages.
+    """
+    return _read(resolve_checkpoint_path(path, source), source)
+
+
+def _read(path: str, source: str) -> Any:
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        unsafe = _unsafe_globals(path)
+        needs = (f'it needs the Python objects {", ".join(unsafe)}' if unsafe else
+                 f'torch could not unpickle it safely ({str(err).strip().splitlines()[-1]})')
+        stem, ext = os.path.splitext(path)
+        recipe = CONVERT_RECIPE.format(src=path, dst=f'{stem}_safe{ext or ".pth"}')
+        raise UnsafeCheckpointError(
+            f'{source}: refusing to load {path!r}: {needs}. Only tensors and plain Python values are '
+            f'loaded (weights_only=True), because unpickling other objects can run arbitrary code '
+            f'chosen by whoever made the file. If you trust its origin, convert it once with\n'
+            f'    {recipe}\n'
+            f'(it keeps tensors and plain values only) and use the converted file.') from None
+    except (RuntimeError, EOFError, KeyError, ValueError) as err:
+        raise CheckpointError(f'{source}: {path!r} cannot be read as a PyTorch checkpoint '
+                         f'({type(err).__name__}: {err}); it may be truncated, still being written, '
+                         f'or not a checkpoint') from err
+
+
+def extract_state_dict(checkpoint: Any, path: str, source: str) -> Dict[str, torch.Tensor]:
+    """The tensors of a flat state dict or of ``checkpoint['state_dict']``, without ``module.``."""
+    if isinstance(checkpoint, Mapping) and 'state_dict' in checkpoint:
+        state_dict = checkpoint['state_dict']
+    else:
+        state_dict = checkpoint
+    if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        keys = sorted(checkpoint)[:10] if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
+        raise CheckpointError(f'{source}: {path!r} is neither a state dict (name -> tensor) nor a dict with '
+                         f'a "state_dict" entry; its top-level keys are {keys}')
+    if any(key.startswith('module.') for key in state_dict):
+        state_dict = OrderedDict((key[len('module.'):] if key.startswith('module.') else key, value)
+                                 for key, value in state_dict.items())
+    return state_dict
+
+
+# ----------------------------------------------------------------------------- key summaries
+
+
+def _ranges(values: Sequence[int]) -> str:
+    values = sorted(set(values))
+    if len(values) > 2 and values[-1] - values[0] == len(values) - 1:
+        return f'{values[0]}-{values[-1]}'
+    return ','.join(map(str, values))
+
+
+def summarize_keys(names: Iterable[str]) -> str:
+    """Names with numeric path parts folded, e.g. ``layers.{0-8}.norm.weight``, one per line."""
+    groups: Dict[str, List[Tuple[int, ...]]] = OrderedDict()
+    for name in names:
+        parts = name.split('.')
+        pattern = '.'.join('*' if p.isdigit() else p for p in parts)
+        groups.setdefault(pattern, []).append(tuple(int(p) for p in parts if p.isdigit()))
+    lines = []
+    for pattern, indices in groups.items():
+        columns = iter(zip(*indices))  # the values of each numeric part, in order
+        lines.append('    ' + '.'.join('{' + _ranges(next(columns)) + '}' if part == '*' else part
+                                       for part in pattern.split('.')))
+    return '\n'.join(lines)
+
+
+# ----------------------------------------------------------------------------- loading into models
+
+
+def load_checkpoint(model: nn.Module, filename: str, *, strict: bool = False,
+                    logger: Optional[logging.Logger] = None, source: str = 'checkpoint') -> Any:
+    """Load a checkpoint's weights into ``model`` and return the whole checkpoint.
+
+    Accepts a flat state dict or ``{'state_dict': ...}`` and strips a ``module.`` prefix. Modules
+    that renamed official keys map them in their own load hooks (``map_official_keys``).
+
+    Args:
+        model: the model (a DDP wrapper is looked through).
+        filename: the checkpoint file (a directory means its ``latest.pth``).
+        strict: raise on missing or unexpected keys and on shape mismatches (nothing is loaded then);
+            otherwise they are logged and the matching tensors are loaded.
+        logger: where the report goes (default: the package logger).
+        source: the flag or config key that named the file, quoted in messages.
+    """
+    logger = logger or get_root_logger()
+    path = resolve_checkpoint_path(filename, source)
+    checkpoint = _read(path, source)
+    state_dict = extract_state_dict(checkpoint, path, source)
+    module = unwrap_model(model)
+    own = module.state_dict()
+    mismatched = [f'{key}: checkpoint {list(value.shape)}, model {list(own[key].shape)}'
+                  for key, value in state_dict.items() if key in own and own[key].shape != value.shape]
+    loadable = OrderedDict((k, v) for k, v in state_dict.items() if k not in own or own[k].shape == v.shape)
+    missing = [key for key in own if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in own]
+    problems = []
+    if missing:
+        problems.append(f'missing in the checkpoint ({len(missing)}, left as initialised):\n'
+                        + summarize_keys(missing))
+    if unexpected:
+        problems.append(f'unexpected in the checkpoint ({len(unexpected)}, ignored):\n'
+                        + summarize_keys(unexpected))
+    if mismatched:
+        problems.append(f'shape mismatch ({len(mismatched)}, not loaded):\n'
+                        + '\n'.join(f'    {line}' for line in mismatched))
+    if strict and problems:
+        raise CheckpointError(f'{source}: {path!r} does not match the model:\n' + '\n'.join(problems))
+    module.load_state_dict(loadable, strict=False)
+    loaded = len(loadable) - len(unexpected)
+    logger.info(f'{source}: loaded {loaded} of {len(own)} tensors from {path}'
+                + ''.join(f'\n  {problem}' for problem in problems))
+    return checkpoint
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _fsync_directory(directory: str) -> None:
+    if os.name != 'posix':  # Windows cannot open a directory; NTFS renames are journaled
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temporary_name(path: str) -> str:
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f'.{name}{TMP_SUFFIX}')
+
+
+def _atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``path`` through a temporary file, flush, fsync, then ``os.replace``."""
+    tmp = temporary_name(path)
+    with open(tmp, 'wb') as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_directory(os.path.dirname(os.path.abspath(path)))
+
+
+def _point_latest(path: str) -> None:
+    """Make ``latest.pth`` beside ``path`` point at it, atomically."""
+    directory, name = os.path.split(os.path.abspath(path))
+    latest = os.path.join(directory, LATEST)
+    tmp = temporary_name(latest)
+    if os.path.lexists(tmp):
+        os.remove(tmp)
+    try:
+        os.symlink(name, tmp)
+    except OSError:  # no symlinks here (Windows without the privilege, some network filesystems)
+        with open(path, 'rb') as src:
+            _atomic_write(latest, lambda dst: shutil.copyfileobj(src, dst))
+        return
+    os.replace(tmp, latest)
+    _fsync_directory(directory)
+
+
+def save_checkpoint(checkpoint: Mapping[str, Any], path: str, *, update_latest: bool = True) -> None:
+    """Write ``checkpoint`` to ``path`` atomically, then point ``latest.pth`` at it.
+
+    Raises:
+        TypeError: an entry is not a tensor or a plain Python value (it would not load with
+            ``weights_only=True``); nothing is written then.
+    """
+    plain, dropped = to_plain(checkpoint)
+    if dropped:
+        raise TypeError(f'cannot save {path!r}: these entries are neither tensors nor plain Python '
+                        f'values, so the file would not load with weights_only=True: {dropped}')
+    _atomic_write(path, lambda handle: torch.save(plain, handle))
+    if update_latest:
+        _point_latest(path)
+
+
+def convert_trusted_checkpoint(src: str, dst: str, logger: Optional[logging.Logger] = None) -> List[str]:
+    """Re-save a TRUSTED checkpoint so that it loads with ``weights_only=True``.
+
+    This is the one place that unpickles arbitrary objects (``weights_only=False``): only call it on
+    files whose origin you trust. Tensors and plain values are kept; everything else is left out
+    and listed in the log. Returns the list of what was left out.
+    """
+    logger = logger or get_root_logger()
+    path = resolve_checkpoint_path(src, 'convert_checkpoint')
+    checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    plain, dropped = to_plain(checkpoint)
+    extract_state_dict(plain, path, 'convert_checkpoint')  # the weights themselves must survive
+    save_checkpoint(plain, dst, update_latest=False)
+    read_checkpoint(dst, 'convert_checkpoint')
+    logger.info(f'wrote {dst} (loads with weights_only=True)'
+                + (f'; left out {len(dropped)} non-plain entries: {", ".join(dropped)}' if dropped else ''))
+    return dropped
