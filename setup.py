@@ -37,9 +37,10 @@ setup(
         'tqdm',
         'mmengine-lite',          # Config, DictAction, Registry only
         'ninja',                  # builds the deformable attention op
+        'safetensors',            # Hugging Face MiT weights (model.pretrained), read without pickle
     ],
     extras_require={
-        'test': ['pytest'],
+        'test': ['pytest', 'transformers'],  # transformers: makes the Hugging Face MiT test weights
         'tensorboard': ['tensorboard'],
     },
     zip_safe=False,

@@ -5,20 +5,15 @@ State-dict keys are SegFormer's (``patch_embed1.proj.weight``, ``block1.0.attn.k
 ``mit_bX.pth`` load as they are. LayerNorm eps is 1e-6 in the blocks and stage norms and 1e-5 in the
 patch embeddings and after the spatial-reduction conv, as in the original.
 """
-import logging
-import os
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...utils.checkpoint import extract_state_dict, read_checkpoint
-from ...utils.logger import get_root_logger
 from ..builder import BACKBONES
 from ..utils import DropPath, fast_mode, segformer_init
-
-SEGFORMER_WEIGHTS_URL = 'https://github.com/NVlabs/SegFormer#training'
+from .mit_weights import SEGFORMER_WEIGHTS_URL, load_mit_pretrained  # noqa: F401 (URL re-exported)
 
 
 class DWConv(nn.Module):
@@ -133,7 +128,8 @@ class MixVisionTransformer(nn.Module):
         drop_path_rate: stochastic-depth rate, rising linearly over all blocks.
         depths: blocks per stage.
         sr_ratios: key/value spatial reduction per stage.
-        pretrained: a flat SegFormer ImageNet state_dict file loaded by ``init_weights``.
+        pretrained: ImageNet weights loaded by ``init_weights`` (``mit_bX.pth``, a Hugging Face
+            folder or a ``.safetensors`` file).
     """
 
     def __init__(self, *, in_chans: int = 3, embed_dims: Sequence[int] = (64, 128, 256, 512),
@@ -160,35 +156,10 @@ class MixVisionTransformer(nn.Module):
             self.init_weights(pretrained)
 
     def init_weights(self, pretrained: Optional[str] = None) -> None:
-        """Load a flat SegFormer ImageNet file (``mit_bX.pth``); its ``head.*`` keys are ignored."""
-        if pretrained is None:
-            return
-        logger = get_root_logger()
-        if not os.path.isfile(pretrained):
-            raise FileNotFoundError(
-                f'pretrained backbone weights {pretrained!r} (config key model.pretrained) not found. '
-                f'Download the SegFormer ImageNet-1k file for this variant (mit_b0.pth ... mit_b5.pth, '
-                f'linked from {SEGFORMER_WEIGHTS_URL}) into pretrained/, or set '
-                f'--options model.pretrained=/path/to/mit_bX.pth (model.pretrained=None trains from '
-                f'scratch).')
-        state = extract_state_dict(read_checkpoint(pretrained, source='model.pretrained'), pretrained,
-                                   'model.pretrained')
-        head = [k for k in state if k.startswith('head.')]
-        if head:
-            logger.info(f'{pretrained}: ignoring the ImageNet classifier keys {", ".join(head)}')
-        state = {k: v for k, v in state.items() if not k.startswith('head.')}
-        own = self.state_dict()
-        wrong_shape = [f'{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-                       for k, v in state.items() if k in own and own[k].shape != v.shape]
-        if wrong_shape:
-            raise ValueError(f'{pretrained} does not fit this backbone ({type(self).__name__}); '
-                             f'shape mismatches: {"; ".join(wrong_shape[:5])}'
-                             f'{" ..." if len(wrong_shape) > 5 else ""}. Is it the file of another MiT variant?')
-        result = self.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            logger.warning(f'{pretrained}: missing keys {result.missing_keys}, '
-                           f'unexpected keys {result.unexpected_keys}')
-        logger.log(logging.INFO, f'loaded {len(state)} backbone tensors from {pretrained}')
+        """Load ImageNet weights: a flat SegFormer ``mit_bX.pth``, a Hugging Face ``nvidia/mit-bX``
+        folder or a ``.safetensors`` file (see ``mit_weights``); the classifier is ignored."""
+        if pretrained is not None:
+            load_mit_pretrained(self, pretrained, variant_name=type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         outs = []

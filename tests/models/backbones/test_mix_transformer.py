@@ -34,7 +34,7 @@ def test_b1_parameter_count_and_output_shapes():
 
 def flat_segformer_file(tmp_path, model, extra=None):
     state = {k: torch.randn_like(v) for k, v in model.state_dict().items()}
-    state['head.weight'] = torch.randn(1000, model.embed_dims[-1])
+    state['head.weight'] = torch.randn(1000, model.norm4.weight.shape[0])
     state['head.bias'] = torch.randn(1000)
     state.update(extra or {})
     path = tmp_path / 'mit_b0.pth'
