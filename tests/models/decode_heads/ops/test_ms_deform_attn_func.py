@@ -186,3 +186,25 @@ print('ok')
     result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr
+
+
+def test_old_build_without_the_operator_warns_and_falls_back():
+    """An extension built before the op became a PyTorch operator (a pybind module only)."""
+    script = f"""
+import sys, types, warnings
+old = types.ModuleType({msda.EXTENSION_MODULE!r})
+old.__file__ = 'old_build.so'
+old.with_cuda = lambda: False
+sys.modules[{msda.EXTENSION_MODULE!r}] = old
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import available_backends
+assert any('registers no themask::ms_deform_attn_forward' in str(w.message) for w in caught)
+assert available_backends()['cpu'] is False, available_backends()
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    env.pop('THEMASK_MODE', None)
+    result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr
