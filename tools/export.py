@@ -8,7 +8,8 @@ The program takes one normalised clip (1, T, 3, H, W) float32 (the pipeline's no
 ``encode_decode`` computes them, or with ``--output labels`` the per-frame labels (T, H, W) int64.
 T, H and W are fixed at export. The deformable attention is exported as the operator
 ``themask::ms_deform_attn_forward``: build it (``sh make.sh`` in the op folder) before exporting,
-and import ``mmseg`` (which loads it) before ``torch.export.load``:
+and register it before ``torch.export.load``, by importing ``mmseg.models`` or by
+``torch.ops.load_library`` of the op's .so:
 
     import torch, mmseg.models  # registers themask::ms_deform_attn_forward
     program = torch.export.load('b1.pt2')
