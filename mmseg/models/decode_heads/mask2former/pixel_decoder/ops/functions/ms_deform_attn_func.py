@@ -22,12 +22,15 @@ in ``ops/``); everything else, and every call in reference mode (``mmseg.models.
 ``reference_mode()``, ``set_fast_mode(False)`` or ``THEMASK_MODE=reference``), runs
 ``ms_deform_attn_core_pytorch``.
 
-Autocast: the op runs in float32 under autocast (its inputs are cast to float32 and the output
-is float32), on both paths. Sampling locations in [0, 1] lose too much in half precision (bfloat16
-keeps 8 bits: on a 128-pixel map a location moves by up to a quarter pixel), the backward sums
-gradients of values with atomics that half precision makes slow and inexact, and the original
-runs the pixel decoder in float32. Outside autocast the op runs in the dtype of ``value``
-(locations and weights are cast to it): float32/float64 on CPU, also float16/bfloat16 on CUDA.
+Autocast: the op runs in float32 under autocast (its float16/bfloat16 inputs are cast to float32
+and the output is float32), in the dispatcher and in the operator itself
+(``torch.library.register_autocast``), on CPU and CUDA. Why: sampling locations in [0, 1] lose too
+much in half precision (bfloat16 keeps 8 bits: on a 128-pixel map a location moves by up to a
+quarter pixel); the CUDA kernel computes in float32 for half inputs anyway, so float32 inputs cost
+only the bandwidth of reading them; the CPU kernel exists in float32/float64 only, so CPU autocast
+keeps the kernel rather than falling back to the reference; and the original runs the pixel
+decoder in float32 under AMP. Outside autocast the op runs in the dtype of ``value`` (locations
+and weights are cast to it): float32/float64 on CPU, also float16/bfloat16 on CUDA.
 """
 import importlib
 import os
