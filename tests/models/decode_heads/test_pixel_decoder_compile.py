@@ -126,3 +126,40 @@ def test_pixel_decoder_export_round_trip(tmp_path):
         assert out.shape == ref.shape
         assert (out - ref).abs().max() < 1e-5
 
+
+
+def test_new_input_sizes_recompile_with_dynamic_shapes_in_one_graph():
+    """A second input size makes dynamo recompile with symbolic sizes (as VSPW's frame sizes
+    vary); the level shapes are then symbolic ints and the graph stays whole."""
+    require_kernel('cpu')
+    decoder = pixel_decoder()
+    torch._dynamo.reset()
+    compiled = torch.compile(decoder.forward_features, fullgraph=True, backend='aot_eager')
+    with torch.no_grad():
+        for height, width in ((64, 64), (64, 96), (96, 128)):
+            features = feature_maps(2, height, width)
+            for out, ref in zip(flat(compiled(features)), flat(decoder.forward_features(features))):
+                assert out.shape == ref.shape
+                assert (out - ref).abs().max() < 1e-5
+
+
+def test_encoder_layer_compiles_for_training_with_the_registered_backward():
+    """Forward and backward of an encoder layer (the op's backward from register_autograd)
+    compiled with fullgraph equal eager."""
+    require_kernel('cpu')
+    layer = pixel_decoder().transformer.encoder.layers[0].train()
+    spatial_shapes = torch.tensor([(8, 8), (4, 4), (2, 2)])
+    starts = torch.tensor([0, 64, 80])
+    gen = torch.Generator().manual_seed(2)
+    src, pos = torch.randn(2, 2, 84, 64, generator=gen)
+    reference_points = torch.rand(2, 84, 3, 2, generator=gen)
+    torch._dynamo.reset()
+    compiled = torch.compile(layer, fullgraph=True, backend='aot_eager')
+    results = []
+    for run in (layer, compiled):
+        layer.zero_grad()
+        x = src.clone().requires_grad_()
+        run(x, pos, reference_points, spatial_shapes, starts).square().sum().backward()
+        results.append([x.grad] + [p.grad.clone() for p in layer.parameters()])
+    for eager, comp in zip(*results):
+        assert (eager - comp).abs().max() <= 1e-5 * eager.abs().max().clamp_min(1)
