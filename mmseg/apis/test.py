@@ -15,6 +15,7 @@ from ..core.evaluation import METRICS
 from ..datasets import build_dataloader, build_dataset
 from ..models import build_segmentor
 from ..utils.checkpoint import load_checkpoint
+from .class_check import check_num_classes
 from ..utils.config import Config
 from ..utils.dist_utils import close_dist, get_dist_info, init_dist, local_device
 from ..utils.errors import ConfigError, UsageError
@@ -126,6 +127,7 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
     loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.workers_per_gpu,
                               dist=distributed, shuffle=False)
     model = build_segmentor(cfg.model)
+    check_num_classes(model, dataset, cfg, what='data.test')
     load_checkpoint(model, checkpoint, strict=False, logger=logger, source='tools/test.py checkpoint')
     device = local_device()
     model.to(device)
