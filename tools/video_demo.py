@@ -191,22 +191,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     writer, written = None, 0
     start = time.perf_counter()
     with tqdm(total=count or None, desc=f'video_demo ({args.mode})', unit='frame') as bar:
-        for name, image, pred in predictions(model, limited(frames, args.max_frames), args):
-            write_label_png(os.path.join(labels_dir, f'{name}.png'), pred, model.PALETTE)
-            picture = show_result(image, pred, model.CLASSES, model.PALETTE, opacity=args.opacity,
-                                  legend=not args.no_legend, side_by_side=args.side_by_side)
-            if writer is None:
-                height, width = picture.shape[:2]
-                writer = cv2.VideoWriter(video_path, cv2.VideoWriter_fourcc(*'mp4v'),
-                                         args.fps or fps or 15.0, (width, height))
-                if not writer.isOpened():
-                    raise DataError(f'cannot write {video_path} (OpenCV has no mp4v encoder?)')
-            if picture.shape[:2] != (height, width):
-                raise DataError(f'frame {name} has size {image.shape[:2]}, unlike the first frame; '
-                                f'a video needs one frame size')
-            writer.write(picture)
-            written += 1
-            bar.update(1)
+        try:
+            for name, image, pred in predictions(model, limited(frames, args.max_frames), args):
+                write_label_png(os.path.join(labels_dir, f'{name}.png'), pred, model.PALETTE)
+                picture = show_result(image, pred, model.CLASSES, model.PALETTE, opacity=args.opacity,
+                                      legend=not args.no_legend, side_by_side=args.side_by_side)
+                if writer is None:
+                    height, width = picture.shape[:2]
+                    writer = cv2.VideoWriter(video_path, cv2.VideoWriter_fourcc(*'mp4v'),
+                                             args.fps or fps or 15.0, (width, height))
+                    if not writer.isOpened():
+                        raise DataError(f'cannot write {video_path} (OpenCV has no mp4v encoder?)')
+                if picture.shape[:2] != (height, width):
+                    raise DataError(f'frame {name} has size {image.shape[:2]}, unlike the first frame; '
+                                    f'a video needs one frame size')
+                writer.write(picture)
+                written += 1
+                bar.update(1)
+        except KeyboardInterrupt:  # a camera runs until Ctrl-C: keep what was written
+            print('interrupted: closing the files written so far', file=sys.stderr)
     if writer is not None:
         writer.release()
     if not written or not os.path.isfile(video_path) or os.path.getsize(video_path) == 0:
