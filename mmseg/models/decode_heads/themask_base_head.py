@@ -5,7 +5,7 @@ transformer decoder (``predictor``) and, in training, the criterion; at test tim
 mask-classification outputs into per-frame class-probability maps at stride 4.
 """
 import abc
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -82,11 +82,23 @@ class THEMaskBaseHead(nn.Module, abc.ABC):
         # The original's base head built ``conv_seg`` (Conv2d(256, K, 1)) and never called it.
         map_official_keys(self, drops=['conv_seg.'])
 
-    def forward(self, inputs: List[torch.Tensor], num_clips: int):
-        """Decoder outputs for ``num_clips`` clips from the backbone maps of their frames."""
+    def frame_features(self, inputs: List[torch.Tensor]) -> Tuple[List[torch.Tensor], torch.Tensor]:
+        """The pixel decoder on the backbone maps of N frames: (multi-scale maps, mask features).
+
+        It works frame by frame, so the features of a clip are those of its frames concatenated in
+        clip order (what :class:`~mmseg.apis.OnlineSegmenter` caches).
+        """
         features = dict(zip(self.in_features, inputs))
         mask_features, _, multi_scale = self.pixel_decoder.forward_features(features)
+        return list(multi_scale), mask_features
+
+    def decode_clip(self, multi_scale: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int):
+        """The transformer decoder (``predictor``) on the per-frame features of ``num_clips`` clips."""
         return self.predictor(multi_scale, mask_features, num_clips)
+
+    def forward(self, inputs: List[torch.Tensor], num_clips: int):
+        """Decoder outputs for ``num_clips`` clips from the backbone maps of their frames."""
+        return self.decode_clip(*self.frame_features(inputs), num_clips)
 
     def forward_train(self, inputs: List[torch.Tensor], gt_semantic_seg: torch.Tensor,
                       iteration: Optional[int]) -> Dict[str, torch.Tensor]:

@@ -82,13 +82,18 @@ class EncoderDecoder_clips(nn.Module):
     def encode_decode(self, img: torch.Tensor) -> torch.Tensor:
         """Head class maps of (B, T, 3, H, W) clips resized to (H, W): (B*T, K, H, W)."""
         maps = self.decode_head.forward_test(self.extract_feat(img), num_clips=img.shape[0])
+        return self.resize_maps(maps, img.shape[-2:])
+
+    def resize_maps(self, maps: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        """The head's stride-4 class maps (N, K, h, w) resized to the network input ``size``."""
         if fast_mode():  # channels-last makes the resize and the per-pixel argmax much faster on CPU
             maps = maps.contiguous(memory_format=torch.channels_last)
-        return F.interpolate(maps, size=img.shape[-2:], mode='bilinear', align_corners=self.align_corners)
+        return F.interpolate(maps, size=tuple(size), mode='bilinear', align_corners=self.align_corners)
 
-    def _clip_scores(self, seg_logit: torch.Tensor, metas: ClipMetas, rescale: bool,
-                     probabilities: bool = True) -> torch.Tensor:
-        """(T, K, H, W) maps of one clip -> scores at the original size, un-flipped.
+    def scores_from_maps(self, seg_logit: torch.Tensor, metas: ClipMetas, rescale: bool,
+                         probabilities: bool = True) -> torch.Tensor:
+        """(T, K, H, W) maps of one clip (or of some of its frames) -> scores at the original size,
+        un-flipped.
 
         With ``probabilities`` the maps are soft-maxed over classes (the original's score map);
         without, in fast mode, the softmax is skipped (it does not change the argmax), and so is a
@@ -117,7 +122,7 @@ class EncoderDecoder_clips(nn.Module):
         b, t = img.shape[:2]
         metas = _clip_metas(img_metas, b, t)
         seg_logit = self.encode_decode(img).view(b, t, self.num_classes, *img.shape[-2:])
-        return [self._clip_scores(seg_logit[i], metas[i], rescale, probabilities) for i in range(b)]
+        return [self.scores_from_maps(seg_logit[i], metas[i], rescale, probabilities) for i in range(b)]
 
     def inference(self, img: torch.Tensor, img_meta, rescale: bool = True) -> torch.Tensor:
         """Per-frame class probabilities (B*T, K, H, W) of normalised clips (B, T, 3, H, W).

@@ -1,0 +1,135 @@
+"""Frames/s of online segmentation against recomputing each frame's clip and the test protocol.
+
+    python tools/benchmark_online.py local_configs/themask/video_themask_mit_b1.py --size 480x853 \
+        --threads 2 --dilations=-3 --dilations=-9,-6,-3 --frames 6 --out work_dirs/benchmark_online.json
+
+For each dilation (clip = frames t+d, then t), on random uint8 BGR frames of ``--size`` through the
+config's test pipeline (random weights, ``model.pretrained`` ignored):
+
+* ``online``: :class:`mmseg.apis.OnlineSegmenter`, the backbone and pixel decoder once per frame;
+* ``recompute``: ``inference_segmentor`` on the whole clip of every frame (the same predictions);
+* ``clips``: the test protocol, ``make_test_clips(N, len(clip), --test-gap)``, every frame once.
+
+Each mode segments ``--warmup`` untimed frames, then ``--frames`` timed ones; frames/s is timed
+frames over their total wall time.
+"""
+import argparse
+import json
+import platform
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from mmseg.apis import OnlineSegmenter, inference_segmentor, init_segmentor
+from mmseg.apis.online import clip_offsets
+from mmseg.datasets import make_test_clips
+from mmseg.utils.benchmark import synchronize, text_table
+from mmseg.utils.cli import run_cli
+from mmseg.utils.config import DictAction, load_config
+from mmseg.utils.errors import UsageError
+from mmseg.utils.json_io import write_json_atomically
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Benchmark online segmentation')
+    parser.add_argument('config', nargs='?', default='local_configs/themask/video_themask_mit_b1.py')
+    parser.add_argument('--size', default='480x853', help='frame HxW (before the test pipeline)')
+    parser.add_argument('--dilations', action='append', help='comma-separated offsets <= 0, repeatable '
+                        '(default: -3 and -9,-6,-3); write --dilations=-3')
+    parser.add_argument('--frames', type=int, default=6, help='timed frames per mode')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed frames (clips) first')
+    parser.add_argument('--test-gap', type=int, default=3, help='frame spacing of the test protocol clips')
+    parser.add_argument('--threads', type=int, help='torch.set_num_threads (CPU)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction, default={})
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', help='write the results as JSON here')
+    return parser.parse_args(argv)
+
+
+def build(args, dilation: Sequence[int]):
+    cfg = load_config(args.config, args.options)
+    cfg.model.pretrained = None
+    cfg.model.decode_head.transformer_decoder_cfg.num_frames = len(clip_offsets(dilation))
+    torch.manual_seed(args.seed)
+    return init_segmentor(cfg, device=args.device)
+
+
+def timed(run, device: str) -> float:
+    synchronize(device)
+    start = time.perf_counter()
+    run()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def measure(model, frames: List[np.ndarray], dilation: Sequence[int], args) -> Dict[str, Dict[str, float]]:
+    """frames/s and ms/frame of each mode."""
+    offsets = clip_offsets(dilation)
+    target = offsets.index(0)
+    warm, timed_frames = frames[:args.warmup], frames[args.warmup:]
+    results = {}
+
+    segmenter = OnlineSegmenter(model, dilation=dilation)
+    for frame in warm:
+        segmenter(frame)
+    results['online'] = timed(lambda: [segmenter(f) for f in timed_frames], args.device)
+
+    def recompute(start: int, stop: int) -> None:
+        for t in range(start, stop):
+            inference_segmentor(model, [frames[max(t + d, 0)] for d in offsets])[target]
+
+    recompute(0, len(warm))
+    results['recompute'] = timed(lambda: recompute(len(warm), len(frames)), args.device)
+
+    clips = make_test_clips(len(timed_frames), len(offsets), args.test_gap)
+    if warm:
+        inference_segmentor(model, warm[:1] * len(offsets))
+    results['clips'] = timed(lambda: [inference_segmentor(model, [timed_frames[i] for i in c]) for c in clips],
+                             args.device)
+    return {mode: dict(fps=len(timed_frames) / seconds, ms_per_frame=seconds / len(timed_frames) * 1e3)
+            for mode, seconds in results.items()}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        raise UsageError(f'--device {args.device}: no CUDA device is available')
+    if args.frames < 1 or args.warmup < 0:
+        raise UsageError('--frames must be positive and --warmup non-negative')
+    try:
+        height, width = (int(v) for v in args.size.lower().split('x'))
+        dilations = [[int(d) for d in text.split(',')] for text in (args.dilations or ['-3', '-9,-6,-3'])]
+    except ValueError:
+        raise UsageError(f'--size HxW and --dilations=-9,-6,-3 expected, got {args.size!r} {args.dilations!r}') from None
+    rng = np.random.default_rng(args.seed)
+    frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(args.warmup + args.frames)]
+    env = dict(config=args.config, size=args.size, device=args.device, threads=torch.get_num_threads(),
+               cpu=platform.processor() or platform.machine(), torch=torch.__version__,
+               frames=args.frames, warmup=args.warmup, test_gap=args.test_gap)
+    print(f'[benchmark_online] {json.dumps(env)}', flush=True)
+    rows, results = [], []
+    for dilation in dilations:
+        model = build(args, dilation)
+        r = measure(model, frames, dilation, args)
+        speedup = r['online']['fps'] / r['recompute']['fps']
+        results.append(dict(dilation=dilation, clip_len=len(clip_offsets(dilation)), modes=r,
+                            online_vs_recompute=speedup))
+        print(f'[benchmark_online] {json.dumps(results[-1])}', flush=True)
+        rows.append([str(dilation), str(len(clip_offsets(dilation)))]
+                    + [f'{r[m]["fps"]:.3f}' for m in ('online', 'recompute', 'clips')] + [f'x{speedup:.2f}'])
+        del model
+    print(text_table(['dilation', 'clip frames', 'online frames/s', 'recompute frames/s', 'clips frames/s',
+                      'online / recompute'], rows))
+    if args.out:
+        write_json_atomically(args.out, {'environment': env, 'results': results})
+        print(f'[benchmark_online] wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    run_cli(main)
