@@ -72,7 +72,8 @@ def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
 
 
 def _clip_results(frames: Sequence[Frame]) -> dict:
-    """The pipeline's starting dict for frame files, or (after loading) for BGR arrays."""
+    """The pipeline's starting dict for frame files, or for BGR arrays (the loading step then only
+    sets the clip's meta)."""
     if all(isinstance(f, (str, os.PathLike)) for f in frames):
         frames = [os.fspath(f) for f in frames]
         names = [os.path.splitext(os.path.basename(f))[0] for f in frames]
@@ -87,13 +88,8 @@ def _clip_results(frames: Sequence[Frame]) -> dict:
                                              'channel order' if f.dtype.kind == 'f' else ''))
     if len({f.shape for f in frames}) != 1:
         raise ValueError(f'the frames of a clip must have one size, got {sorted({f.shape for f in frames})}')
-    shape = frames[0].shape
     return dict(video='arrays', frames=[f'{i:05d}' for i in range(len(frames))],
-                img_paths=[f'<array {i}>' for i in range(len(frames))], img=list(frames),
-                filename=[f'<array {i}>' for i in range(len(frames))], ori_shape=shape, img_shape=shape,
-                pad_shape=shape, scale_factor=np.ones(4, dtype=np.float32),
-                img_norm_cfg=dict(mean=np.zeros(3, dtype=np.float32), std=np.ones(3, dtype=np.float32),
-                                  to_rgb=False), seg_fields=[])
+                img_paths=[f'<array {i}>' for i in range(len(frames))], img=list(frames), seg_fields=[])
 
 
 def _frame_list(frame_or_frames) -> Tuple[List[Frame], bool]:
@@ -116,12 +112,9 @@ def prepare_clip(model: nn.Module, frames: Sequence[Frame]) -> dict:
     if getattr(model, 'cfg', None) is None:
         raise UsageError('the model has no cfg (its test pipeline); build it with init_segmentor(config, ...)')
     steps = list(model.cfg.data.test.pipeline)
-    results = _clip_results(frames)
-    if 'img' in results:  # already loaded: skip the loading step
-        if steps[0]['type'] != 'LoadImageFromFile_clips':
-            raise ValueError(f'the test pipeline must start with LoadImageFromFile_clips, got {steps[0]["type"]}')
-        steps = steps[1:]
-    return Compose(steps)(results)
+    if steps[0]['type'] != 'LoadImageFromFile_clips':
+        raise ValueError(f'the test pipeline must start with LoadImageFromFile_clips, got {steps[0]["type"]}')
+    return Compose(steps)(_clip_results(frames))
 
 
 def inference_segmentor(model: nn.Module, frame_or_frames: Union[Frame, Sequence[Frame]]

@@ -24,6 +24,9 @@ __all__ = ['LoadImageFromFile_clips', 'LoadAnnotations_clips']
 class LoadImageFromFile_clips:
     """Read every frame of the clip in BGR order (``Normalize_clips(to_rgb=True)`` makes it RGB).
 
+    Frames already in ``results['img']`` (arrays given to ``inference_segmentor``) are not read
+    again; the clip's meta is set the same way.
+
     Args:
         to_float32: convert the frames to float32.
         backend: ``'cv2'`` or ``'pillow'``; both give BGR.
@@ -35,14 +38,15 @@ class LoadImageFromFile_clips:
 
     def __call__(self, results: Dict[str, Any]) -> Dict[str, Any]:
         paths = results['img_paths']
-        imgs = []
-        for path in paths:
-            img = read_image(path, backend=self.backend)
-            if imgs and img.shape != imgs[0].shape:
+        if 'img' in results:  # frames given in memory (inference on arrays): only the meta is set
+            imgs = [img.astype(np.float32) if self.to_float32 else img for img in results['img']]
+        else:
+            imgs = [self._read(path) for path in paths]
+        for path, img in zip(paths, imgs):
+            if img.shape != imgs[0].shape:
                 raise DataError(f'frame {path} has size {img.shape[0]}x{img.shape[1]} (HxW); expected '
                                 f'the size of the other frames of its clip, {imgs[0].shape[0]}x'
                                 f'{imgs[0].shape[1]} ({paths[0]})')
-            imgs.append(img.astype(np.float32) if self.to_float32 else img)
         results['img'] = imgs
         results['filename'] = list(paths)
         results['ori_shape'] = imgs[0].shape
@@ -53,6 +57,10 @@ class LoadImageFromFile_clips:
                                        std=np.ones(3, dtype=np.float32), to_rgb=False)
         results.setdefault('seg_fields', [])
         return results
+
+    def _read(self, path: str) -> np.ndarray:
+        img = read_image(path, backend=self.backend)
+        return img.astype(np.float32) if self.to_float32 else img
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(to_float32={self.to_float32}, backend={self.backend!r})'
