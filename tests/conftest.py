@@ -12,6 +12,23 @@ def repo_root():
     return REPO_ROOT
 
 
+# The synthetic dataset the tool tests share: 8 videos (5 train, 2 val with 6 and 18 frames, so VC
+# skips one and scores the other, 1 test) of 96x128 frames. Tests that damage data copy it first.
+SYNTHETIC_VSPW = dict(videos=8, frames=(6, 18), size=(96, 128))
+
+
+@pytest.fixture(scope='session')
+def synthetic_vspw(tmp_path_factory):
+    """Root (a ``pathlib.Path``) of the synthetic VSPW-layout dataset, generated once per session.
+
+    Treat it as read-only: a test that modifies data copies it (``shutil.copytree``) first.
+    """
+    from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
+    root = tmp_path_factory.mktemp('synthetic_vspw') / 'vspw'
+    make_synthetic_vspw(str(root), **SYNTHETIC_VSPW)
+    return root
+
+
 def unpack_golden_state_dict(golden: dict, stage: str) -> dict:
     """The golden file's state_dict of ``stage`` with int8 entries expanded (see its README)."""
     import torch

@@ -15,6 +15,8 @@ from mmseg.models import build_segmentor
 from mmseg.models.utils import DropPath
 from tests.conftest import unpack_golden_state_dict
 
+pytestmark = pytest.mark.slow  # training steps of the tiny golden models
+
 
 class Replay:
     def __init__(self, draws):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from mmseg.datasets.dataset_check import scan_dataset
@@ -15,6 +16,7 @@ from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+@pytest.mark.slow
 def test_every_problem_is_reported(tmp_path, capsys):
     root = str(tmp_path / 'vspw')
     splits = make_synthetic_vspw(root, videos=5, size=(32, 48), frames=(3, 4))

@@ -18,6 +18,7 @@ def run_tool(*args):
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tool,flags', [('tools/train.py', TRAIN_FLAGS), ('tools/test.py', TEST_FLAGS)])
 def test_help_lists_every_flag(tool, flags):
     res = run_tool(tool, '--help')

@@ -16,6 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # training and testing end to end through the tools and torchrun
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = 'local_configs/themask/1f_themask_mit_b0_synthetic.py'
 STAGE2 = 'local_configs/themask/video_themask_mit_b0_synthetic.py'
@@ -32,12 +34,10 @@ def run(*args, env=None, check=True):
 
 
 @pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    """A tiny synthetic dataset and the overrides that make the synthetic configs train in seconds."""
+def tiny(tmp_path_factory, synthetic_vspw):
+    """The session's synthetic dataset and the overrides that make the synthetic configs train in seconds."""
     root = tmp_path_factory.mktemp('e2e')
-    data = root / 'vspw'
-    run(sys.executable, 'tools/make_synthetic_vspw.py', '--out', str(data), '--videos', '8', '--frames', '6-18',
-        '--size', '96x128')
+    data = synthetic_vspw
     options = [f'data.train.dataset.data_root={data}', f'data.val.data_root={data}', f'data.test.data_root={data}',
                'data.workers_per_gpu=0', 'model.decode_head.loss_cfg.train_num_points=256',
                'log_config.interval=1', 'model.decode_head.loss_cfg.warmup_iters=2']

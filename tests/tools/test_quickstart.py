@@ -4,18 +4,20 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import numpy as np
 from PIL import Image
+
+pytestmark = pytest.mark.slow  # tools/quickstart.sh end to end
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE = ('runner.max_iters=2 checkpoint_config.interval=2 data.workers_per_gpu=0 log_config.interval=1 '
          'model.decode_head.loss_cfg.train_num_points=256')
 
 
-def test_quickstart_runs_every_step_and_writes_what_it_promises(tmp_path):
-    data, work = tmp_path / 'vspw', tmp_path / 'quickstart'
-    subprocess.run([sys.executable, 'tools/make_synthetic_vspw.py', '--out', str(data), '--videos', '8',
-                    '--frames', '6-18', '--size', '96x128'], cwd=ROOT, check=True, capture_output=True)
+def test_quickstart_runs_every_step_and_writes_what_it_promises(tmp_path, synthetic_vspw):
+    data, work = synthetic_vspw, tmp_path / 'quickstart'
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHON=sys.executable, OMP_NUM_THREADS='1', WORK_DIR=str(work),
                DATA=str(data), OPTIONS=SMOKE)
     res = subprocess.run(['bash', 'tools/quickstart.sh'], cwd=ROOT, env=env, capture_output=True, text=True,

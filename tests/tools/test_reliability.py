@@ -15,6 +15,8 @@ import time
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # training subprocesses, SIGKILL and resume
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
 STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
@@ -75,12 +77,9 @@ class Evil:
 
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, synthetic_vspw):
     root = tmp_path_factory.mktemp('reliability')
-    data = root / 'data'
-    subprocess.run([sys.executable, 'tools/make_synthetic_vspw.py', '--out', str(data), '--videos', '5',
-                    '--frames', '3-5', '--size', '64x80'], cwd=ROOT, check=True, capture_output=True,
-                   env=dict(os.environ, PYTHONPATH=ROOT))
+    data = synthetic_vspw
     (root / 'fault_hooks.py').write_text(FAULT_HOOKS)
     options = [f'data.train.dataset.data_root={data}', f'data.val.data_root={data}', f'data.test.data_root={data}',
                'data.workers_per_gpu=0', 'model.decode_head.loss_cfg.train_num_points=64', 'log_config.interval=1',

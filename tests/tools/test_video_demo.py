@@ -15,6 +15,8 @@ from mmseg.models import build_segmentor
 from mmseg.utils.config import load_config
 from mmseg.utils.errors import DataError, UsageError
 
+pytestmark = pytest.mark.slow  # the demo tool on a video and a folder
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
 DEMO = os.path.join(ROOT, 'tools', 'video_demo.py')

@@ -170,6 +170,7 @@ def _distributed_worker(rank, port, out_dir):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two processes
 def test_two_processes_give_the_single_process_results(tmp_path):
     mp.spawn(_distributed_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
     videos = make_videos()

@@ -3,6 +3,7 @@ import os
 import socket
 import time
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -43,6 +44,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # two processes (gloo)
 def test_two_process_gloo_ddp_matches_one_process_with_the_whole_batch(tmp_path):
     context = mp.start_processes(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=False,
                                  start_method='spawn')

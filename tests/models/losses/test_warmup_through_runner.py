@@ -3,6 +3,7 @@ import copy
 import glob
 import json
 
+import pytest
 from torch.utils.data import Dataset
 
 from mmseg.apis.train import train_segmentor
@@ -24,6 +25,7 @@ class FixedClip(Dataset):
         return dict(img=self.img[0], gt_semantic_seg=self.gt[0], img_metas=[{}])
 
 
+@pytest.mark.slow  # trains the tiny golden model through the runner
 def test_secondary_terms_appear_after_warmup_iters(golden, train_golden, tmp_path):
     cfg = copy.deepcopy(golden['model_cfg_stage1'])
     cfg['decode_head']['loss_cfg'].update(train_num_points=64, warmup_iters=2)

@@ -8,7 +8,7 @@ from mmseg.core.runner import finetune_from
 from mmseg.models import build_segmentor
 from mmseg.utils.config import load_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def build(stage):

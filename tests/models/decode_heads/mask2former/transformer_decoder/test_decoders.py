@@ -1,0 +1,142 @@
+"""Both masked transformer decoders on a tiny config: output shapes in training and at inference,
+deep supervision, the attention-mask layout of each, and the clip layout checks."""
+import pytest
+import torch
+
+from mmseg.models.decode_heads.mask2former.transformer_decoder import (MultiScaleMaskedTransformerDecoder,
+                                                                       VideoMultiScaleMaskedTransformerDecoder)
+from mmseg.models.utils import reference_mode
+
+B, T, Q, K, C, MASK_DIM, LAYERS = 2, 2, 4, 3, 32, 16, 3
+HM, WM = 16, 24  # mask features at stride 4 of a 64x96 frame
+SIZES = [(2, 3), (4, 6), (8, 12)]  # strides 32, 16, 8
+
+
+def build(cls, num_frames=T, nheads=2):
+    torch.manual_seed(0)
+    return cls(in_channels=C, num_classes=K, hidden_dim=C, num_queries=Q, nheads=nheads, dim_feedforward=64,
+               dec_layers=LAYERS, mask_dim=MASK_DIM, num_frames=num_frames)
+
+
+def inputs(clips=B, frames=T):
+    torch.manual_seed(1)
+    x = [torch.randn(clips * frames, C, h, w) for h, w in SIZES]
+    return x, torch.randn(clips * frames, MASK_DIM, HM, WM)
+
+
+def check_stage1(out, clips=B, frames=T):
+    assert out['pred_logits'].shape == (clips, Q, K + 1)
+    assert out['pred_masks'].shape == (clips, Q, frames, HM, WM)
+    for aux in out['aux_outputs']:
+        assert aux['pred_logits'].shape == (clips, Q, K + 1) and aux['pred_masks'].shape == (clips, Q, frames, HM, WM)
+
+
+def check_stage2(out, clips=B, frames=T):
+    clip, frame = out
+    assert clip['pred_logits'].shape == (clips, Q, K + 1)
+    assert clip['pred_masks'].shape == (clips, Q, frames, HM, WM)
+    assert frame['pred_logits'].shape == (clips * frames, Q, K + 1)
+    assert frame['pred_masks'].shape == (clips * frames, Q, 1, HM, WM)
+    assert len(clip['aux_outputs']) == len(frame['aux_outputs'])
+    for a, b in zip(clip['aux_outputs'], frame['aux_outputs']):
+        assert a['pred_masks'].shape == clip['pred_masks'].shape and b['pred_masks'].shape == frame['pred_masks'].shape
+
+
+def aux_count(cls, out):
+    return len(out['aux_outputs'] if cls is MultiScaleMaskedTransformerDecoder else out[0]['aux_outputs'])
+
+
+@pytest.mark.parametrize('cls,check', [(MultiScaleMaskedTransformerDecoder, check_stage1),
+                                       (VideoMultiScaleMaskedTransformerDecoder, check_stage2)])
+def test_shapes_and_deep_supervision_in_training_and_inference(cls, check):
+    decoder = build(cls).train()
+    out = decoder(*inputs(), num_clips=B)
+    check(out)
+    assert aux_count(cls, out) == LAYERS  # one prediction before each decoder layer
+
+    decoder.eval()
+    with torch.no_grad():
+        fast = decoder(*inputs(), num_clips=B)
+        with reference_mode():
+            reference = decoder(*inputs(), num_clips=B)
+    check(fast)
+    check(reference)
+    assert aux_count(cls, fast) == 0  # fast inference: only the attention masks between layers
+    assert aux_count(cls, reference) == LAYERS  # the original's path predicts after every layer
+    final = (lambda o: o['pred_masks']) if cls is MultiScaleMaskedTransformerDecoder else (lambda o: o[0]['pred_masks'])
+    torch.testing.assert_close(final(fast), final(reference), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('cls', [MultiScaleMaskedTransformerDecoder, VideoMultiScaleMaskedTransformerDecoder])
+def test_inference_accepts_clips_of_any_length(cls):
+    decoder = build(cls, num_frames=2).eval()
+    with torch.no_grad():
+        out = decoder(*inputs(clips=1, frames=3), num_clips=1)
+    (check_stage1 if cls is MultiScaleMaskedTransformerDecoder else check_stage2)(out, clips=1, frames=3)
+
+
+# blocked positions (b=1, Q=2, t=2, h=1, w=2)
+BLOCKED = torch.tensor([[[[True, False]], [[True, True]]],  # query 0: frame 0 half, frame 1 fully blocked
+                        [[[False, False]], [[False, True]]]]).unsqueeze(0)  # query 1
+
+
+def test_stage1_heads_mask_is_frame_major_and_the_same_for_every_head():
+    decoder = build(MultiScaleMaskedTransformerDecoder, nheads=2)
+    mask = decoder.heads_mask(BLOCKED)
+    expected_head = torch.tensor([[True, False, True, True],  # tokens t * h * w, frame 0 first
+                                  [False, False, False, True]])
+    assert mask.shape == (1 * 2, 2, 4)  # (b * heads, Q, t*h*w)
+    assert torch.equal(mask, expected_head.expand(2, 2, 4))  # no row opened here: decoder_layer does it
+
+
+def test_stage2_heads_mask_is_per_frame_with_fully_blocked_rows_opened():
+    decoder = build(VideoMultiScaleMaskedTransformerDecoder, nheads=2)
+    mask = decoder.heads_mask(BLOCKED)
+    assert mask.shape == (2 * 1 * 2, 2, 2)  # (t * b * heads, Q, h*w)
+    frame0 = torch.tensor([[True, False], [False, False]])
+    frame1 = torch.tensor([[False, False], [False, True]])  # query 0 blocked everything: opened
+    assert torch.equal(mask, torch.stack([frame0, frame0, frame1, frame1]))  # index (tau * b + beta) * heads + head
+
+
+@pytest.mark.parametrize('cls', [MultiScaleMaskedTransformerDecoder, VideoMultiScaleMaskedTransformerDecoder])
+def test_heads_mask_batch_index_order(cls):
+    """Two clips, four heads: stage 1 is (beta * heads + head), stage 2 ((tau * b + beta) * heads + head)."""
+    b, t, heads = 2, 2, 4
+    decoder = build(cls, nheads=heads)
+    blocked = torch.rand(b, Q, t, 2, 2) < 0.5
+    blocked[1, 0, 1] = True  # a fully blocked row in stage 2
+    mask = decoder.heads_mask(blocked)
+    for beta in range(b):
+        for head in range(heads):
+            if cls is MultiScaleMaskedTransformerDecoder:
+                assert torch.equal(mask[beta * heads + head], blocked[beta].flatten(1))
+            else:
+                for tau in range(t):
+                    rows = blocked[beta, :, tau].flatten(1)
+                    rows = rows & ~rows.all(-1, keepdim=True)
+                    assert torch.equal(mask[(tau * b + beta) * heads + head], rows)
+
+
+@pytest.mark.parametrize('cls', [MultiScaleMaskedTransformerDecoder, VideoMultiScaleMaskedTransformerDecoder])
+def test_clip_layout(cls):
+    decoder = build(cls, num_frames=2).train()
+    assert decoder.clip_layout(6, 3) == (3, 2)
+    with pytest.raises(ValueError, match='cannot be split into 4 clips'):
+        decoder.clip_layout(6, 4)
+    with pytest.raises(ValueError, match='cannot be split into 0 clips'):
+        decoder.clip_layout(6, 0)
+    with pytest.raises(ValueError, match='num_frames=3'):  # training clips must match the config
+        decoder.clip_layout(6, 2)
+    decoder.eval()
+    assert decoder.clip_layout(6, 2) == (2, 3)  # any length at inference
+
+
+def test_constructor_rejects_what_the_decoders_do_not_support():
+    with pytest.raises(ValueError, match='pre_norm'):
+        MultiScaleMaskedTransformerDecoder(num_classes=K, pre_norm=True)
+    with pytest.raises(ValueError, match='CONVS_DIM'):
+        MultiScaleMaskedTransformerDecoder(num_classes=K, in_channels=C, CONVS_DIM=64)
+    with pytest.raises(ValueError, match='MASK_DIM'):
+        MultiScaleMaskedTransformerDecoder(num_classes=K, mask_dim=16, MASK_DIM=64)
+    with pytest.raises(ValueError, match='transformer_in_feature'):
+        MultiScaleMaskedTransformerDecoder(num_classes=K, transformer_in_feature='res5')
