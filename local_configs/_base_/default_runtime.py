@@ -9,7 +9,9 @@ load_from = None    # weights only (tools/train.py --load-from)
 resume_from = None  # weights, optimizer, scheduler, iteration and RNG (tools/train.py --resume-from)
 workflow = [('train', 1)]
 cudnn_benchmark = True
-find_unused_parameters = True  # conv_seg / reference_points of the original get no gradient
+# Every trainable parameter gets a gradient in both stages (tests/models/test_gradients_reach_every_parameter.py),
+# so DDP need not search for unused ones on every step.
+find_unused_parameters = False
 # Mixed precision (tools/train.py --amp). Off as in the paper; the pixel decoder's deformable
 # attention, the matcher and the losses always run in float32.
 amp = dict(enabled=False, dtype='float16')  # 'float16' (with a grad scaler) or 'bfloat16'

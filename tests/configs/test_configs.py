@@ -72,5 +72,5 @@ def test_config_values(path):
     assert cfg.data.test.test_size == 1 and cfg.data.val.test_size == 1
     crop = [t for t in cfg.data.train.dataset.pipeline if t.type == 'RandomCrop_clips'][0]
     assert tuple(crop.crop_size) == (480, 480) and crop.cat_max_ratio == 0.75
-    assert cfg.find_unused_parameters is True
+    assert cfg.find_unused_parameters is False
     assert cfg.amp.enabled is False
