@@ -29,7 +29,7 @@ step() {
 step environment "$PYTHON" -c "import torch; print('torch', torch.__version__, \
 'CUDA', torch.version.cuda, 'device', torch.cuda.get_device_name())"
 step build_op env THEMASK_MSDA_CUDA=1 PYTHON="$PYTHON" sh "$OPS/make.sh"
-step op_tests "$PYTHON" -m pytest tests/models/decode_heads/ops -q -ra
+step op_tests "$PYTHON" -m pytest tests/models/decode_heads/mask2former/pixel_decoder/ops -q -ra
 step op_gradcheck "$PYTHON" "$OPS/test.py"
 step msda_bench "$PYTHON" tools/benchmark_msda.py --devices cuda --iters 20 --warmup 3 \
     --out "$OUT/benchmark_msda_cuda.json"

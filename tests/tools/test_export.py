@@ -10,7 +10,7 @@ from mmseg.apis import init_segmentor
 from mmseg.models import build_segmentor
 from mmseg.utils.config import ConfigError, load_config
 from tests.conftest import REPO_ROOT
-from tests.models.decode_heads.ops.msda_cases import require_kernel
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import require_kernel
 
 CONFIG = os.path.join(REPO_ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
 

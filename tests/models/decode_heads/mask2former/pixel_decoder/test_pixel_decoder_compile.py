@@ -12,7 +12,7 @@ from mmseg.models import build_backbone, build_segmentor
 from mmseg.models.builder import PIXEL_DECODERS
 from mmseg.utils.config import load_config
 from tests.conftest import REPO_ROOT
-from tests.models.decode_heads.ops.msda_cases import require_kernel
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import require_kernel
 
 VIDEO_CONFIG = os.path.join(REPO_ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
 # MiT-b0 channels at strides 4, 8, 16, 32

@@ -1,5 +1,5 @@
 """The MSDeformAttn layer: parameter names and initialisation of the original, and the forward of
-themask-forward.md 3.2 checked against the brute-force sampler."""
+docs/method.md ("3. Pixel decoder") checked against the brute-force sampler."""
 import contextlib
 import math
 
@@ -9,7 +9,7 @@ import torch
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import MSDeformAttn
 from mmseg.models.utils import reference_mode
-from tests.models.decode_heads.ops.msda_cases import brute_force_msda, level_tensors, require_kernel
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import brute_force_msda, level_tensors, require_kernel
 
 
 def test_state_dict_keys_and_shapes():
@@ -70,7 +70,7 @@ def test_forward_matches_the_spec_with_brute_force_sampling():
     with reference_mode():
         output = attn(query, reference_points, x, spatial_shapes, starts)
 
-    # the spec, step by step (themask-forward.md 3.2), with numpy and the brute-force sampler
+    # docs/method.md ("3. Pixel decoder"), step by step, with numpy and the brute-force sampler
     def linear(layer, inp):
         return inp.numpy() @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
     value = linear(attn.value_proj, x).reshape(2, 16, 3, 4)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import MSDeformAttnFunction
-from tests.models.decode_heads.ops.msda_cases import make_inputs, require_kernel
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import make_inputs, require_kernel
 
 DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)]
 DTYPES = [torch.float32, torch.float64]
