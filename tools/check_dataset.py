@@ -7,7 +7,9 @@ the wrong size or with values outside 0..124 and 255, ...) and exits with status
 """
 import argparse
 import os
-import sys
+
+from mmseg.utils.cli import non_negative_int, run_cli
+from mmseg.utils.paths import check_writable_output
 
 
 def parse_args(argv=None):
@@ -15,7 +17,7 @@ def parse_args(argv=None):
     parser.add_argument('root', help='dataset root holding train.txt, val.txt, test.txt and data/')
     parser.add_argument('--split', action='append', dest='splits',
                         help='split to check (repeatable; default: train, val and test)')
-    parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1),
+    parser.add_argument('--workers', type=non_negative_int, default=min(8, os.cpu_count() or 1),
                         help='processes reading files (0: none)')
     parser.add_argument('--json', help='also write the problems and counts to this JSON file')
     return parser.parse_args(argv)
@@ -23,6 +25,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not os.path.isdir(args.root):
+        raise FileNotFoundError(f'dataset root {args.root!r} does not exist; expected a folder holding '
+                                f'train.txt, val.txt, test.txt and data/')
+    if args.json:
+        check_writable_output(args.json, '--json')
     from mmseg.datasets.dataset_check import scan_dataset
     from mmseg.utils.json_io import write_json_atomically
     splits = args.splits or ['train', 'val', 'test']
@@ -37,4 +44,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

@@ -3,9 +3,9 @@
     python tools/print_config.py CONFIG [--options key.path=value ...]
 """
 import argparse
-import sys
 
-from mmseg.utils.config import ConfigError, DictAction, load_config
+from mmseg.utils.cli import run_cli
+from mmseg.utils.config import DictAction, load_config
 
 
 def parse_args(argv=None):
@@ -19,12 +19,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.options)
-    except (ConfigError, FileNotFoundError) as err:
-        sys.exit(f'error: {err}')
+    cfg = load_config(args.config, args.options)
     print(f'Config ({args.config}):\n{cfg.pretty_text}')
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -20,10 +20,14 @@ from ..utils.dist_utils import close_dist, get_dist_info, init_dist, local_devic
 from ..utils.errors import ConfigError, UsageError
 from ..utils.json_io import write_json_atomically
 from ..utils.logger import get_root_logger
+from ..utils.paths import check_writable_output
 
 __all__ = ['inference_on_dataset', 'test_from_config', 'enable_aug_test', 'AUG_TEST_RATIOS']
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+EVAL_OPTIONS = {'imgfile_prefix': 'a directory for the VSPW-format label PNGs',
+                'vc_gt': '"shifted" (default) or "raw"'}
+PARTIAL_LOAD_HINT = 'tools/test.py --allow-partial-load'
 
 
 def _to_device(batch: Mapping[str, Any], device: torch.device) -> Dict[str, Any]:
@@ -82,10 +86,36 @@ def enable_aug_test(cfg: Config) -> None:
     augs[0].flip = True
 
 
+def check_eval_options(eval_options: Mapping[str, Any]) -> None:
+    """Refuse unknown ``--eval-options`` keys and bad values before any work starts."""
+    import difflib
+    for key, value in eval_options.items():
+        if key not in EVAL_OPTIONS:
+            close = difflib.get_close_matches(key, list(EVAL_OPTIONS), n=1)
+            hint = f' Did you mean {close[0]}?' if close else ''
+            raise UsageError(f'--eval-options: unknown key {key!r}; expected one of '
+                             + ', '.join(f'{k} ({v})' for k, v in EVAL_OPTIONS.items()) + f'.{hint}')
+    if eval_options.get('vc_gt', 'shifted') not in ('shifted', 'raw'):
+        raise UsageError(f'--eval-options vc_gt={eval_options["vc_gt"]!r}: expected "shifted" or "raw"')
+    if 'imgfile_prefix' in eval_options:
+        check_writable_output(str(eval_options['imgfile_prefix']), '--eval-options imgfile_prefix',
+                              directory=True)
+
+
+def check_test_clips(cfg: Config) -> None:
+    """``data.test.test_size`` and ``data.test.test_gap`` must be integers >= 1."""
+    meaning = {'test_size': 'frames per test clip', 'test_gap': 'frame spacing inside a test clip'}
+    for key, what in meaning.items():
+        value = cfg.data.test.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f'data.test.{key}={value!r}: expected an integer >= 1 ({what})')
+
+
 def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
                      metrics: Sequence[str] = ('mIoU',), eval_options: Optional[Mapping[str, Any]] = None,
                      out: Optional[str] = None, show_dir: Optional[str] = None, opacity: float = 0.5,
-                     launcher: str = 'none', aug_test: bool = False) -> Optional[Dict[str, Any]]:
+                     launcher: str = 'none', aug_test: bool = False,
+                     strict: bool = True) -> Optional[Dict[str, Any]]:
     """Build the test set and the model, load ``checkpoint``, predict every frame, evaluate.
 
     Args:
@@ -100,6 +130,8 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
         opacity: of the painted prediction in the overlays, in (0, 1].
         launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
         aug_test: multi-scale and flip test-time augmentation.
+        strict: refuse a checkpoint that leaves model tensors uninitialised or holds unknown ones
+            (``--allow-partial-load`` gives False: load what fits and log the rest).
 
     Returns:
         the metrics (identical on every process), or None without metrics.
@@ -114,6 +146,12 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
     if not 0 < opacity <= 1:
         raise UsageError(f'--opacity must be in (0, 1], got {opacity}')
     eval_options = dict(eval_options or {})
+    check_eval_options(eval_options)
+    check_test_clips(cfg)
+    if out:
+        check_writable_output(out, '--out')
+    if show_dir:
+        check_writable_output(show_dir, '--show-dir', directory=True)
     import_modules_from_config(cfg.get('custom_imports'))
     if aug_test:
         enable_aug_test(cfg)
@@ -126,7 +164,8 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
     loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.workers_per_gpu,
                               dist=distributed, shuffle=False)
     model = build_segmentor(cfg.model)
-    load_checkpoint(model, checkpoint, strict=False, logger=logger, source='tools/test.py checkpoint')
+    load_checkpoint(model, checkpoint, strict=strict, logger=logger, source='tools/test.py checkpoint',
+                    partial_hint=PARTIAL_LOAD_HINT)
     device = local_device()
     model.to(device)
     evaluator = dataset.build_evaluator(metrics=list(metrics), **eval_options)
