@@ -213,11 +213,12 @@ def _likely_cause(missing: Sequence[str], unexpected: Sequence[str], mismatched:
                   num_own: int) -> str:
     """A guess at why a checkpoint does not fit, for the strict-loading error."""
     temporal = '.temporal_layer.'
-    if missing and all(temporal in key for key in missing):
-        return ('it looks like a stage-1 (1f_*) checkpoint used with a stage-2 (video_*) config, whose '
-                'temporal layer it lacks: test it with its stage-1 config, or train stage 2 from it with '
+    if any(temporal in key for key in missing) and all(key.startswith('decode_head.predictor.') for key in missing):
+        return ('it looks like a stage-1 (1f_*) checkpoint used with a stage-2 (video_*) config: it lacks '
+                'the stage-2 predictor (decode_head.predictor.temporal_layer.* and others); test it with its stage-1 config, or train stage 2 from it with '
                 'tools/train.py VIDEO_CONFIG --finetune-from CKPT')
-    if unexpected and not missing and all(temporal in key for key in unexpected):
+    if any(temporal in key for key in unexpected) and all(
+            key.startswith('decode_head.predictor.') for key in [*missing, *unexpected]):
         return 'it looks like a stage-2 (video_*) checkpoint used with a stage-1 (1f_*) config'
     if len(missing) == num_own:
         return ('no tensor of this model is in it: is it a checkpoint of another model, or backbone '
