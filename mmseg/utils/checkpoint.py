@@ -14,6 +14,7 @@ tensors and plain Python values, so it loads with ``weights_only=True``.
 This module sits low (it needs only torch), so models, datasets, the APIs and the training engine
 all read and write weights through it.
 """
+import contextlib
 import logging
 import os
 import pickle
@@ -31,7 +32,7 @@ from .errors import CheckpointError, UnsafeCheckpointError
 from .logger import get_root_logger
 
 __all__ = ['UnsafeCheckpointError', 'CheckpointError', 'read_checkpoint', 'extract_state_dict',
-           'load_checkpoint', 'save_checkpoint', 'resolve_checkpoint_path', 'convert_trusted_checkpoint',
+           'load_checkpoint', 'apply_checkpoint', 'save_checkpoint', 'resolve_checkpoint_path', 'convert_trusted_checkpoint',
            'to_plain', 'summarize_keys', 'temporary_name', 'LATEST', 'CKPT_PATTERN', 'TMP_SUFFIX']
 
 LATEST = 'latest.pth'
@@ -268,9 +269,19 @@ def load_checkpoint(model: nn.Module, filename: str, *, strict: bool = False,
         partial_hint: how the user allows a partial load (``--allow-partial-load``), quoted in the
             strict error.
     """
-    logger = logger or get_root_logger()
     path = resolve_checkpoint_path(filename, source)
     checkpoint = _read(path, source)
+    apply_checkpoint(model, checkpoint, path, strict=strict, logger=logger, source=source,
+                     partial_hint=partial_hint)
+    return checkpoint
+
+
+def apply_checkpoint(model: nn.Module, checkpoint: Any, path: str, *, strict: bool = False,
+                     logger: Optional[logging.Logger] = None, source: str = 'checkpoint',
+                     partial_hint: Optional[str] = None) -> None:
+    """Load the weights of an already read ``checkpoint`` (from ``path``) into ``model``; see
+    :func:`load_checkpoint` for the arguments."""
+    logger = logger or get_root_logger()
     state_dict = extract_state_dict(checkpoint, path, source)
     module = unwrap_model(model)
     own = module.state_dict()
@@ -298,7 +309,6 @@ def load_checkpoint(model: nn.Module, filename: str, *, strict: bool = False,
     log = logger.warning if problems else logger.info
     log(f'{source}: loaded {loaded} of {len(own)} tensors from {path}'
         + ''.join(f'\n  {problem}' for problem in problems))
-    return checkpoint
 
 
 # ----------------------------------------------------------------------------- writing
@@ -320,13 +330,26 @@ def temporary_name(path: str) -> str:
 
 
 def _atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` through a temporary file, flush, fsync, then ``os.replace``."""
+    """Write ``path`` through a temporary file, flush, fsync, then ``os.replace``.
+
+    An ``OSError`` on the way (a full disk, a quota, an I/O error) removes the temporary file and
+    becomes a :class:`CheckpointError`; ``path`` and every other file are left as they were.
+    """
     tmp = temporary_name(path)
-    with open(tmp, 'wb') as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'wb') as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch.save reports a failed write as a RuntimeError
+        if not isinstance(err, OSError) and 'write' not in str(err).lower():
+            raise
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        reason = getattr(err, 'strerror', None) or str(err).strip().splitlines()[-1]
+        raise CheckpointError(f'cannot write {path!r}: {reason}; the files written before it, {LATEST} '
+                              f'included, are unchanged') from err
     _fsync_directory(os.path.dirname(os.path.abspath(path)))
 
 

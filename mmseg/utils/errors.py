@@ -9,7 +9,7 @@ working.
 import pickle
 
 __all__ = ['UserError', 'ConfigError', 'UsageError', 'DataError', 'UnknownTypeError',
-           'CheckpointError', 'UnsafeCheckpointError', 'NonFiniteLossError']
+           'CheckpointError', 'UnsafeCheckpointError', 'NonFiniteLossError', 'LostProcessError']
 
 
 class UserError(Exception):
@@ -45,3 +45,7 @@ class UnsafeCheckpointError(UserError, pickle.UnpicklingError):
 
 class NonFiniteLossError(UserError, FloatingPointError):
     """A loss term was NaN or Inf (``nonfinite_loss='raise'``); no step was taken."""
+
+
+class LostProcessError(UserError, RuntimeError):
+    """Another process of a distributed run stopped or became unreachable; this one stopped too."""
