@@ -155,7 +155,7 @@ def _read(path: str, source: str) -> Any:
             f'chosen by whoever made the file. If you trust its origin, convert it once with\n'
             f'    {recipe}\n'
             f'(it keeps tensors and plain values only) and use the converted file.') from None
-    except (RuntimeError, EOFError, KeyError, ValueError) as err:
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as err:
         raise CheckpointError(f'{source}: {path!r} cannot be read as a PyTorch checkpoint '
                          f'({type(err).__name__}: {err}); it may be truncated, still being written, '
                          f'or not a checkpoint') from err
