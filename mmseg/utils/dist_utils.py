@@ -10,6 +10,7 @@ NCCL needs CUDA; a run without a CUDA device uses gloo instead and says so in th
 """
 import datetime
 import os
+import re
 import subprocess
 from typing import Any, List, Optional, Tuple
 
@@ -191,7 +192,8 @@ def lost_process_error(err: BaseException, *, iteration: int, timeout: Optional[
     rank, world_size = get_dist_info()
     others = [r for r in range(world_size) if r != rank]
     who = f'rank {others[0]}' if len(others) == 1 else f'one or more of ranks {others}'
-    first = (str(err).strip().splitlines() or [type(err).__name__])[-1][:200]
+    first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+    first = re.sub(r'^\[[^\]]*\]\s*', '', first).split('. This is typically')[0][:200]  # gloo's source path
     waited = f' within dist_params.timeout={timeout} s' if timeout else ''
     return LostProcessError(f'rank {rank} of {world_size} lost contact with {who} at iteration {iteration} '
                             f'(it stopped or did not answer{waited}: {first}); this process stops too. '

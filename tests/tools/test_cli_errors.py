@@ -20,7 +20,8 @@ from mmseg.utils.config import load_config
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
 STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
-TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_msda', 'check_dataset', 'convert_checkpoint',
+TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda', 'check_dataset',
+         'convert_checkpoint',
          'make_synthetic_vspw', 'print_config', 'test', 'train', 'video_demo']
 DEMO_REWRITE = pytest.mark.xfail(reason='needs the tools/video_demo.py rewrite (issue 14: run_cli, typed errors)',
                                  strict=False)
@@ -155,6 +156,10 @@ ROWS = [
     ('benchmark_data', ['--workers', '-1'], 'argument --workers: expected an integer >= 0'),
     ('benchmark_data', ['--batches', '0'], 'argument --batches: expected an integer >= 1'),
     ('benchmark_data', ['--json', UNWRITABLE], '--json '),
+    # tools/benchmark_eval_memory.py
+    ('benchmark_eval_memory', ['--frames', '0'], 'argument --frames: expected an integer >= 1'),
+    ('benchmark_eval_memory', ['--size', '480'], 'argument --size: expected HxW'),
+    ('benchmark_eval_memory', ['--out', UNWRITABLE], '--out '),
     # tools/video_demo.py (rows marked DEMO_REWRITE depend on the rewrite of issue 14)
     ('video_demo', ['{s2}', '{ckpt1}', '{tmp}/absent_folder', '--out', '{tmp}/demo'], 'is neither a folder of frames nor a video file'),
     ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--clip-len', 'two'], 'argument --clip-len: invalid int value'),
