@@ -16,7 +16,8 @@ from ..datasets import build_dataloader, build_dataset
 from ..models import build_segmentor
 from ..utils.checkpoint import load_checkpoint
 from ..utils.config import Config
-from ..utils.dist_utils import close_dist, get_dist_info, init_dist, local_device
+from ..utils.dist_utils import (close_dist, get_dist_info, init_dist, is_communication_failure, local_device,
+                                lost_process_error)
 from ..utils.errors import ConfigError, UsageError
 from ..utils.json_io import write_json_atomically
 from ..utils.logger import get_root_logger
@@ -171,8 +172,13 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
     evaluator = dataset.build_evaluator(metrics=list(metrics), **eval_options)
     logger.info(f'testing {len(dataset)} clips of {len(dataset.videos)} videos (test_size '
                 f'{dataset.test_size}, gap {dataset.test_gap}) on {device}')
-    results = inference_on_dataset(model, loader, evaluator=evaluator, show_dir=show_dir,
-                                   opacity=opacity, device=device)
+    try:
+        results = inference_on_dataset(model, loader, evaluator=evaluator, show_dir=show_dir,
+                                       opacity=opacity, device=device)
+    except Exception as err:
+        if distributed and is_communication_failure(err):
+            raise lost_process_error(err, timeout=(cfg.get('dist_params') or {}).get('timeout')) from err
+        raise
     rank, _ = get_dist_info()
     if rank == 0 and metrics and out:  # the evaluator has printed the tables
         write_json_atomically(out, dict(results, config=config_path, checkpoint=checkpoint,

@@ -186,8 +186,9 @@ def is_communication_failure(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and any(text in str(err).lower() for text in _COMMUNICATION_FAILURES)
 
 
-def lost_process_error(err: BaseException, *, iteration: int, timeout: Optional[float] = None):
-    """A :class:`~mmseg.utils.errors.LostProcessError` naming the process(es) this one lost."""
+def lost_process_error(err: BaseException, *, iteration: Optional[int] = None, timeout: Optional[float] = None):
+    """A :class:`~mmseg.utils.errors.LostProcessError` naming the process(es) this one lost
+    (``iteration``: where training was; None: during testing)."""
     from .errors import LostProcessError
     rank, world_size = get_dist_info()
     others = [r for r in range(world_size) if r != rank]
@@ -195,6 +196,7 @@ def lost_process_error(err: BaseException, *, iteration: int, timeout: Optional[
     first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
     first = re.sub(r'^\[[^\]]*\]\s*', '', first).split('. This is typically')[0][:200]  # gloo's source path
     waited = f' within dist_params.timeout={timeout} s' if timeout else ''
-    return LostProcessError(f'rank {rank} of {world_size} lost contact with {who} at iteration {iteration} '
-                            f'(it stopped or did not answer{waited}: {first}); this process stops too. '
-                            f'Resume with --resume-from WORK_DIR (latest.pth)')
+    where = 'while testing' if iteration is None else f'at iteration {iteration}'
+    advice = 'Run the test again' if iteration is None else 'Resume with --resume-from WORK_DIR (latest.pth)'
+    return LostProcessError(f'rank {rank} of {world_size} lost contact with {who} {where} '
+                            f'(it stopped or did not answer{waited}: {first}); this process stops too. {advice}')

@@ -175,3 +175,15 @@ def test_truncated_checkpoint_for_resume_from_file_and_dir(straight, tmp_path, m
     assert runner.iter == 4
     assert 'resuming from iter_4.pth, the newest loadable checkpoint' in mmseg_caplog.text
     assert 'skipped iter_6.pth' in mmseg_caplog.text
+
+
+def test_lost_process_message_and_timeout_check():
+    from mmseg.utils.config import ConfigError
+    from mmseg.utils.dist_utils import is_communication_failure, lost_process_error
+    err = RuntimeError('[/x/gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:39061: Connection reset by peer. '
+                       'This is typically caused by a remote worker hanging')
+    assert is_communication_failure(err) and not is_communication_failure(RuntimeError('shape mismatch'))
+    message = str(lost_process_error(err, iteration=3, timeout=20))
+    assert 'at iteration 3' in message and 'Connection reset by peer)' in message and 'pair.cc' not in message
+    with pytest.raises(ConfigError, match='dist_params.timeout=0: expected a number of seconds > 0'):
+        init_dist('pytorch', backend='gloo', timeout=0)
