@@ -7,8 +7,10 @@ a traceback would surface as an exception instead of ``SystemExit``. User errors
 The shell launchers (dist_train.sh / dist_test.sh) are covered in test_dist_scripts_errors.py.
 """
 import json
+import logging
 import os
 import runpy
+import sys
 
 import pytest
 import torch
@@ -60,6 +62,7 @@ def paths(tmp_path_factory):
 
 DATA = ['--options', 'data.test.data_root={data}', 'data.workers_per_gpu=0']
 NO_DATA = ['--options', 'data.test.data_root={tmp}/absent', 'data.workers_per_gpu=0']
+TRAIN_DATA = ['--options', 'data.train.dataset.data_root={data}', 'data.workers_per_gpu=0']
 UNWRITABLE = '{afile}/sub/out.json'  # a path below a file can never be created
 
 ROWS = [
@@ -104,6 +107,17 @@ ROWS = [
     ('train', ['{s1}', '--options', 'runner.max_iter=5'], 'Did you mean runner.max_iters?'),
     ('train', ['{s1}', '--options', 'workflow=[("val",1)]', '--work-dir', '{tmp}/wd1'], 'workflow='),
     ('train', ['{s1}', '--launcher', 'mpi'], "argument --launcher: invalid choice: 'mpi'"),
+    ('train', ['{s1}', '--gpu-ids', '0'] if not torch.cuda.is_available() else ['{s1}', '--gpu-ids', '0', '1'],
+     'no CUDA device is available' if not torch.cuda.is_available() else '--gpu-ids takes one id'),
+    ('train', ['{s1}', '--log-level', 'LOUD'], 'argument --log-level: invalid choice'),
+    ('train', ['{s1}', '--work-dir', '{tmp}/wd2', '--no-validate', *TRAIN_DATA, 'amp.dtype=float8'],
+     "amp.dtype must be one of ('float16', 'bfloat16')"),
+    ('train', ['{s1}', '--work-dir', '{tmp}/wd2', '--no-validate', *TRAIN_DATA, 'nonfinite_loss=ignore'],
+     'nonfinite_loss must be one of'),
+    ('train', ['{s1}', '--work-dir', '{tmp}/wd2', '--no-validate', *TRAIN_DATA, 'checkpoint_config.interval=0'],
+     'checkpoint_config.interval must be a positive number'),
+    ('train', ['{s1}', '--work-dir', '{tmp}/wd2', '--no-validate', '--resume-from', '{mp4}', *TRAIN_DATA],
+     "--resume-from: '"),
     # tools/print_config.py
     ('print_config', ['{tmp}/absent.py'], "config file '"),
     ('print_config', ['{s1}', '--options', 'runner.max_iters'], 'argument --options/--cfg-options: expected KEY=VALUE'),
@@ -173,9 +187,31 @@ REWRITE_ROWS = [
 ]
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time (each test's capture)."""
+
+    def write(self, text):
+        return sys.stderr.write(text)
+
+    def flush(self):
+        sys.stderr.flush()
+
+
+def _point_logger_at_stderr():
+    """The package logger's console handler writes to this test's captured stderr; no log files."""
+    logger = logging.getLogger('mmseg')
+    for handler in list(logger.handlers):
+        if type(handler) is logging.FileHandler:
+            logger.removeHandler(handler)
+            handler.close()
+        elif type(handler) is logging.StreamHandler:  # the package's console handler, not pytest's
+            handler.stream = _CurrentStderr()  # not setStream: it flushes the old, possibly closed, stream
+
+
 def _run(tool, argv, capsys, monkeypatch):
     monkeypatch.delenv('THEMASK_DEBUG', raising=False)
     capsys.readouterr()
+    _point_logger_at_stderr()
     with pytest.raises(SystemExit) as exit_info:
         run_cli(tool_main(tool), argv)
     code, err = exit_info.value.code, capsys.readouterr().err

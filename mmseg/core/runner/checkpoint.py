@@ -8,8 +8,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from torch import nn
 
 from ...utils.checkpoint import CKPT_PATTERN, LATEST, TMP_SUFFIX, load_checkpoint, read_checkpoint
-from ...utils.errors import CheckpointError
 from ...utils.dist_utils import unwrap_model
+from ...utils.errors import CheckpointError, ConfigError
 from ...utils.logger import get_root_logger
 
 __all__ = ['finetune_from', 'prune_checkpoints', 'remove_stale_temporaries', 'newest_loadable_checkpoint']
@@ -33,14 +33,14 @@ def finetune_from(model: nn.Module, filename: str, *, trainable_patterns: Sequen
     and before wrapping the model in DDP. Returns the checkpoint.
     """
     if isinstance(trainable_patterns, str) or not trainable_patterns:
-        raise ValueError(f'finetune_cfg.trainable_patterns must be a non-empty list of name '
+        raise ConfigError(f'finetune_cfg.trainable_patterns must be a non-empty list of name '
                          f'substrings, got {trainable_patterns!r}')
     logger = logger or get_root_logger()
     checkpoint = load_checkpoint(model, filename, strict=False, logger=logger, source=source)
     params = OrderedDict(unwrap_model(model).named_parameters())
     trainable = [name for name in params if any(pattern in name for pattern in trainable_patterns)]
     if not trainable:
-        raise ValueError(f'{source}: no parameter name contains any of finetune_cfg.trainable_patterns '
+        raise ConfigError(f'{source}: no parameter name contains any of finetune_cfg.trainable_patterns '
                          f'{list(trainable_patterns)}; nothing would be trained')
     trainable_set = set(trainable)
     frozen = [name for name in params if name not in trainable_set]

@@ -13,6 +13,8 @@ from typing import Any, List, Mapping, Optional
 
 from torch.optim import Optimizer
 
+from ...utils.errors import ConfigError, ConfigKeyError
+
 __all__ = ['PolyLrSchedule', 'build_lr_schedule']
 
 
@@ -31,14 +33,14 @@ class PolyLrSchedule:
     def __init__(self, *, max_iters: int, power: float = 1.0, min_lr: float = 0.0,
                  warmup: Optional[str] = None, warmup_iters: int = 0, warmup_ratio: float = 0.1) -> None:
         if max_iters <= 0:
-            raise ValueError(f'max_iters must be positive, got {max_iters}')
+            raise ConfigError(f'max_iters must be positive, got {max_iters}')
         if warmup not in (None, 'linear'):
-            raise ValueError(f'lr_config.warmup must be None or "linear", got {warmup!r}')
+            raise ConfigError(f'lr_config.warmup must be None or "linear", got {warmup!r}')
         if warmup is not None and warmup_iters <= 0:
-            raise ValueError(f'lr_config.warmup_iters must be positive with warmup={warmup!r}, '
+            raise ConfigError(f'lr_config.warmup_iters must be positive with warmup={warmup!r}, '
                              f'got {warmup_iters}')
         if warmup is not None and not 0 < warmup_ratio <= 1:
-            raise ValueError(f'lr_config.warmup_ratio must be in (0, 1], got {warmup_ratio}')
+            raise ConfigError(f'lr_config.warmup_ratio must be in (0, 1], got {warmup_ratio}')
         self.max_iters = max_iters
         self.power = power
         self.min_lr = min_lr
@@ -69,11 +71,11 @@ def build_lr_schedule(lr_config: Mapping[str, Any], max_iters: int) -> PolyLrSch
     cfg = dict(lr_config)
     policy = cfg.pop('policy', None)
     if policy != 'poly':
-        raise ValueError(f'lr_config.policy {policy!r} is not supported; expected "poly"')
+        raise ConfigError(f'lr_config.policy {policy!r} is not supported; expected "poly"')
     if cfg.pop('by_epoch', False):
-        raise ValueError('lr_config.by_epoch=True is not supported: the runner counts iterations')
+        raise ConfigError('lr_config.by_epoch=True is not supported: the runner counts iterations')
     known = {'power', 'min_lr', 'warmup', 'warmup_iters', 'warmup_ratio'}
     unknown = sorted(set(cfg) - known)
     if unknown:
-        raise KeyError(f'lr_config has unsupported keys {unknown}; supported: {sorted(known)}')
+        raise ConfigKeyError(f'lr_config has unsupported keys {unknown}; supported: {sorted(known)}')
     return PolyLrSchedule(max_iters=max_iters, **cfg)

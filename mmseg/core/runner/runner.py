@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from ...utils.checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
 from ...utils.dist_utils import (all_gather_object, get_dist_info, is_communication_failure, lost_process_error,
                                 reduce_mean, unwrap_model)
-from ...utils.errors import NonFiniteLossError
+from ...utils.errors import CheckpointError, ConfigError, ConfigKeyError, NonFiniteLossError
 from ...utils.logger import get_root_logger
 from ...utils.seed import get_rng_state, set_rng_state
 from ...version import __version__
@@ -119,12 +119,12 @@ class IterBasedRunner:
                  logger: Optional[logging.Logger] = None, meta: Optional[Mapping[str, Any]] = None,
                  timestamp: Optional[str] = None) -> None:
         if nonfinite_loss not in NONFINITE_MODES:
-            raise ValueError(f'nonfinite_loss must be one of {NONFINITE_MODES}, got {nonfinite_loss!r}')
+            raise ConfigError(f'nonfinite_loss must be one of {NONFINITE_MODES}, got {nonfinite_loss!r}')
         amp = dict(amp or {})
         if amp.get('dtype', 'float16') not in AMP_DTYPES:
-            raise ValueError(f'amp.dtype must be one of {AMP_DTYPES}, got {amp["dtype"]!r}')
+            raise ConfigError(f'amp.dtype must be one of {AMP_DTYPES}, got {amp["dtype"]!r}')
         if grad_clip is not None and set(grad_clip) - {'max_norm', 'norm_type'}:
-            raise KeyError(f'optimizer_config.grad_clip takes max_norm and norm_type, got {dict(grad_clip)}')
+            raise ConfigKeyError(f'optimizer_config.grad_clip takes max_norm and norm_type, got {dict(grad_clip)}')
         self.model = model
         self.optimizer = optimizer
         self.max_iters = max_iters
@@ -347,11 +347,11 @@ class IterBasedRunner:
             checkpoint = load_checkpoint(self.model, filename, strict=True, logger=self.logger, source=source)
         meta = checkpoint.get('meta') if isinstance(checkpoint, Mapping) else None
         if not meta or 'iter' not in meta or 'optimizer' not in checkpoint:
-            raise KeyError(f'{source}: {filename!r} holds weights only (no meta.iter or optimizer state), '
+            raise CheckpointError(f'{source}: {filename!r} holds weights only (no meta.iter or optimizer state), '
                            f'so training cannot be resumed from it; use --load-from to start from its weights')
         frozen_then, frozen_now = meta.get('frozen_parameters', []), self._frozen_parameters()
         if frozen_then != frozen_now:
-            raise ValueError(
+            raise CheckpointError(
                 f'{source}: the checkpoint was trained with {len(frozen_then)} frozen parameters, this run '
                 f'freezes {len(frozen_now)}; resume a --finetune-from run with the same --finetune-from '
                 f'and finetune_cfg (as in the original). Differences: '
@@ -408,11 +408,11 @@ def build_runner(cfg: Mapping[str, Any], *, model: nn.Module, work_dir: str,
     """
     runner_cfg = dict(cfg['runner'])
     if runner_cfg.pop('type', 'IterBasedRunner') != 'IterBasedRunner' or set(runner_cfg) != {'max_iters'}:
-        raise ValueError(f'runner must be dict(type="IterBasedRunner", max_iters=N), got {cfg["runner"]}')
+        raise ConfigError(f'runner must be dict(type="IterBasedRunner", max_iters=N), got {cfg["runner"]}')
     max_iters = runner_cfg['max_iters']
     optimizer_config = dict(cfg.get('optimizer_config') or {})
     if set(optimizer_config) - {'grad_clip'}:
-        raise KeyError(f'optimizer_config takes only grad_clip, got {sorted(optimizer_config)}')
+        raise ConfigKeyError(f'optimizer_config takes only grad_clip, got {sorted(optimizer_config)}')
     runner = IterBasedRunner(
         model=model, optimizer=build_optimizer(model, cfg['optimizer'], logger), max_iters=max_iters,
         work_dir=work_dir, lr_schedule=build_lr_schedule(cfg['lr_config'], max_iters),
