@@ -33,15 +33,16 @@ KILLED_EXIT = 3
 
 
 class KillAt(Hook):
-    """SIGKILL this process right after iteration ``at`` (a lost rank, as the OOM killer does it)."""
+    """Send ``sig`` to this process right after iteration ``at``: SIGKILL is a lost rank (as the OOM
+    killer does it), SIGSTOP a hung one."""
     priority = 90
 
-    def __init__(self, at):
-        self.at = at
+    def __init__(self, at, sig=signal.SIGKILL):
+        self.at, self.sig = at, sig
 
     def after_train_iter(self, runner):
         if runner.iter == self.at:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), self.sig)
 
 
 def free_port():
@@ -50,12 +51,12 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def make_runner(work_dir, *, max_iters, distributed, resume_from=None):
+def make_runner(work_dir, *, max_iters, distributed, resume_from=None, timeout=TIMEOUT):
     set_random_seed(0)
     model = wrap_model(ToySegmentor(dropout=0.0), distributed=distributed, device=torch.device('cpu'),
                        find_unused_parameters=True)
     cfg = toy_config(max_iters=max_iters, interval=2)
-    cfg['dist_params'] = dict(backend='gloo', timeout=TIMEOUT)
+    cfg['dist_params'] = dict(backend='gloo', timeout=timeout)
     runner = build_runner(cfg, model=model, work_dir=work_dir)
     if resume_from:
         runner.resume(resume_from)
@@ -67,14 +68,14 @@ def train(runner, rank, world_size):
                                       seed=0, rank=rank, world_size=world_size))
 
 
-def _worker(rank, world_size, port, work_dir, max_iters, kill_at, resume_from):
+def _worker(rank, world_size, port, work_dir, max_iters, kill_at, resume_from, sig, timeout):
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    init_dist('pytorch', backend='gloo', timeout=TIMEOUT)
-    runner = make_runner(work_dir, max_iters=max_iters, distributed=True, resume_from=resume_from)
+    init_dist('pytorch', backend='gloo', timeout=timeout)
+    runner = make_runner(work_dir, max_iters=max_iters, distributed=True, resume_from=resume_from, timeout=timeout)
     if kill_at is not None and rank == 1:
-        runner.register_hook(KillAt(kill_at))
+        runner.register_hook(KillAt(kill_at, sig))
     try:
         train(runner, rank, world_size)
     except LostProcessError as err:
@@ -84,19 +85,24 @@ def _worker(rank, world_size, port, work_dir, max_iters, kill_at, resume_from):
     dist.destroy_process_group()
 
 
-def launch(world_size, work_dir, *, max_iters, kill_at=None, resume_from=None):
-    """Run the workers; return their exit codes (all must end well within the timeout)."""
+def launch(world_size, work_dir, *, max_iters, kill_at=None, resume_from=None, sig=signal.SIGKILL,
+           timeout=TIMEOUT, wait_for=None):
+    """Run the workers; return their exit codes once the ranks ``wait_for`` (default all) ended.
+    The others are killed then. A rank that does not end within a bound fails the test."""
     context = mp.start_processes(_worker, args=(world_size, free_port(), str(work_dir), max_iters, kill_at,
-                                                resume_from), nprocs=world_size, join=False, start_method='spawn')
-    deadline = time.time() + 120 + TIMEOUT
+                                                resume_from, sig, timeout),
+                                 nprocs=world_size, join=False, start_method='spawn')
+    watched = [context.processes[r] for r in (wait_for if wait_for is not None else range(world_size))]
+    deadline = time.time() + 120 + timeout
     try:
-        while not all(not p.is_alive() for p in context.processes):
+        while any(p.is_alive() for p in watched):
             assert time.time() < deadline, 'a process did not stop'
             time.sleep(0.2)
     finally:
         for process in context.processes:
             if process.is_alive():
                 process.kill()
+                process.join()
     return [p.exitcode for p in context.processes]
 
 
@@ -128,6 +134,17 @@ def test_killed_rank_stops_the_other_and_resume_continues(straight, tmp_path):
     assert read_checkpoint(str(tmp_path / LATEST))['meta']['iter'] == 2
     assert launch(2, tmp_path, max_iters=6, resume_from=str(tmp_path)) == [0, 0]
     assert_same_weights(weights(tmp_path / 'iter_6.pth'), weights(straight / 'iter_6.pth'))
+
+
+@pytest.mark.slow
+def test_hung_rank_stops_the_other_after_the_configured_timeout(tmp_path):
+    """Rank 1 stops (SIGSTOP) after iteration 3; rank 0 waits dist_params.timeout, then stops."""
+    codes = launch(2, tmp_path, max_iters=6, kill_at=3, sig=signal.SIGSTOP, timeout=15, wait_for=[0])
+    assert codes[0] == KILLED_EXIT
+    message = (tmp_path / 'error_rank0.txt').read_text()
+    assert 'rank 0 of 2 lost contact with rank 1 at iteration 3' in message
+    assert 'dist_params.timeout=15 s' in message
+    assert read_checkpoint(str(tmp_path / LATEST))['meta']['iter'] == 2
 
 
 def test_resume_with_another_process_count_continues_the_global_stream(straight, tmp_path, mmseg_caplog):
