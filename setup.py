@@ -27,7 +27,7 @@ setup(
     include_package_data=True,
     package_data={'mmseg': ['models/decode_heads/mask2former/pixel_decoder/ops/src/**/*',
                             'models/decode_heads/mask2former/pixel_decoder/ops/*.sh']},
-    python_requires='>=3.9',
+    python_requires='>=3.10',
     install_requires=[
         'torch>=2.1',
         'numpy',

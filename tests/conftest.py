@@ -3,7 +3,7 @@ import os
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Golden outputs of the original implementation (copied from the project's shared/golden/).
+# Golden outputs of the original implementation (tests/data/golden/README.md says how they were made).
 GOLDEN_DIR = os.environ.get('THEMASK_GOLDEN_DIR', os.path.join(REPO_ROOT, 'tests', 'data', 'golden'))
 
 

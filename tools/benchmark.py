@@ -19,12 +19,12 @@ import json
 import platform
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from mmseg.models import build_segmentor
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends
 from mmseg.models.utils import reference_mode
-from mmseg.utils.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib, text_table
+from mmseg.utils.benchmark import (count_gflops, enable_cpu_peak_memory, median_ms, peak_memory_mib,
+                                   text_table)
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.config import DictAction, load_config
 from mmseg.utils.errors import UsageError
@@ -103,14 +103,6 @@ def measure(model, args, img, gt, meta, cpu_measurable):
     return result, [l.copy() for l in labels]
 
 
-def gflops(model, img, meta):
-    model.eval()
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model.simple_test(img, meta)
-    return counter.get_total_flops() / 1e9
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
@@ -127,7 +119,7 @@ def main(argv=None):
                cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
                torch=torch.__version__, msda=available_backends()['extension'], amp=args.amp,
                params=sum(p.numel() for p in model.parameters()),
-               gflops_per_clip=gflops(model, img, meta))
+               gflops_per_clip=count_gflops(model, img, meta))
     print(f'[benchmark] {json.dumps(env)}', flush=True)
     rows = {}
     modes = [('fast', contextlib.nullcontext)] + ([('reference', reference_mode)] if args.compare_reference else [])

@@ -35,7 +35,8 @@ def parse_args(argv=None):
     parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config keys, e.g. data.test.test_size=2')
     parser.add_argument('--eval-options', nargs='+', action=DictAction, default={},
-                        help='evaluation options, e.g. imgfile_prefix=DIR vc_gt=raw')
+                        help='evaluation options, e.g. imgfile_prefix=DIR vc_gt=raw; label_offset=1 '
+                             'writes VSPW\'s raw ids 1..124 instead of 0..123')
     parser.add_argument('--log-level', choices=LOG_LEVELS, help='log level (default: the config\'s log_level)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                         help='job launcher')

@@ -15,6 +15,7 @@ from ..core.evaluation import METRICS
 from ..datasets import build_dataloader, build_dataset
 from ..models import build_segmentor
 from ..utils.checkpoint import load_checkpoint
+from .class_check import check_num_classes
 from ..utils.config import Config
 from ..utils.dist_utils import (close_dist, get_dist_info, init_dist, is_communication_failure, local_device,
                                 lost_process_error)
@@ -27,7 +28,8 @@ __all__ = ['inference_on_dataset', 'test_from_config', 'enable_aug_test', 'AUG_T
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 EVAL_OPTIONS = {'imgfile_prefix': 'a directory for the VSPW-format label PNGs',
-                'vc_gt': '"shifted" (default) or "raw"'}
+                'vc_gt': '"shifted" (default) or "raw"',
+                'label_offset': 'an integer added to the written labels (1: VSPW raw ids)'}
 PARTIAL_LOAD_HINT = 'tools/test.py --allow-partial-load'
 
 
@@ -96,6 +98,9 @@ def check_eval_options(eval_options: Mapping[str, Any]) -> None:
             hint = f' Did you mean {close[0]}?' if close else ''
             raise UsageError(f'--eval-options: unknown key {key!r}; expected one of '
                              + ', '.join(f'{k} ({v})' for k, v in EVAL_OPTIONS.items()) + f'.{hint}')
+    offset = eval_options.get('label_offset', 0)
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise UsageError(f'--eval-options label_offset={offset!r}: expected an integer (1 writes VSPW raw ids)')
     if eval_options.get('vc_gt', 'shifted') not in ('shifted', 'raw'):
         raise UsageError(f'--eval-options vc_gt={eval_options["vc_gt"]!r}: expected "shifted" or "raw"')
     if 'imgfile_prefix' in eval_options:
@@ -165,6 +170,7 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
     loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.workers_per_gpu,
                               dist=distributed, shuffle=False)
     model = build_segmentor(cfg.model)
+    check_num_classes(model, dataset, cfg, what='data.test')
     load_checkpoint(model, checkpoint, strict=strict, logger=logger, source='tools/test.py checkpoint',
                     partial_hint=PARTIAL_LOAD_HINT)
     device = local_device()

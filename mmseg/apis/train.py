@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from ..core.runner import IterBasedRunner, build_runner, build_train_dataloader, finetune_from
 from ..utils.checkpoint import load_checkpoint
+from .class_check import check_num_classes
 from ..utils.config import Config
 from ..utils.dist_utils import close_dist, get_dist_info, init_dist, unwrap_model, wrap_model
 from ..utils.errors import ConfigError, UsageError
@@ -197,6 +198,7 @@ def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] 
 
     model = build_segmentor(cfg.model)
     dataset = build_dataset(cfg.data.train)
+    check_num_classes(model, dataset, cfg, what='data.train')
     eval_fn = make_eval_fn(cfg, distributed) if validate else None
     meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed, exp_name=os.path.basename(config_path))
     runner = train_segmentor(model, dataset, cfg, seed=seed, distributed=distributed, eval_fn=eval_fn,

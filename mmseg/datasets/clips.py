@@ -1,4 +1,4 @@
-"""How a test video is cut into clips (spec README, deliberate difference 2)."""
+"""How a test video is cut into clips (docs/evaluation.md, "Test clips")."""
 from typing import List, Tuple
 
 __all__ = ['check_positive_int', 'make_test_clips']

@@ -5,7 +5,7 @@ Every check on a single file lives here, so the datasets (which read lazily, one
 """
 import os
 import re
-from typing import List, Optional, Sequence, Union
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -14,7 +14,7 @@ from PIL import Image
 from ..utils.errors import DataError
 
 __all__ = ['DataError', 'natural_sort_key', 'read_image', 'read_label', 'reduce_zero_label',
-           'reduce_zero_label_table', 'IMAGE_BACKENDS']
+           'reduce_zero_label_table', 'label_tables', 'describe_values', 'IMAGE_BACKENDS']
 
 IMAGE_BACKENDS = ('cv2', 'pillow')
 
@@ -68,9 +68,42 @@ def _valid_label_table(num_classes: int, ignore_index: int) -> np.ndarray:
     return table
 
 
+def describe_values(valid: np.ndarray) -> str:
+    """The values marked in a 256-entry table as ranges: ``'0..124 and 255'``."""
+    values = np.flatnonzero(valid).tolist()
+    runs: List[List[int]] = []
+    for v in values:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    parts = [f'{a}' if a == b else f'{a}..{b}' for a, b in runs]
+    return ' and '.join([', '.join(parts[:-1]), parts[-1]]) if len(parts) > 1 else ''.join(parts)
+
+
+def label_tables(num_classes: int, *, reduce_zero_label: bool = False,
+                 label_map: Optional[Mapping[int, int]] = None, ignore_index: int = 255
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+    """The 256-entry tables of a dataset's labels: (raw -> training id, uint8; raw value valid, bool).
+
+    ``label_map`` (raw -> id; unlisted values are kept) is applied first, then ``reduce_zero_label``
+    (0 -> ignore, k -> k-1), as in mmseg. A raw value is valid when it ends as a training id
+    0..num_classes-1 or as ``ignore_index``.
+    """
+    table = np.arange(256, dtype=np.int64)
+    for raw, new in (label_map or {}).items():
+        if not (0 <= int(raw) <= 255 and 0 <= int(new) <= 255):
+            raise ValueError(f'label_map maps {raw!r} -> {new!r}; expected 8-bit label values 0..255')
+        table[int(raw)] = int(new)
+    if reduce_zero_label:
+        table = reduce_zero_label_table(ignore_index).astype(np.int64)[table]
+    valid = (table < num_classes) | (table == ignore_index)
+    return table.astype(np.uint8), valid
+
+
 def read_label(path: str, *, num_classes: int = 124, ignore_index: int = 255,
-               expected_shape: Optional[Sequence[int]] = None, frame_path: Optional[str] = None
-               ) -> np.ndarray:
+               expected_shape: Optional[Sequence[int]] = None, frame_path: Optional[str] = None,
+               valid: Optional[np.ndarray] = None) -> np.ndarray:
     """Read a raw VSPW label map: a single-channel 8-bit PNG with values 0..num_classes and 255.
 
     Args:
@@ -79,6 +112,8 @@ def read_label(path: str, *, num_classes: int = 124, ignore_index: int = 255,
         ignore_index: the void value, also valid.
         expected_shape: (H, W) of the frame; a mask of another size is an error.
         frame_path: the frame the mask belongs to, named in the size error.
+        valid: a 256-entry bool table of the valid values (see :func:`label_tables`); replaces the
+            ``0..num_classes`` and ``ignore_index`` rule.
 
     Returns:
         the raw label map, uint8 (H, W).
@@ -99,11 +134,13 @@ def read_label(path: str, *, num_classes: int = 124, ignore_index: int = 255,
         of = f' of frame {frame_path}' if frame_path else ''
         raise DataError(f'mask {path} has size {label.shape[0]}x{label.shape[1]} (HxW); expected '
                         f'the size{of}, {expected_shape[0]}x{expected_shape[1]}')
-    valid = cv2.LUT(label, _valid_label_table(num_classes, ignore_index)).view(bool)
-    if not valid.all():
-        bad = np.unique(label[~valid])
-        raise DataError(f'mask {path} holds values {bad.tolist()[:10]}; expected only 0..{num_classes} '
-                        f'and {ignore_index}')
+    table = (_valid_label_table(num_classes, ignore_index) if valid is None
+             else np.asarray(valid, dtype=np.uint8))
+    ok = cv2.LUT(label, table).view(bool)
+    if not ok.all():
+        bad = np.unique(label[~ok])
+        raise DataError(f'mask {path} holds values {bad.tolist()[:10]}; expected only '
+                        f'{describe_values(table)}')
     return label
 
 

@@ -13,19 +13,21 @@ raises :class:`~mmseg.datasets.file_io.DataError` naming the file; ``tools/check
 every check over a whole dataset.
 """
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
 from ..core.evaluation import VideoSegEvaluator, write_overlay
 from .builder import DATASETS
 from .clips import check_positive_int, make_test_clips
-from .file_io import (DataError, natural_sort_key, read_image, read_label, reduce_zero_label,
-                      reduce_zero_label_table)
+from ..utils.errors import ConfigError
+from .file_io import DataError, label_tables, natural_sort_key, read_image, read_label
 from .pipelines import Compose
 
-__all__ = ['VSPW_CLASSES', 'VSPW_PALETTE', 'read_split', 'list_video', 'has_mask_folder', 'check_masks', 'VSPWVideoDataset',
+__all__ = ['VSPW_CLASSES', 'VSPW_PALETTE', 'IMG_DIR', 'ANN_DIR', 'split_path', 'read_split', 'list_video',
+           'video_folder', 'has_mask_folder', 'check_masks', 'check_classes', 'VSPWVideoDataset',
            'VSPWDataset2', 'VSPWDataset_multiFrameTest']
 
 # VSPW's class names for raw label ids 1..124 (id 0, "others", is void at evaluation); training
@@ -64,10 +66,22 @@ def _grid_palette(num_colours: int, stride: int = 37) -> Tuple[Tuple[int, int, i
 VSPW_PALETTE = _grid_palette(len(VSPW_CLASSES))
 
 
+IMG_DIR = 'data/{video}/origin'
+ANN_DIR = 'data/{video}/mask'
+
+
+def split_path(data_root: str, split: str) -> str:
+    """The split file: ``split`` itself when it names a file (ends with ``.txt`` or holds a path
+    separator; relative paths are under ``data_root``), else ``data_root/<split>.txt``."""
+    if split.endswith('.txt') or os.sep in split or '/' in split:
+        return split if os.path.isabs(split) else os.path.join(data_root, split)
+    return os.path.join(data_root, f'{split}.txt')
+
+
 def read_split(data_root: str, split: str) -> List[str]:
-    """Video names listed in ``data_root/<split>.txt``: one per line, surrounding whitespace and
-    blank lines ignored; a repeated name is an error."""
-    path = os.path.join(data_root, f'{split}.txt')
+    """Video names listed in the split file (see :func:`split_path`): one per line, surrounding
+    whitespace and blank lines ignored; a repeated name is an error."""
+    path = split_path(data_root, split)
     if not os.path.isfile(path):
         raise DataError(f'split file {path} does not exist; expected a text file with one video name '
                         f'per line (is data_root {data_root!r} right?)')
@@ -82,14 +96,29 @@ def read_split(data_root: str, split: str) -> List[str]:
     return videos
 
 
-def list_video(data_root: str, video: str, img_suffix: str = '.jpg') -> List[str]:
+def check_dir_template(name: str, template: str) -> str:
+    """A folder template relative to ``data_root`` must contain ``{video}``."""
+    if not isinstance(template, str) or '{video}' not in template:
+        raise ValueError(f'{name} must be a folder path containing {{video}}, e.g. '
+                         f'"videos/{{video}}/frames", got {template!r}')
+    return template
+
+
+def video_folder(data_root: str, video: str, img_dir: str = IMG_DIR) -> str:
+    """The folder of ``video``: ``img_dir`` cut after its ``{video}`` part."""
+    head = img_dir.split('{video}')[0]
+    return os.path.join(data_root, head + video)
+
+
+def list_video(data_root: str, video: str, img_suffix: str = '.jpg', img_dir: str = IMG_DIR) -> List[str]:
     """Frame names (without suffix) of ``video``, in temporal order (by the numbers in the names)."""
-    video_dir = os.path.join(data_root, 'data', video)
-    origin = os.path.join(video_dir, 'origin')
+    video_dir = video_folder(data_root, video, img_dir)
+    origin = os.path.join(data_root, img_dir.format(video=video))
     if not os.path.isdir(video_dir):
         raise DataError(f'video {video!r} has no folder {video_dir}; expected its frames in {origin}')
     if not os.path.isdir(origin):
-        raise DataError(f'video folder {video_dir} has no origin/ folder; expected its frames in {origin}')
+        raise DataError(f'video folder {video_dir} has no {os.path.basename(origin)}/ folder; expected '
+                        f'its frames in {origin}')
     frames = sorted((name[:-len(img_suffix)] for name in os.listdir(origin)
                      if name.endswith(img_suffix)), key=natural_sort_key)
     if not frames:
@@ -97,9 +126,10 @@ def list_video(data_root: str, video: str, img_suffix: str = '.jpg') -> List[str
     return frames
 
 
-def has_mask_folder(data_root: str, video: str, seg_map_suffix: str = '.png', required: bool = True) -> bool:
-    """Whether ``video`` has a ``mask/`` folder; without one it is an error when ``required``."""
-    mask_dir = os.path.join(data_root, 'data', video, 'mask')
+def has_mask_folder(data_root: str, video: str, seg_map_suffix: str = '.png', required: bool = True,
+                    ann_dir: str = ANN_DIR) -> bool:
+    """Whether ``video`` has a mask folder; without one it is an error when ``required``."""
+    mask_dir = os.path.join(data_root, ann_dir.format(video=video))
     if os.path.isdir(mask_dir):
         return True
     if required:
@@ -109,12 +139,12 @@ def has_mask_folder(data_root: str, video: str, seg_map_suffix: str = '.png', re
 
 
 def check_masks(data_root: str, video: str, frames: Sequence[str], seg_map_suffix: str = '.png',
-                required: bool = True) -> bool:
-    """Whether ``video`` has masks; if it has a ``mask/`` folder every frame needs its mask and every
+                required: bool = True, img_dir: str = IMG_DIR, ann_dir: str = ANN_DIR) -> bool:
+    """Whether ``video`` has masks; if it has a mask folder every frame needs its mask and every
     mask its frame, and without one it is an error when ``required``."""
-    if not has_mask_folder(data_root, video, seg_map_suffix, required):
+    if not has_mask_folder(data_root, video, seg_map_suffix, required, ann_dir):
         return False
-    mask_dir = os.path.join(data_root, 'data', video, 'mask')
+    mask_dir = os.path.join(data_root, ann_dir.format(video=video))
     masks = {name[:-len(seg_map_suffix)] for name in os.listdir(mask_dir) if name.endswith(seg_map_suffix)}
     missing = [f for f in frames if f not in masks]
     if missing:
@@ -123,23 +153,54 @@ def check_masks(data_root: str, video: str, frames: Sequence[str], seg_map_suffi
                         f'frames); expected one mask per frame')
     orphans = sorted(masks - set(frames), key=natural_sort_key)
     if orphans:
-        origin = os.path.join(data_root, 'data', video, 'origin')
+        origin = os.path.join(data_root, img_dir.format(video=video))
         raise DataError(f'frame {os.path.join(origin, orphans[0])} is missing: its mask '
                         f'{os.path.join(mask_dir, orphans[0] + seg_map_suffix)} exists ({len(orphans)} '
                         f'mask(s) of video {video!r} have no frame); expected one frame per mask')
     return True
 
 
+def check_classes(classes: Optional[Sequence[str]], palette: Optional[Sequence[Sequence[int]]]
+                  ) -> Tuple[Tuple[str, ...], Tuple[Tuple[int, int, int], ...]]:
+    """Class names (default VSPW's) and one RGB colour per class (default: VSPW's palette for VSPW's
+    classes, else a generated one)."""
+    if classes is None:
+        names = VSPW_CLASSES
+    elif isinstance(classes, str) or not classes or not all(isinstance(c, str) for c in classes):
+        raise ConfigError(f'classes must be a non-empty list of class names, got {classes!r}')
+    else:
+        names = tuple(classes)
+    if len(set(names)) != len(names):
+        raise ConfigError(f'classes lists a name twice: {sorted(n for n in set(names) if names.count(n) > 1)}')
+    if palette is None:
+        colours = VSPW_PALETTE if names == VSPW_CLASSES else _grid_palette(len(names))
+    else:
+        colours = tuple(tuple(int(v) for v in c) for c in palette)
+        if len(colours) != len(names) or any(len(c) != 3 or not all(0 <= v <= 255 for v in c)
+                                             for c in colours):
+            raise ConfigError(f'palette must give one RGB triple (0..255) per class: {len(names)} '
+                              f'classes, got {palette!r}')
+    return names, colours
+
+
 class VSPWVideoDataset(Dataset):
     """What both VSPW datasets share: the video listing, class names, ground truth, evaluation and
-    writing predictions.
+    writing predictions. With ``classes``, ``palette``, ``img_dir``/``ann_dir`` and ``label_map`` it
+    reads any video dataset with one folder of frames and one of masks per video.
 
     Args:
-        data_root: the folder holding ``<split>.txt`` and ``data/``.
-        split: ``'train'``, ``'val'`` or ``'test'`` (the split file's name).
+        data_root: the folder the split file and the folder templates are relative to.
+        split: the split name (``data_root/<split>.txt``) or a split file (``.txt``; relative to
+            ``data_root`` unless absolute), one video name per line.
         pipeline: transform configs applied to each clip.
+        classes: class names, training ids 0..K-1 (default VSPW's 124).
+        palette: one RGB colour per class (default VSPW's palette, or generated for other classes).
+        img_dir, ann_dir: frame and mask folders of a video relative to ``data_root``, with a
+            ``{video}`` placeholder (default VSPW's ``data/{video}/origin`` and ``data/{video}/mask``).
         img_suffix, seg_map_suffix: frame and mask file extensions.
         reduce_zero_label: shift labels (raw 0 and 255 -> 255, raw k -> k-1), as VSPW is scored.
+        label_map: raw mask value -> training id (unlisted values are kept), applied before
+            ``reduce_zero_label``; the pipeline's ``LoadAnnotations_clips`` applies it too.
         ignore_index: the void label.
         require_masks: every video must have masks (training); otherwise a video without a mask
             folder is allowed and only its ground truth cannot be read.
@@ -149,23 +210,42 @@ class VSPWVideoDataset(Dataset):
     PALETTE = VSPW_PALETTE
 
     def __init__(self, data_root: str, split: str, pipeline: Sequence[Dict[str, Any]], *,
+                 classes: Optional[Sequence[str]] = None,
+                 palette: Optional[Sequence[Sequence[int]]] = None,
+                 img_dir: str = IMG_DIR, ann_dir: str = ANN_DIR,
                  img_suffix: str = '.jpg', seg_map_suffix: str = '.png', reduce_zero_label: bool = True,
+                 label_map: Optional[Mapping[int, int]] = None,
                  ignore_index: int = 255, require_masks: bool = True) -> None:
         self.data_root = data_root
         self.split = split
+        self.CLASSES, self.PALETTE = check_classes(classes, palette)
+        self.img_dir = check_dir_template('img_dir', img_dir)
+        self.ann_dir = check_dir_template('ann_dir', ann_dir)
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
         self.reduce_zero_label = reduce_zero_label
+        self.label_map = {int(k): int(v) for k, v in label_map.items()} if label_map else None
         self.ignore_index = ignore_index
+        self.label_table, self.label_valid = label_tables(
+            len(self.CLASSES), reduce_zero_label=reduce_zero_label, label_map=self.label_map,
+            ignore_index=ignore_index)
+        for step in pipeline:
+            if (isinstance(step, Mapping) and step.get('type') == 'LoadAnnotations_clips'
+                    and bool(step.get('reduce_zero_label', True)) != bool(reduce_zero_label)):
+                raise ConfigError(
+                    f'the pipeline\'s LoadAnnotations_clips has reduce_zero_label='
+                    f'{step.get("reduce_zero_label", True)} but the dataset (split {split!r}) has '
+                    f'reduce_zero_label={reduce_zero_label}; set both the same')
         self.pipeline = Compose(pipeline)
         self.videos = read_split(data_root, split)
         self.video_frames: Dict[str, List[str]] = {}
         for video in self.videos:
             try:
-                self.video_frames[video] = list_video(data_root, video, img_suffix)
-                check_masks(data_root, video, self.video_frames[video], seg_map_suffix, require_masks)
+                self.video_frames[video] = list_video(data_root, video, img_suffix, self.img_dir)
+                check_masks(data_root, video, self.video_frames[video], seg_map_suffix, require_masks,
+                            self.img_dir, self.ann_dir)
             except DataError as err:
-                raise DataError(f'{err} (video listed in {os.path.join(data_root, split)}.txt)') from err
+                raise DataError(f'{err} (video listed in {split_path(data_root, split)})') from err
 
     @property
     def num_classes(self) -> int:
@@ -177,28 +257,31 @@ class VSPWVideoDataset(Dataset):
         return sum(len(frames) for frames in self.video_frames.values())
 
     def frame_path(self, video: str, frame: str) -> str:
-        return os.path.join(self.data_root, 'data', video, 'origin', frame + self.img_suffix)
+        return os.path.join(self.data_root, self.img_dir.format(video=video), frame + self.img_suffix)
 
     def mask_path(self, video: str, frame: str) -> str:
-        return os.path.join(self.data_root, 'data', video, 'mask', frame + self.seg_map_suffix)
+        return os.path.join(self.data_root, self.ann_dir.format(video=video), frame + self.seg_map_suffix)
 
     def get_gt_seg_map(self, video: str, frame: str, shifted: Optional[bool] = None,
                        expected_shape: Optional[Sequence[int]] = None) -> np.ndarray:
-        """The label map of one frame, uint8 (H, W): with VSPW's shift applied when ``shifted``
-        (default: the dataset's ``reduce_zero_label``), raw otherwise. With ``expected_shape`` (the
-        frame's (H, W)), a mask of another size is a :class:`DataError` naming both files."""
+        """The label map of one frame, uint8 (H, W): mapped to training ids (``label_map``, then
+        VSPW's shift) when ``shifted`` (default: the dataset's ``reduce_zero_label`` or
+        ``label_map``), raw otherwise. With ``expected_shape`` (the frame's (H, W)), a mask of
+        another size is a :class:`DataError` naming both files."""
         label = read_label(self.mask_path(video, frame), num_classes=self.num_classes,
                            ignore_index=self.ignore_index, expected_shape=expected_shape,
-                           frame_path=self.frame_path(video, frame))
-        shift = self.reduce_zero_label if shifted is None else shifted
-        return reduce_zero_label(label, self.ignore_index) if shift else label
+                           frame_path=self.frame_path(video, frame), valid=self.label_valid)
+        shift = (self.reduce_zero_label or self.label_map is not None) if shifted is None else shifted
+        return cv2.LUT(label, self.label_table) if shift else label
 
     def clip_results(self, video: str, frame_indices: Sequence[int]) -> Dict[str, Any]:
-        """The ``results`` dict a pipeline starts from, for the given frames of ``video``."""
+        """The ``results`` dict a pipeline starts from, for the given frames of ``video``
+        (``label_map`` and ``num_classes`` tell ``LoadAnnotations_clips`` the dataset's labels)."""
         frames = [self.video_frames[video][i] for i in frame_indices]
         return dict(video=video, frames=frames,
                     img_paths=[self.frame_path(video, f) for f in frames],
-                    seg_paths=[self.mask_path(video, f) for f in frames], seg_fields=[])
+                    seg_paths=[self.mask_path(video, f) for f in frames], seg_fields=[],
+                    label_map=self.label_map, num_classes=self.num_classes)
 
     def build_evaluator(self, metrics: Sequence[str] = ('mIoU',), **eval_options: Any
                         ) -> VideoSegEvaluator:
@@ -208,8 +291,9 @@ class VSPWVideoDataset(Dataset):
             metrics: ``'mIoU'``, ``'mDice'``, ``'mVC'``; empty to only write PNGs.
             eval_options: ``imgfile_prefix`` (write ``<prefix>/<video>/<frame>.png``), ``vc_gt``
                 (``'shifted'`` or ``'raw'``).
+            ``label_offset`` (added to the written labels: 1 writes VSPW's raw ids 1..124).
         """
-        allowed = {'imgfile_prefix', 'vc_gt'}
+        allowed = {'imgfile_prefix', 'vc_gt', 'label_offset'}
         unknown = sorted(set(eval_options) - allowed)
         if unknown:
             raise ValueError(f'unknown evaluation options {unknown}; known: {sorted(allowed)}')
@@ -217,7 +301,7 @@ class VSPWVideoDataset(Dataset):
             class_names=self.CLASSES, video_frames=self.video_frames,
             load_gt=lambda video, frame, shape: self.get_gt_seg_map(video, frame, shifted=False,
                                                                      expected_shape=shape),
-            gt_label_map=reduce_zero_label_table(self.ignore_index) if self.reduce_zero_label else None,
+            gt_label_map=self.label_table if self.reduce_zero_label or self.label_map else None,
             metrics=metrics, ignore_index=self.ignore_index, palette=self.PALETTE, **eval_options)
 
     def show_prediction(self, pred_labels: np.ndarray, frame_meta: Dict[str, Any], out_dir: str,

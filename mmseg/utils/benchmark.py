@@ -12,7 +12,8 @@ from typing import Callable, List, Optional, Sequence
 
 import torch
 
-__all__ = ['synchronize', 'enable_cpu_peak_memory', 'peak_memory_mib', 'median_ms', 'text_table']
+__all__ = ['synchronize', 'enable_cpu_peak_memory', 'peak_memory_mib', 'median_ms', 'text_table',
+           'count_gflops']
 
 
 def synchronize(device: str) -> None:
@@ -80,3 +81,15 @@ def text_table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
            '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
     out += ['| ' + ' | '.join(str(c).ljust(w) for c, w in zip(row, widths)) + ' |' for row in rows]
     return '\n'.join(out)
+
+
+def count_gflops(model: torch.nn.Module, img: torch.Tensor, meta: dict) -> float:
+    """GFLOPs of one ``model.simple_test(img, meta)`` (eval mode, no grad): matrix products,
+    convolutions and attention as torch's FlopCounterMode counts them (the deformable-attention
+    sampling is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model.simple_test(img, meta)
+    return counter.get_total_flops() / 1e9

@@ -5,10 +5,15 @@ Overrides (``--options key.path=value``, parsed by ``mmengine.DictAction``) must
 exists: a typo such as ``runner.max_iter=5`` is refused with the closest existing keys, and a value
 of the wrong type (``data.test.test_size=two``) is refused too. A leading ``+`` adds a new key on
 purpose (``+model.foo=1``).
+
+Overriding a top-level variable that the base files use to set other keys (``data_root``,
+``num_classes``, see :data:`DERIVED_KEYS`) also sets those keys where they still hold the old value,
+and says so on stderr; keys overridden explicitly in the same command win.
 """
 import argparse
 import difflib
 import os
+import sys
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
@@ -18,7 +23,41 @@ from .errors import ConfigError
 from .logger import get_root_logger
 
 __all__ = ['Config', 'ConfigDict', 'ConfigError', 'DictAction', 'apply_overrides', 'load_config',
-           'flatten_keys']
+           'flatten_keys', 'DERIVED_KEYS', 'expand_derived_keys']
+
+# top-level config variable -> the keys the base files set from it (re-applied when it is overridden)
+DERIVED_KEYS = {
+    'data_root': ('data.train.data_root', 'data.train.dataset.data_root', 'data.val.data_root',
+                  'data.test.data_root'),
+    'num_classes': ('model.decode_head.num_classes',
+                    'model.decode_head.transformer_decoder_cfg.num_classes'),
+}
+
+
+def _get(root: Mapping, path: str) -> Any:
+    node: Any = root
+    for part in path.split('.'):
+        if not isinstance(node, Mapping) or part not in node:
+            return KeyError
+        node = node[part]
+    return node
+
+
+def expand_derived_keys(cfg: Config, overrides: Mapping[str, Any]) -> dict:
+    """``overrides`` plus, for an overridden ``data_root`` or ``num_classes``, the keys of
+    :data:`DERIVED_KEYS` that still hold the variable's old value (each one reported on stderr)."""
+    out = dict(overrides)
+    for name, paths in DERIVED_KEYS.items():
+        if name not in overrides or name not in cfg._cfg_dict:
+            continue
+        old = cfg._cfg_dict[name]
+        derived = [p for p in paths if p not in overrides and _get(cfg._cfg_dict, p) == old]
+        for path in derived:
+            out[path] = overrides[name]
+        if derived:
+            print(f'config override {name}={overrides[name]!r} also sets {", ".join(derived)}',
+                  file=sys.stderr)
+    return out
 
 
 class DictAction(_MMEngineDictAction):
@@ -144,9 +183,11 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
 
     Every key path must exist (list elements are addressed by index, ``a.0.b``) unless it starts
     with ``+``; the new value must have the type of the value it replaces (int and float mix,
-    ``None`` goes anywhere).
+    ``None`` goes anywhere). ``data_root`` and ``num_classes`` also set their derived keys (see
+    :func:`expand_derived_keys`).
     """
     root = cfg._cfg_dict  # the ConfigDict behind the Config
+    overrides = expand_derived_keys(cfg, overrides)
     for raw_key, value in overrides.items():
         add = raw_key.startswith('+')
         key = raw_key[1:] if add else raw_key

@@ -166,7 +166,8 @@ def wrap_model(model: nn.Module, *, distributed: bool, device: Optional[torch.de
     if not distributed:
         return model
     device_ids = [device.index] if device.type == 'cuda' else None
-    return DistributedDataParallel(model, device_ids=device_ids,
+    # broadcast_buffers=False as the original (mmseg 0.x): the model's only buffer is a constant.
+    return DistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False,
                                    find_unused_parameters=find_unused_parameters)
 
 

@@ -1,4 +1,4 @@
-"""--finetune-from a stage-1 b1 checkpoint into the stage-2 model (spec: themask-state-dict-keys.md)."""
+"""--finetune-from a stage-1 b1 checkpoint into the stage-2 model (docs/method.md, "Checkpoint keys")."""
 import os
 
 import pytest
@@ -23,7 +23,7 @@ def test_stage1_to_stage2_keys_and_frozen_parameters(tmp_path, mmseg_caplog):
     stage2 = build('video')
     finetune_from(stage2, str(tmp_path / 'stage1.pth'), trainable_patterns=['predictor'])
     log = mmseg_caplog.text
-    # unexpected: the stage-1 head norm; missing: the stage-2-only modules (spec section 3a)
+    # unexpected: the stage-1 head norm; missing: the stage-2-only modules (docs/method.md, "Checkpoint keys")
     assert 'decode_head.predictor.decoder_norm.weight' in log
     own = set(stage2.state_dict())
     missing = own - set(stage1.state_dict())

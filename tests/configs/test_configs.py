@@ -1,4 +1,4 @@
-"""Every shipped config carries the original's hyperparameters (spec: themask-method.md 5, 6, 9)."""
+"""Every shipped config carries the original's hyperparameters (docs/method.md, "Training schedule and hyperparameters")."""
 import glob
 import os
 

@@ -1,11 +1,11 @@
-"""Test clips: the original's rule for any clip length, every frame exactly once (spec README, 2)."""
+"""Test clips: the original's rule for any clip length, every frame exactly once (docs/evaluation.md, "Test clips")."""
 import pytest
 
 from mmseg.datasets.clips import make_test_clips
 
 
 def original_clips(num_frames, test_size):
-    """The original's cutting for test_size 1, 2 and 4 (custom.py), written from the spec: blocks of
+    """The original's cutting for test_size 1, 2 and 4 (custom.py), written from docs/evaluation.md: blocks of
     6 give (0,3) (1,4) (2,5), blocks of 12 give (0,3,6,9) (1,4,7,10) (2,5,8,11), then consecutive
     chunks; for test_size 1 every frame alone."""
     if test_size == 1:

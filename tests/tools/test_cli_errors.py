@@ -22,9 +22,9 @@ from mmseg.utils.config import load_config
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
 STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
-TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda', 'check_dataset',
-         'convert_checkpoint',
-         'make_synthetic_vspw', 'print_config', 'test', 'train', 'video_demo']
+TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda', 'browse_dataset',
+         'check_dataset', 'confusion_matrix', 'convert_checkpoint', 'export', 'get_flops', 'make_synthetic_vspw',
+         'make_toy_dataset', 'print_config', 'test', 'train', 'video_demo']
 DEMO_REWRITE = pytest.mark.xfail(reason='needs the tools/video_demo.py rewrite (issue 14: run_cli, typed errors)',
                                  strict=False)
 _MAINS = {}
@@ -170,6 +170,36 @@ ROWS = [
     ('benchmark_data', ['--workers', '-1'], 'argument --workers: expected an integer >= 0'),
     ('benchmark_data', ['--batches', '0'], 'argument --batches: expected an integer >= 1'),
     ('benchmark_data', ['--json', UNWRITABLE], '--json '),
+    # tools/browse_dataset.py
+    ('browse_dataset', ['{tmp}/absent.py'], "config file '"),
+    ('browse_dataset', ['{s1}', '--split', 'dev'], "argument --split: invalid choice: 'dev'"),
+    ('browse_dataset', ['{s1}', '--num', '0'], '--num must be at least 1'),
+    ('browse_dataset', ['{s1}', '--num', 'x'], 'argument --num: invalid int value'),
+    ('browse_dataset', ['{s1}', '--out', '{afile}/m', '--options', 'data.train.dataset.data_root={tmp}/absent'],
+     '--out '),
+    ('browse_dataset', ['{s1}', '--options', 'data.train.dataset.data_root'], 'argument --options/--cfg-options'),
+    # tools/confusion_matrix.py
+    ('confusion_matrix', ['{tmp}/absent.json'], "'"),
+    ('confusion_matrix', ['{log}', '--max-classes', '0'], '--max-classes must be at least 1'),
+    ('confusion_matrix', ['{log}', '--top', 'x'], 'argument --top: invalid int value'),
+    ('confusion_matrix', ['{log}', '--out', UNWRITABLE], '--out '),
+    # tools/get_flops.py
+    ('get_flops', ['{tmp}/absent.py'], "config file '"),
+    ('get_flops', ['{s1}', '--size', '64'], '--size must be HxW'),
+    ('get_flops', ['{s1}', '--clip-len', 'x'], 'argument --clip-len: invalid int value'),
+    ('get_flops', ['{s1}', '--out', UNWRITABLE], '--out '),
+    # tools/export.py
+    ('export', ['{s1}', 'none', '--out', UNWRITABLE], '--out '),
+    ('export', ['{s1}', 'none', '--out', '{tmp}/m.pt2', '--size', '64'], '--size'),
+    ('export', ['{s1}', 'none', '--out', '{tmp}/m.pt2', '--clip-len', '0'], '--clip-len must be positive'),
+    ('export', ['{s1}', 'none', '--out', '{tmp}/m.pt2', '--output', 'logits'], "argument --output: invalid choice"),
+    ('export', ['{s1}', 'none', '--out', '{tmp}/m.pt2', '--atol', 'x'], 'argument --atol: invalid float value'),
+    ('export', ['{s1}', '{mp4}', '--out', '{tmp}/m.pt2'], 'is not a PyTorch checkpoint'),
+    ('export', ['{s1}', 'none'], 'the following arguments are required: --out'),
+    # tools/make_toy_dataset.py
+    ('make_toy_dataset', ['--out', '{tmp}/t1', '--videos', 'x'], 'argument --videos: invalid int value'),
+    ('make_toy_dataset', ['--out', '{tmp}/t2', '--size', '64'], 'argument --size'),
+    ('make_toy_dataset', ['--out', '{tmp}/t3', '--frames', 'a-b'], 'argument --frames'),
     # tools/benchmark_eval_memory.py
     ('benchmark_eval_memory', ['--frames', '0'], 'argument --frames: expected an integer >= 1'),
     ('benchmark_eval_memory', ['--size', '480'], 'argument --size: expected HxW'),

@@ -15,8 +15,6 @@ import pytest
 import torch
 from PIL import Image
 
-from mmseg.apis.test import cli_test
-from mmseg.apis.train import cli_train
 from mmseg.datasets import DataError
 from mmseg.datasets.dataset_check import scan_dataset
 from mmseg.models import build_segmentor
@@ -26,11 +24,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CONFIG = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
 
 
-def tool_parser(name):
+def tool_main(name):
+    """``main`` of ``tools/<name>.py``, run in this process (so the raised error can be inspected)."""
     spec = importlib.util.spec_from_file_location(f'{name}_tool', os.path.join(ROOT, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.parse_args
+    return module.main
 
 
 @pytest.fixture(scope='module')
@@ -130,18 +129,17 @@ def test_bad_data_is_reported_by_check_train_and_test(clean_dataset, random_chec
     for paths in (bad_train, bad_val):
         assert_names_one_of(reported, paths)
 
-    train_args = tool_parser('train')([CONFIG, '--work-dir', str(tmp_path / 'work'), '--no-validate', '--options',
-                                       *options, 'runner.max_iters=2', 'checkpoint_config.interval=2'])
+    train_argv = [CONFIG, '--work-dir', str(tmp_path / 'work'), '--no-validate', '--options', *options,
+                  'runner.max_iters=2', 'checkpoint_config.interval=2']
     with pytest.raises(DataError) as err:
-        cli_train(train_args)
+        tool_main('train')(train_argv)
     assert_names_one_of(str(err.value), bad_train)
     assert not os.path.exists(tmp_path / 'work' / 'latest.pth')
 
     if case == 'missing_video':  # the val split is intact in this case
         return
-    test_args = tool_parser('test')([CONFIG, random_checkpoint, '--eval', 'mIoU', '--options', *options])
     with pytest.raises(DataError) as err:
-        cli_test(test_args)
+        tool_main('test')([CONFIG, random_checkpoint, '--eval', 'mIoU', '--options', *options])
     assert_names_one_of(str(err.value), bad_val)
 
 

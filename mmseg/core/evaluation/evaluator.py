@@ -78,6 +78,7 @@ class VideoSegEvaluator:
         imgfile_prefix: if set, each processed frame is also written as
             ``imgfile_prefix/<video>/<frame>.png`` (labels 0..K-1, palette attached).
         palette: RGB colour per class, for the PNGs.
+        label_offset: added to the labels written to ``imgfile_prefix`` (1: VSPW's raw ids 1..124).
     """
 
     def __init__(self, *, class_names: Sequence[str], video_frames: Mapping[str, Sequence[str]],
@@ -85,7 +86,7 @@ class VideoSegEvaluator:
                  gt_label_map: Optional[np.ndarray] = None,
                  metrics: Union[str, Sequence[str]] = ('mIoU',), ignore_index: int = 255, vc_gt: str = 'shifted', vc_ks: Sequence[int] = (8, 16),
                  vc_skip_max_frames: int = 16, imgfile_prefix: Optional[str] = None,
-                 palette: Optional[Sequence[Sequence[int]]] = None) -> None:
+                 palette: Optional[Sequence[Sequence[int]]] = None, label_offset: int = 0) -> None:
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         unknown = [m for m in metrics if m not in METRICS]
         if unknown:
@@ -108,6 +109,9 @@ class VideoSegEvaluator:
         self.ignore_index = ignore_index
         self.vc_gt = vc_gt
         self.imgfile_prefix = imgfile_prefix
+        if isinstance(label_offset, bool) or not isinstance(label_offset, int) or label_offset < 0:
+            raise ValueError(f'label_offset must be an integer >= 0, got {label_offset!r}')
+        self.label_offset = label_offset
         self.palette = palette
         self.confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
         self.vc = VideoConsistency(ks=vc_ks, skip_max_frames=vc_skip_max_frames)
@@ -146,7 +150,8 @@ class VideoSegEvaluator:
             gt = raw if self.gt_label_map is None else cv2.LUT(raw, self.gt_label_map)
         self._seen.add((video, index))
         if self.imgfile_prefix is not None:
-            write_label_png(os.path.join(self.imgfile_prefix, video, f'{frame}.png'), pred, self.palette)
+            write_label_png(os.path.join(self.imgfile_prefix, video, f'{frame}.png'),
+                            pred + self.label_offset, [(0, 0, 0)] * self.label_offset + list(self.palette))
         if self.use_confusion:
             self.confusion += confusion_matrix(gt, pred, self.num_classes, self.ignore_index)
         if self.use_vc:
@@ -175,6 +180,7 @@ class VideoSegEvaluator:
             confusion = total[:k2].reshape(self.num_classes, self.num_classes)
             results.update(summarize_confusion(confusion))
             results['classes'] = self.class_names
+            results['confusion_matrix'] = confusion.astype(np.int64)  # rows: ground truth
         if self.use_vc:
             results.update(self.vc.mean_from_statistics(total[k2:-2]))
         notes = self._notes(results)

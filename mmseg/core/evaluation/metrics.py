@@ -1,4 +1,4 @@
-"""Confusion-matrix segmentation metrics (spec: vspw-evaluation.md A.3).
+"""Confusion-matrix segmentation metrics (docs/evaluation.md, "mIoU").
 
 One global (K, K) matrix, rows ground truth and columns prediction, is accumulated over every frame
 of every video; pixels whose ground truth is ``ignore_index`` are not counted. From it:

@@ -1,4 +1,5 @@
-"""Video consistency VC_k, streamed (spec: vspw-evaluation.md A.4, exactly as CFFM's VC_perclip.py).
+"""Video consistency VC_k, streamed (docs/evaluation.md, "mVC8 and mVC16"; exactly as
+CFFM's VC_perclip.py).
 
 For a video of N frames (skipped when N <= ``skip_max_frames``, 16 for both k = 8 and k = 16), the
 windows start at i = 0 .. N-k-1 (so the last frame is in no window) and cover frames i .. i+k-1.

@@ -9,6 +9,7 @@ With ``warmup='linear'`` and ``it < warmup_iters`` that value is scaled by
 ``1 - (1 - it / warmup_iters) * (1 - warmup_ratio)``, which rises linearly from ``warmup_ratio`` to 1.
 The learning rate depends only on ``it``, so a resumed run needs no scheduler state.
 """
+from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional
 
 from torch.optim import Optimizer
@@ -18,6 +19,7 @@ from ...utils.errors import ConfigError, ConfigKeyError
 __all__ = ['PolyLrSchedule', 'build_lr_schedule']
 
 
+@dataclass(frozen=True, kw_only=True)
 class PolyLrSchedule:
     """Poly decay by iteration with an optional linear warm-up.
 
@@ -30,23 +32,23 @@ class PolyLrSchedule:
         warmup_ratio: the warm-up's starting fraction of the scheduled learning rate, in (0, 1].
     """
 
-    def __init__(self, *, max_iters: int, power: float = 1.0, min_lr: float = 0.0,
-                 warmup: Optional[str] = None, warmup_iters: int = 0, warmup_ratio: float = 0.1) -> None:
-        if max_iters <= 0:
-            raise ConfigError(f'max_iters must be positive, got {max_iters}')
-        if warmup not in (None, 'linear'):
-            raise ConfigError(f'lr_config.warmup must be None or "linear", got {warmup!r}')
-        if warmup is not None and warmup_iters <= 0:
-            raise ConfigError(f'lr_config.warmup_iters must be positive with warmup={warmup!r}, '
-                             f'got {warmup_iters}')
-        if warmup is not None and not 0 < warmup_ratio <= 1:
-            raise ConfigError(f'lr_config.warmup_ratio must be in (0, 1], got {warmup_ratio}')
-        self.max_iters = max_iters
-        self.power = power
-        self.min_lr = min_lr
-        self.warmup = warmup
-        self.warmup_iters = warmup_iters
-        self.warmup_ratio = warmup_ratio
+    max_iters: int
+    power: float = 1.0
+    min_lr: float = 0.0
+    warmup: Optional[str] = None
+    warmup_iters: int = 0
+    warmup_ratio: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.max_iters <= 0:
+            raise ConfigError(f'max_iters must be positive, got {self.max_iters}')
+        if self.warmup not in (None, 'linear'):
+            raise ConfigError(f'lr_config.warmup must be None or "linear", got {self.warmup!r}')
+        if self.warmup is not None and self.warmup_iters <= 0:
+            raise ConfigError(f'lr_config.warmup_iters must be positive with warmup={self.warmup!r}, '
+                              f'got {self.warmup_iters}')
+        if self.warmup is not None and not 0 < self.warmup_ratio <= 1:
+            raise ConfigError(f'lr_config.warmup_ratio must be in (0, 1], got {self.warmup_ratio}')
 
     def lr_at(self, base_lr: float, iteration: int) -> float:
         """The learning rate of a group with base ``base_lr`` before iteration ``iteration``."""

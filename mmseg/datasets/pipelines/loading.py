@@ -9,12 +9,13 @@ The loaders add ``img`` (list of (H, W, 3) uint8 BGR arrays), ``gt_semantic_seg`
 uint8 arrays) and the clip-level meta ``filename``, ``ori_shape``, ``img_shape``, ``pad_shape``,
 ``scale_factor``, ``img_norm_cfg``. Every frame of a clip has the same size.
 """
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Tuple
 
+import cv2
 import numpy as np
 
 from ..builder import PIPELINES
-from ..file_io import DataError, read_image, read_label, reduce_zero_label
+from ..file_io import DataError, label_tables, read_image, read_label, reduce_zero_label
 
 __all__ = ['LoadImageFromFile_clips', 'LoadAnnotations_clips']
 
@@ -61,9 +62,13 @@ class LoadImageFromFile_clips:
 class LoadAnnotations_clips:
     """Read the clip's label maps (``results['seg_paths']``) into ``gt_semantic_seg``.
 
+    When the dataset starts ``results`` with ``num_classes`` (its class count K) and ``label_map``,
+    the labels are mapped as the dataset maps them (``label_map``, then this step's
+    ``reduce_zero_label``) and a raw value is valid when it ends as 0..K-1 or ``ignore_index``.
+
     Args:
         reduce_zero_label: apply VSPW's shift (raw 0 and 255 -> 255, raw k -> k-1).
-        num_classes: the largest valid raw class value.
+        num_classes: the largest valid raw class value when the dataset does not say.
         ignore_index: the void value.
     """
 
@@ -72,17 +77,33 @@ class LoadAnnotations_clips:
         self.reduce_zero_label = reduce_zero_label
         self.num_classes = num_classes
         self.ignore_index = ignore_index
+        self._tables: Dict[Any, Tuple[np.ndarray, np.ndarray]] = {}
+
+    def _dataset_tables(self, results: Dict[str, Any]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        if results.get('num_classes') is None:
+            return None
+        label_map = results.get('label_map') or {}
+        key = (results['num_classes'], tuple(sorted(label_map.items())))
+        if key not in self._tables:
+            self._tables[key] = label_tables(results['num_classes'], reduce_zero_label=self.reduce_zero_label,
+                                             label_map=label_map, ignore_index=self.ignore_index)
+        return self._tables[key]
 
     def __call__(self, results: Dict[str, Any]) -> Dict[str, Any]:
         if 'img' not in results:
             raise KeyError('LoadAnnotations_clips needs the frames loaded first: put '
                            'LoadImageFromFile_clips before it in the pipeline')
+        tables = self._dataset_tables(results)
         labels = []
         for seg_path, img_path in zip(results['seg_paths'], results['img_paths']):
             label = read_label(seg_path, num_classes=self.num_classes, ignore_index=self.ignore_index,
-                               expected_shape=results['ori_shape'], frame_path=img_path)
-            labels.append(reduce_zero_label(label, self.ignore_index) if self.reduce_zero_label
-                          else label)
+                               expected_shape=results['ori_shape'], frame_path=img_path,
+                               valid=None if tables is None else tables[1])
+            if tables is not None:
+                labels.append(cv2.LUT(label, tables[0]))
+            else:
+                labels.append(reduce_zero_label(label, self.ignore_index) if self.reduce_zero_label
+                              else label)
         results['gt_semantic_seg'] = labels
         results.setdefault('seg_fields', [])
         if 'gt_semantic_seg' not in results['seg_fields']:

@@ -1,4 +1,4 @@
-"""Confusion-matrix metrics against the spec's worked example and a brute-force reference."""
+"""Confusion-matrix metrics against the worked example of docs/evaluation.md and a brute-force reference."""
 import numpy as np
 import pytest
 
@@ -7,7 +7,7 @@ from mmseg.datasets.file_io import reduce_zero_label
 
 
 def test_worked_example():
-    """vspw-evaluation.md A.3: mIoU_present 0.4167 (VSPW Evaluator), mIoU 0.2778 (mmseg)."""
+    """docs/evaluation.md, "mIoU": mIoU_present 0.4167 (VSPW Evaluator), mIoU 0.2778 (mmseg)."""
     gt = reduce_zero_label(np.array([[0, 1, 1], [2, 2, 255]], np.uint8))
     np.testing.assert_array_equal(gt, [[255, 0, 0], [1, 1, 255]])
     pred = np.array([[0, 0, 1], [1, 2, 0]])

@@ -1,4 +1,4 @@
-"""VC_k exactly as vspw-evaluation.md A.4 defines it."""
+"""VC_k exactly as docs/evaluation.md ("mVC8 and mVC16") defines it."""
 import numpy as np
 import pytest
 

@@ -25,7 +25,7 @@ def test_variants_build_with_segformer_structure(name):
 
 def test_b1_parameter_count_and_output_shapes():
     model = build_backbone(dict(type='mit_b1')).eval()
-    assert sum(p.numel() for p in model.parameters()) == 13_151_424  # spec: SegFormer mit_b1
+    assert sum(p.numel() for p in model.parameters()) == 13_151_424  # SegFormer's mit_b1 (docs/method.md, "Checkpoint keys")
     with torch.no_grad():
         outs = model(torch.randn(2, 3, 70, 100))
     # ceil-halving sizes: 70x100 -> 18x25 -> 9x13 -> 5x7 -> 3x4

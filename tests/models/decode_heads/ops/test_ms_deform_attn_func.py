@@ -12,6 +12,7 @@ from torch.autograd import gradcheck
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
     ms_deform_attn_func as msda
+from mmseg.models.utils import compute_mode, reference_mode, set_fast_mode
 from tests.conftest import REPO_ROOT
 from tests.models.decode_heads.ops.msda_cases import (brute_force_msda, edge_case_inputs,
                                                       make_inputs, require_kernel)
@@ -56,9 +57,8 @@ def test_reference_gradcheck():
 
 @pytest.fixture
 def clean_switch(monkeypatch):
-    """No explicit switch and no THEMASK_MSDA for the test; restored afterwards."""
-    monkeypatch.setattr(msda, '_force_reference', None)
-    monkeypatch.delenv(msda.ENV_VAR, raising=False)
+    """Fast mode (the default) for the test, whatever THEMASK_MODE says; restored afterwards."""
+    monkeypatch.setattr(compute_mode, '_FAST', True)
 
 
 @pytest.mark.parametrize('cpu_built,cuda_built,device,dtype,expected', [
@@ -77,36 +77,46 @@ def test_select_backend_by_device_and_build(monkeypatch, clean_switch, cpu_built
     # stands in for a tensor on any device (no GPU needed): only .device and .dtype are read
     value = types.SimpleNamespace(device=torch.device(device), dtype=dtype)
     assert msda.select_backend(value) == expected
-    with msda.use_reference_op(True):
+    with reference_mode():
         assert msda.select_backend(value) == 'reference'
     assert msda.select_backend(value) == expected
 
 
-def test_reference_switch_call_context_and_environment(monkeypatch, clean_switch):
+def test_reference_mode_is_the_one_switch(monkeypatch, clean_switch):
     monkeypatch.setattr(msda, '_CPU_BUILT', True)
     value = torch.zeros(1, 1, 1, 1)
-    assert not msda.reference_op_forced() and msda.select_backend(value) == 'cpu'
-    msda.use_reference_op(True)
-    assert msda.reference_op_forced() and msda.select_backend(value) == 'reference'
-    with msda.use_reference_op(False):
-        assert msda.select_backend(value) == 'cpu'
+    assert msda.select_backend(value) == 'cpu'
+    assert msda.available_backends()['reference_forced'] is False
+    with reference_mode():
+        assert msda.select_backend(value) == 'reference'
+        assert msda.available_backends()['reference_forced'] is True
+    assert msda.select_backend(value) == 'cpu'
+    set_fast_mode(False)
     assert msda.select_backend(value) == 'reference'
-    msda.use_reference_op(None)
-    monkeypatch.setenv(msda.ENV_VAR, 'reference')
-    assert msda.select_backend(value) == 'reference'
-    assert msda.available_backends()['reference_forced'] is True
-    with msda.use_reference_op(False):  # an explicit switch wins over the environment
-        assert msda.select_backend(value) == 'cpu'
-    monkeypatch.setenv(msda.ENV_VAR, 'fast')
-    with pytest.raises(ValueError, match="THEMASK_MSDA='fast'.*expected"):
-        msda.select_backend(value)
+    set_fast_mode(True)
+    assert not hasattr(msda, 'use_reference_op') and not hasattr(msda, 'ENV_VAR')
 
 
-def test_dispatcher_casts_to_value_dtype_and_runs_the_reference_when_forced(clean_switch):
+def test_reference_mode_from_the_environment():
+    """THEMASK_MODE=reference, read at import in a fresh interpreter, selects the reference."""
+    script = """
+import torch
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import available_backends, select_backend
+assert available_backends()['reference_forced'] is True
+assert select_backend(torch.zeros(1, 1, 1, 1)) == 'reference'
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, THEMASK_MODE='reference')
+    result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr
+
+
+def test_dispatcher_casts_to_value_dtype_and_runs_the_reference_in_reference_mode(clean_switch):
     value, shapes, starts, locations, weights = make_inputs(2, [(3, 4), (2, 2)], heads=2,
                                                             channels=4, num_queries=5, points=2)
     expected = msda.ms_deform_attn_core_pytorch(value, shapes, locations, weights)
-    with msda.use_reference_op(True):
+    with reference_mode():
         output = msda.multi_scale_deformable_attn(value, shapes, starts, locations.float(),
                                                   weights.float())
     assert output.dtype == torch.float64
@@ -125,7 +135,8 @@ def test_cpu_tensors_use_the_cpu_kernel_when_built(monkeypatch, clean_switch, bu
                                                             num_queries=2, points=2)
     output = msda.multi_scale_deformable_attn(value.requires_grad_(), shapes, starts, locations,
                                              weights)
-    assert (type(output.grad_fn).__name__ == 'MSDeformAttnFunctionBackward') == built
+    # the operator's registered backward, or the reference's last op
+    assert ('themask_ms_deform_attn_forward' in type(output.grad_fn).__name__) == built
 
 
 def test_missing_extension_is_reported_not_raised():
@@ -171,7 +182,29 @@ else:
 print('ok')
 """
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-    env.pop(msda.ENV_VAR, None)
+    env.pop('THEMASK_MODE', None)
+    result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr
+
+
+def test_old_build_without_the_operator_warns_and_falls_back():
+    """An extension built before the op became a PyTorch operator (a pybind module only)."""
+    script = f"""
+import sys, types, warnings
+old = types.ModuleType({msda.EXTENSION_MODULE!r})
+old.__file__ = 'old_build.so'
+old.with_cuda = lambda: False
+sys.modules[{msda.EXTENSION_MODULE!r}] = old
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import available_backends
+assert any('registers no themask::ms_deform_attn_forward' in str(w.message) for w in caught)
+assert available_backends()['cpu'] is False, available_backends()
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    env.pop('THEMASK_MODE', None)
     result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr

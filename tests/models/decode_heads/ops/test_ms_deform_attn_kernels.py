@@ -201,11 +201,14 @@ def test_cuda_module_under_autocast(dtype):
         value = attn.value_proj(x).view(2, 80, 4, 16)
         assert select_backend(value) == 'cuda'
         output = attn(x, ref_points, x, shapes, starts)
-        # locations and weights are float32 here: the dispatcher casts them to the value's dtype
-        sampled = multi_scale_deformable_attn(value, shapes, starts,
-                                              torch.rand(2, 80, 4, 2, 2, 2, device='cuda'),
-                                              torch.rand(2, 80, 4, 2, 2, device='cuda'))
-    assert sampled.dtype == dtype
+        # under autocast the op runs in float32: the dispatcher and the operator cast to it
+        locations = torch.rand(2, 80, 4, 2, 2, 2, device='cuda')
+        weights = torch.rand(2, 80, 4, 2, 2, device='cuda')
+        sampled = multi_scale_deformable_attn(value, shapes, starts, locations, weights)
+        direct = MSDeformAttnFunction.apply(value.contiguous(), shapes, starts, locations,
+                                            weights.to(dtype), 64)
+    assert output.dtype == sampled.dtype == direct.dtype == torch.float32
+    assert torch.equal(sampled, direct)
     output.float().sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in attn.parameters())
     assert relative_error(output, expected) < 3e-2

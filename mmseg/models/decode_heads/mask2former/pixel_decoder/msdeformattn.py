@@ -3,19 +3,21 @@
 Three levels (res5, res4, res3 - coarse to fine) are projected to ``conv_dim`` with GroupNorm(32),
 refined by a deformable-attention encoder, and one FPN level on res2 gives the stride-4
 ``mask_features``. The whole decoder runs in float32, also under autocast (as the original).
+
+The level shapes are Python ints taken from the inputs' ``.shape`` (never read back from a tensor),
+so ``forward_features`` compiles with ``torch.compile(fullgraph=True)`` and exports with
+``torch.export`` when the deformable-attention op is built.
 """
-import contextlib
 import math
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ....builder import PIXEL_DECODERS
-from ....utils import ConvNormAct, c2_xavier_fill, fast_mode, group_norm
+from ....utils import ConvNormAct, c2_xavier_fill, group_norm
 from ..position_encoding import PositionEmbeddingSine
-from .ops.functions import use_reference_op
 from .ops.modules import MSDeformAttn
 
 
@@ -64,8 +66,12 @@ class MSDeformAttnEncoder(nn.Module):
         return ref[None, :, None, :].expand(batch, -1, len(spatial_shapes), -1)
 
     def forward(self, src: torch.Tensor, pos: torch.Tensor, spatial_shapes: torch.Tensor,
-                level_start_index: torch.Tensor) -> torch.Tensor:
-        shapes = [tuple(s) for s in spatial_shapes.tolist()]
+                level_start_index: torch.Tensor,
+                shapes: Optional[Sequence[Tuple[int, int]]] = None) -> torch.Tensor:
+        """``shapes``: the rows of ``spatial_shapes`` as Python ints (read from the tensor, a
+        graph break under ``torch.compile``, when omitted)."""
+        if shapes is None:
+            shapes = [tuple(s) for s in spatial_shapes.tolist()]
         reference_points = self.reference_points(shapes, src.shape[0], src.device)
         for layer in self.layers:
             src = layer(src, pos, reference_points, spatial_shapes, level_start_index)
@@ -92,15 +98,20 @@ class MSDeformAttnTransformerEncoderOnly(nn.Module):
         nn.init.normal_(self.level_embed)
 
     def forward(self, srcs: List[torch.Tensor], pos_embeds: List[torch.Tensor]):
+        """Return (memory (N, S, C), spatial_shapes (L, 2), level_start_index (L,))."""
         src_flatten, pos_flatten, shapes = [], [], []
         for lvl, (src, pos) in enumerate(zip(srcs, pos_embeds)):
-            shapes.append(src.shape[-2:])
+            shapes.append((src.shape[-2], src.shape[-1]))
             src_flatten.append(src.flatten(2).transpose(1, 2))
             pos_flatten.append(pos.flatten(2).transpose(1, 2) + self.level_embed[lvl].view(1, 1, -1))
-        spatial_shapes = torch.as_tensor(shapes, dtype=torch.long, device=srcs[0].device)
-        level_start_index = torch.cat((spatial_shapes.new_zeros(1), spatial_shapes.prod(1).cumsum(0)[:-1]))
+        starts = [0]
+        for h, w in shapes[:-1]:
+            starts.append(starts[-1] + h * w)
+        device = srcs[0].device
+        spatial_shapes = torch.as_tensor(shapes, dtype=torch.long, device=device)
+        level_start_index = torch.as_tensor(starts, dtype=torch.long, device=device)
         memory = self.encoder(torch.cat(src_flatten, 1), torch.cat(pos_flatten, 1), spatial_shapes,
-                              level_start_index)
+                              level_start_index, shapes=shapes)
         return memory, spatial_shapes, level_start_index
 
 
@@ -172,21 +183,21 @@ class MSDeformAttnPixelDecoder(nn.Module):
     def forward_features(self, features: Dict[str, torch.Tensor]):
         """Return (mask_features, transformer_encoder_features, multi_scale_features).
 
-        ``multi_scale_features`` is ordered 1/32, 1/16, 1/8. In reference mode the deformable
-        attention runs the PyTorch reference instead of the compiled kernel.
+        ``multi_scale_features`` is ordered 1/32, 1/16, 1/8. In reference mode
+        (``mmseg.models.utils.reference_mode``) the deformable attention runs the PyTorch
+        reference instead of the compiled kernel.
         """
-        op_mode = contextlib.nullcontext() if fast_mode() else use_reference_op(True)
-        with op_mode, torch.autocast(device_type=next(iter(features.values())).device.type, enabled=False):
+        with torch.autocast(device_type=next(iter(features.values())).device.type, enabled=False):
             srcs, pos = [], []
             for idx, name in enumerate(self.transformer_in_features):
                 x = features[name].float()
                 srcs.append(self.input_proj[idx](x))
                 pos.append(self.pe_layer(x))
-            memory, spatial_shapes, level_start_index = self.transformer(srcs, pos)
+            memory, _, _ = self.transformer(srcs, pos)
             batch = memory.shape[0]
-            sizes = spatial_shapes.prod(1).tolist()
+            shapes = [(src.shape[-2], src.shape[-1]) for src in srcs]
             out = []
-            for chunk, (h, w) in zip(memory.split(sizes, dim=1), spatial_shapes.tolist()):
+            for chunk, (h, w) in zip(memory.split([h * w for h, w in shapes], dim=1), shapes):
                 out.append(chunk.transpose(1, 2).reshape(batch, -1, h, w))
             fpn_features = self.in_features[:self.num_fpn_levels][::-1]
             for name, lateral, output in zip(fpn_features, self.lateral_convs, self.output_convs):

@@ -1,4 +1,5 @@
-"""Check the built kernels against the PyTorch reference and run gradcheck, printing the results.
+"""Check the built kernels against the PyTorch reference, run gradcheck and ``torch.library.opcheck``
+of the operators ``themask::ms_deform_attn_forward``/``_backward``, printing the results.
 
     python mmseg/models/decode_heads/mask2former/pixel_decoder/ops/test.py   # from the repo root
 
@@ -62,6 +63,21 @@ def check_gradient(device, channels):
     return report(ok, f'gradcheck {device} float64 D={channels}', 'fast mode')
 
 
+def check_operator(device, dtype):
+    """opcheck: schema, autograd registration, fake kernel and AOT dispatch (forward and backward)."""
+    value, shapes, starts, locations, weights = make_inputs(D, dtype, device)
+    inputs = (value.requires_grad_(), shapes, starts, locations.requires_grad_(),
+              weights.requires_grad_())
+    grad_output = torch.rand(N, LQ, M * D, dtype=dtype, device=device)
+    failures = {}
+    for op, args in ((torch.ops.themask.ms_deform_attn_forward.default, inputs + (IM2COL_STEP,)),
+                     (torch.ops.themask.ms_deform_attn_backward.default,
+                      tuple(t.detach() for t in inputs) + (grad_output, IM2COL_STEP))):
+        results = torch.library.opcheck(op, args, raise_exception=False)
+        failures.update({f'{op._name} {k}': v for k, v in results.items() if v != 'SUCCESS'})
+    return report(not failures, f'opcheck {device} {dtype}', failures or 'forward and backward ops')
+
+
 def main():
     backends = available_backends()
     print(f'backends: {backends}')
@@ -74,6 +90,8 @@ def main():
     for device in devices:
         results.append(check_forward(device, torch.float64, rtol=1e-7, atol=1e-12))
         results.append(check_forward(device, torch.float32, rtol=1e-2, atol=1e-3))
+        for dtype in (torch.float32, torch.float64):
+            results.append(check_operator(device, dtype))
         for channels in (30, 32, 64, 71, 1025, 2048, 3096):
             results.append(check_gradient(device, channels))
     print(f'{sum(results)}/{len(results)} checks passed')

@@ -10,10 +10,27 @@ L levels, P points per level and head):
 - ``attention_weights`` (N, Lq, M, L, P)
 - output (N, Lq, M * D)
 
+The compiled kernels are the PyTorch operators ``torch.ops.themask.ms_deform_attn_forward`` and
+``torch.ops.themask.ms_deform_attn_backward`` (schemas and CPU/CUDA kernels in ``src/vision.cpp``,
+registered when the extension is imported); this module registers their fake (shape) kernels,
+the backward formula (``torch.library.register_autograd``) and the autocast rule, so that
+``torch.compile`` and ``torch.export`` trace through the op.
+
 ``multi_scale_deformable_attn`` picks the implementation by device: CUDA tensors use the CUDA
-kernel and CPU tensors the CPU kernel when the extension is built (``sh make.sh`` in ``ops/``);
-everything else, and every call while the reference is forced (``use_reference_op(True)`` or the
-environment variable ``THEMASK_MSDA=reference``), runs ``ms_deform_attn_core_pytorch``.
+kernel and CPU tensors (float32/float64) the CPU kernel when the extension is built (``sh make.sh``
+in ``ops/``); everything else, and every call in reference mode (``mmseg.models.utils``:
+``reference_mode()``, ``set_fast_mode(False)`` or ``THEMASK_MODE=reference``), runs
+``ms_deform_attn_core_pytorch``.
+
+Autocast: the op runs in float32 under autocast (its float16/bfloat16 inputs are cast to float32
+and the output is float32), in the dispatcher and in the operator itself
+(``torch.library.register_autocast``), on CPU and CUDA. Why: sampling locations in [0, 1] lose too
+much in half precision (bfloat16 keeps 8 bits: on a 128-pixel map a location moves by up to a
+quarter pixel); the CUDA kernel computes in float32 for half inputs anyway, so float32 inputs cost
+only the bandwidth of reading them; the CPU kernel exists in float32/float64 only, so CPU autocast
+keeps the kernel rather than falling back to the reference; and the original runs the pixel
+decoder in float32 under AMP. Outside autocast the op runs in the dtype of ``value`` (locations
+and weights are cast to it): float32/float64 on CPU, also float16/bfloat16 on CUDA.
 """
 import importlib
 import os
@@ -23,12 +40,11 @@ from typing import Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from torch.autograd import Function
-from torch.autograd.function import once_differentiable
+
+from mmseg.models.utils.compute_mode import fast_mode
 
 OPS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTENSION_MODULE = __name__.rsplit('.', 2)[0] + '.MultiScaleDeformableAttention'
-ENV_VAR = 'THEMASK_MSDA'
 CPU_DTYPES = (torch.float32, torch.float64)
 CUDA_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -75,50 +91,88 @@ def _load_extension(module_name: str) -> Tuple[Optional[ModuleType], str]:
     return module, f'built ({module.__file__})'
 
 
-_extension, _extension_status = _load_extension(EXTENSION_MODULE)
+OP_NAMESPACE = 'themask'
+FORWARD_OP = f'{OP_NAMESPACE}::ms_deform_attn_forward'
+BACKWARD_OP = f'{OP_NAMESPACE}::ms_deform_attn_backward'
+
+
+def _fake_forward(value: torch.Tensor, spatial_shapes: torch.Tensor,
+                  level_start_index: torch.Tensor, sampling_loc: torch.Tensor,
+                  attn_weight: torch.Tensor, im2col_step: int) -> torch.Tensor:
+    """Shape and dtype of the forward: (N, Lq, M * D) in value's dtype."""
+    for name, t in (('value_spatial_shapes', spatial_shapes),
+                    ('value_level_start_index', level_start_index),
+                    ('sampling_locations', sampling_loc), ('attention_weights', attn_weight)):
+        torch._check(t.device == value.device,
+                     lambda: f'ms_deform_attn: {name} is on {t.device} but value is on '
+                             f'{value.device}; all inputs must be on one device')
+    torch._check(value.dim() == 4 and sampling_loc.dim() == 6 and attn_weight.dim() == 5,
+                 lambda: 'ms_deform_attn: expected value (N, S, M, D), sampling_locations '
+                         '(N, Lq, M, L, P, 2) and attention_weights (N, Lq, M, L, P)')
+    torch._check(sampling_loc.dtype == value.dtype and attn_weight.dtype == value.dtype,
+                 lambda: 'ms_deform_attn: value, sampling_locations and attention_weights must '
+                         'have one dtype')
+    return value.new_empty((value.shape[0], sampling_loc.shape[1], value.shape[2] * value.shape[3]))
+
+
+def _fake_backward(value: torch.Tensor, spatial_shapes: torch.Tensor,
+                   level_start_index: torch.Tensor, sampling_loc: torch.Tensor,
+                   attn_weight: torch.Tensor, grad_output: torch.Tensor,
+                   im2col_step: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients shaped like value, sampling_loc and attn_weight."""
+    return (torch.empty_like(value, memory_format=torch.contiguous_format),
+            torch.empty_like(sampling_loc, memory_format=torch.contiguous_format),
+            torch.empty_like(attn_weight, memory_format=torch.contiguous_format))
+
+
+def _setup_context(ctx, inputs: tuple, output: torch.Tensor) -> None:
+    value, spatial_shapes, level_start_index, sampling_loc, attn_weight, im2col_step = inputs
+    ctx.save_for_backward(value, spatial_shapes, level_start_index, sampling_loc, attn_weight)
+    ctx.im2col_step = im2col_step
+
+
+def _backward(ctx, grad_output: torch.Tensor) -> tuple:
+    """The backward kernel (not itself differentiable: no double backward)."""
+    grad_value, grad_loc, grad_weight = torch.ops.themask.ms_deform_attn_backward(
+        *ctx.saved_tensors, grad_output.contiguous(), ctx.im2col_step)
+    return grad_value, None, None, grad_loc, grad_weight, None
+
+
+def _register_python_parts(extension: ModuleType) -> None:
+    """Fake kernels, autograd and autocast of the operators (once per loaded library)."""
+    if getattr(extension, '_themask_python_registered', False):
+        return
+    torch.library.register_fake(FORWARD_OP, _fake_forward)
+    torch.library.register_fake(BACKWARD_OP, _fake_backward)
+    torch.library.register_autograd(FORWARD_OP, _backward, setup_context=_setup_context)
+    for device_type in ('cpu', 'cuda'):
+        torch.library.register_autocast(FORWARD_OP, device_type, torch.float32)
+    extension._themask_python_registered = True
+
+
+def _load_operator() -> Tuple[Optional[ModuleType], str]:
+    """Import the extension and check that it registered the operators."""
+    extension, status = _load_extension(EXTENSION_MODULE)
+    if extension is None:
+        return None, status
+    if not hasattr(torch.ops.themask, 'ms_deform_attn_forward'):
+        status = (f'{extension.__file__} registers no themask::ms_deform_attn_forward (an old '
+                  f'build); rebuild it with `sh make.sh` in {OPS_DIR}')
+        warnings.warn(f'{status}. The PyTorch reference is used instead.', stacklevel=2)
+        return None, status
+    _register_python_parts(extension)
+    return extension, status
+
+
+_extension, _extension_status = _load_operator()
 _CPU_BUILT = _extension is not None
 _CUDA_BUILT = _extension is not None and _extension.with_cuda()
-_force_reference: Optional[bool] = None
-
-
-class use_reference_op:
-    """Force every call onto the PyTorch reference (``True``), onto the kernels where they apply
-    (``False``), or back to the ``THEMASK_MSDA`` environment variable (``None``).
-
-    Works as a call (``use_reference_op(True)``) and as a context manager that restores the
-    previous setting on exit (``with use_reference_op(True): ...``).
-    """
-
-    def __init__(self, enabled: Optional[bool] = True) -> None:
-        global _force_reference
-        self.previous = _force_reference
-        _force_reference = None if enabled is None else bool(enabled)
-
-    def __enter__(self) -> 'use_reference_op':
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        global _force_reference
-        _force_reference = self.previous
-
-
-def reference_op_forced() -> bool:
-    """Whether the reference is forced: ``use_reference_op`` if it was called, otherwise
-    ``THEMASK_MSDA`` (``reference`` or ``auto``, the default)."""
-    if _force_reference is not None:
-        return _force_reference
-    mode = os.environ.get(ENV_VAR, 'auto').strip().lower()
-    if mode not in ('auto', 'reference', ''):
-        raise ValueError(f'environment variable {ENV_VAR}={mode!r} is not understood: expected '
-                         '"auto" (kernels where built) or "reference" (always the PyTorch '
-                         'reference)')
-    return mode == 'reference'
 
 
 def select_backend(value: torch.Tensor) -> str:
-    """The implementation ``multi_scale_deformable_attn`` runs for this value tensor:
-    ``'cuda'``, ``'cpu'`` or ``'reference'``."""
-    if reference_op_forced():
+    """The implementation ``multi_scale_deformable_attn`` runs for this value tensor (after the
+    autocast cast): ``'cuda'``, ``'cpu'`` or ``'reference'`` (always in reference mode)."""
+    if not fast_mode():
         return 'reference'
     if value.device.type == 'cuda' and _CUDA_BUILT and value.dtype in CUDA_DTYPES:
         return 'cuda'
@@ -128,42 +182,34 @@ def select_backend(value: torch.Tensor) -> str:
 
 
 def available_backends() -> Dict[str, Union[bool, str]]:
-    """Which kernels are built, whether the reference is forced, and the extension's status."""
-    return {'cpu': _CPU_BUILT, 'cuda': _CUDA_BUILT, 'reference_forced': reference_op_forced(),
+    """Which kernels are built, whether reference mode is on (``reference_forced``) and the
+    extension's status."""
+    return {'cpu': _CPU_BUILT, 'cuda': _CUDA_BUILT, 'reference_forced': not fast_mode(),
             'extension': _extension_status}
 
 
-def _compiled_extension() -> ModuleType:
-    if _extension is None:
-        raise RuntimeError(f'the compiled MultiScaleDeformableAttention op is unavailable: '
-                           f'{_extension_status}. multi_scale_deformable_attn() falls back to the '
-                           'PyTorch reference.')
-    return _extension
-
-
-class MSDeformAttnFunction(Function):
-    """The compiled kernels as an autograd function (the original's entry point). Inputs must be
-    contiguous, on one device, with value, locations and weights of the same dtype; the batch is
-    processed in chunks of ``min(N, im2col_step)``, which must divide N."""
+class MSDeformAttnFunction:
+    """The original's entry point: ``MSDeformAttnFunction.apply(value, value_spatial_shapes,
+    value_level_start_index, sampling_locations, attention_weights, im2col_step)`` calls the
+    operator ``torch.ops.themask.ms_deform_attn_forward`` (differentiable through its registered
+    backward). Inputs must be contiguous, on one device, with value, locations and weights of the
+    same dtype; the batch is processed in chunks of ``min(N, im2col_step)``, which must divide N."""
 
     @staticmethod
-    def forward(ctx, value: torch.Tensor, value_spatial_shapes: torch.Tensor,
-                value_level_start_index: torch.Tensor, sampling_locations: torch.Tensor,
-                attention_weights: torch.Tensor, im2col_step: int) -> torch.Tensor:
-        ctx.im2col_step = im2col_step
-        output = _compiled_extension().ms_deform_attn_forward(
+    def apply(value: torch.Tensor, value_spatial_shapes: torch.Tensor,
+              value_level_start_index: torch.Tensor, sampling_locations: torch.Tensor,
+              attention_weights: torch.Tensor, im2col_step: int) -> torch.Tensor:
+        if _extension is None:
+            raise RuntimeError(f'the compiled MultiScaleDeformableAttention op is unavailable: '
+                               f'{_extension_status}. multi_scale_deformable_attn() falls back to '
+                               'the PyTorch reference.')
+        return torch.ops.themask.ms_deform_attn_forward(
             value, value_spatial_shapes, value_level_start_index, sampling_locations,
             attention_weights, im2col_step)
-        ctx.save_for_backward(value, value_spatial_shapes, value_level_start_index,
-                              sampling_locations, attention_weights)
-        return output
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_output: torch.Tensor):
-        grad_value, grad_locations, grad_weights = _compiled_extension().ms_deform_attn_backward(
-            *ctx.saved_tensors, grad_output.contiguous(), ctx.im2col_step)
-        return grad_value, None, None, grad_locations, grad_weights, None
+
+def _autocast_on(device_type: str) -> bool:
+    return device_type in ('cpu', 'cuda') and torch.is_autocast_enabled(device_type)
 
 
 def multi_scale_deformable_attn(value: torch.Tensor, value_spatial_shapes: torch.Tensor,
@@ -172,11 +218,13 @@ def multi_scale_deformable_attn(value: torch.Tensor, value_spatial_shapes: torch
                                 im2col_step: int = 128) -> torch.Tensor:
     """Multi-scale deformable attention on the implementation ``select_backend(value)`` names.
 
-    ``sampling_locations`` and ``attention_weights`` are cast to ``value.dtype`` first, so the
-    call works under mixed precision.
+    Under autocast every floating input is cast to float32 (the output is float32); otherwise
+    ``sampling_locations`` and ``attention_weights`` are cast to ``value.dtype``.
     """
-    sampling_locations = sampling_locations.to(value.dtype)
-    attention_weights = attention_weights.to(value.dtype)
+    dtype = torch.float32 if _autocast_on(value.device.type) else value.dtype
+    value = value.to(dtype)
+    sampling_locations = sampling_locations.to(dtype)
+    attention_weights = attention_weights.to(dtype)
     if select_backend(value) == 'reference':
         return ms_deform_attn_core_pytorch(value, value_spatial_shapes, sampling_locations,
                                            attention_weights)

@@ -8,6 +8,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <tuple>
 #include <vector>
 
 #include "ms_deform_attn_kernels.h"
@@ -108,8 +109,8 @@ inline at::Tensor ms_deform_attn_forward(const at::Tensor& value, const at::Tens
   return output;
 }
 
-// {grad_value, grad_sampling_loc, grad_attn_weight}
-inline std::vector<at::Tensor> ms_deform_attn_backward(
+// (grad_value, grad_sampling_loc, grad_attn_weight)
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor> ms_deform_attn_backward(
     const at::Tensor& value, const at::Tensor& spatial_shapes,
     const at::Tensor& level_start_index, const at::Tensor& sampling_loc,
     const at::Tensor& attn_weight, const at::Tensor& grad_output, int64_t im2col_step) {
@@ -143,7 +144,7 @@ inline std::vector<at::Tensor> ms_deform_attn_backward(
                                   grad_output.narrow(0, start, step), gv, gl, ga);
     }
   }
-  return {grad_value, grad_sampling_loc, grad_attn_weight};
+  return std::make_tuple(grad_value, grad_sampling_loc, grad_attn_weight);
 }
 
 }  // namespace msda

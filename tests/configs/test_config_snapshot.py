@@ -1,0 +1,45 @@
+"""The merged configs are the ones the restructuring started from, value for value.
+
+``tests/data/config_snapshot.json`` holds every shipped THE-Mask config after ``_base_`` merging, as
+it was before the configs were split into per-stage bases. Deliberate changes since are listed in
+``CHANGED`` (dotted key -> (value then, value now)); everything else must be equal.
+"""
+import glob
+import json
+import os
+
+import pytest
+
+from mmseg.utils.config import load_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SNAPSHOT = os.path.join(ROOT, 'tests', 'data', 'config_snapshot.json')
+CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'local_configs', 'themask', '*.py')))
+CHANGED = {}
+
+
+def plain(cfg):
+    return json.loads(json.dumps(cfg.to_dict(), sort_keys=True, default=repr))
+
+
+def set_path(tree, dotted, value):
+    *parents, last = dotted.split('.')
+    for part in parents:
+        tree = tree[part]
+    tree[last] = value
+
+
+def test_every_shipped_config_is_in_the_snapshot():
+    with open(SNAPSHOT) as f:
+        snapshot = json.load(f)
+    assert sorted(snapshot) == sorted(os.path.basename(p) for p in CONFIGS)
+    assert len(CONFIGS) == 14  # 12 variants (b0-b5, two stages) and the two synthetic configs
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=os.path.basename)
+def test_merged_config_equals_the_snapshot(path):
+    with open(SNAPSHOT) as f:
+        expected = json.load(f)[os.path.basename(path)]
+    for key, (then, now) in CHANGED.items():
+        set_path(expected, key, now)
+    assert plain(load_config(path)) == expected

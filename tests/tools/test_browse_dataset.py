@@ -1,0 +1,48 @@
+"""tools/browse_dataset.py draws clips after the pipeline, with a legend; bad input is one line."""
+import os
+import runpy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmseg.datasets.toy_dataset import TOY_PALETTE, make_toy_dataset
+from mmseg.utils.errors import UsageError
+from mmseg.utils.figures import VOID_COLOUR
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIG = 'local_configs/custom/themask_b0_3class_example.py'
+
+
+def main():
+    return runpy.run_path(os.path.join(ROOT, 'tools', 'browse_dataset.py'))['main']
+
+
+def test_montages_show_frames_masks_and_legend(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    data = str(tmp_path / 'toy')
+    make_toy_dataset(data, videos=3, frames=(4, 5), size=(64, 96))
+    out = tmp_path / 'train'
+    assert main()([CONFIG, '--out', str(out), '--num', '2', '--options', f'data_root={data}']) == 0
+    assert sorted(os.listdir(out)) == ['train_0000.png', 'train_0001.png']
+    image = np.asarray(Image.open(out / 'train_0000.png').convert('RGB'))
+    assert image.shape[0] >= 2 * 64 and image.shape[1] > 2 * 64  # 2 frames of a 64x64 crop, side by side
+    colours = {tuple(int(v) for v in c) for c in np.unique(image.reshape(-1, 3), axis=0)}
+    assert tuple(TOY_PALETTE[0]) in colours and VOID_COLOUR in colours  # background mask, legend
+    out = tmp_path / 'val'
+    assert main()([CONFIG, '--split', 'val', '--out', str(out), '--num', '1',
+                   '--options', f'data_root={data}']) == 0
+    assert os.listdir(out) == ['val_0000.png']
+
+
+def test_bad_input_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(UsageError, match='--num'):
+        main()([CONFIG, '--num', '0'])
+    res = subprocess.run([sys.executable, 'tools/browse_dataset.py', CONFIG, '--options',
+                          f'data_root={tmp_path}/missing'], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and 'Traceback' not in res.stderr
+    assert 'error: split file' in res.stderr
