@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import platform
-import sys
 
 import torch
 
@@ -26,15 +25,18 @@ from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import av
 from mmseg.models.utils import reference_mode
 from mmseg.utils.benchmark import (count_gflops, enable_cpu_peak_memory, median_ms, peak_memory_mib,
                                    text_table)
-from mmseg.utils.config import ConfigError, DictAction, load_config
+from mmseg.utils.cli import run_cli, size_text
+from mmseg.utils.config import DictAction, load_config
+from mmseg.utils.errors import UsageError
 from mmseg.utils.json_io import write_json_atomically
+from mmseg.utils.paths import check_writable_output
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark a THE-Mask model')
     parser.add_argument('config')
     parser.add_argument('--clip-len', type=int, default=2, help='frames per clip T')
-    parser.add_argument('--size', default='480x480', help='input HxW')
+    parser.add_argument('--size', type=size_text, default='480x480', help='input HxW')
     parser.add_argument('--iters', type=int, default=5, help='timed repeats (median reported)')
     parser.add_argument('--warmup', type=int, default=1, help='untimed repeats first')
     parser.add_argument('--train', action='store_true', help='also time a training step')
@@ -51,10 +53,7 @@ def parse_args(argv=None):
 
 
 def build(args):
-    try:
-        cfg = load_config(args.config, args.options)
-    except (ConfigError, FileNotFoundError) as err:
-        sys.exit(f'error: {err}')
+    cfg = load_config(args.config, args.options)
     cfg.model.pretrained = None
     cfg.model.decode_head.transformer_decoder_cfg.num_frames = args.clip_len
     torch.manual_seed(args.seed)
@@ -109,7 +108,9 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():
-        sys.exit('--device cuda: no CUDA device is available')
+        raise UsageError('--device cuda: no CUDA device is available; expected --device cpu')
+    if args.out:
+        check_writable_output(args.out, '--out')
     cpu_measurable = args.device == 'cpu' and enable_cpu_peak_memory()
     model = build(args)
     img, gt, meta = random_batch(args, model.num_classes)
@@ -154,4 +155,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -13,11 +13,13 @@ The data is a synthetic VSPW-layout set generated at 480x853 (``--data`` reuses 
 import argparse
 import logging
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
+
+from mmseg.utils.cli import non_negative_int, positive_int, run_cli
+from mmseg.utils.paths import check_writable_output
 
 CONFIG = 'local_configs/_base_/datasets/vspw_repeat2_mask2former.py'
 
@@ -25,8 +27,9 @@ CONFIG = 'local_configs/_base_/datasets/vspw_repeat2_mask2former.py'
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark the data pipeline and the evaluation')
     parser.add_argument('--data', help='synthetic dataset folder (created at 480x853 if missing)')
-    parser.add_argument('--workers', type=int, nargs='+', default=[0, 1, 2], help='loader workers to try')
-    parser.add_argument('--batches', type=int, default=20, help='timed training batches per setting')
+    parser.add_argument('--workers', type=non_negative_int, nargs='+', default=[0, 1, 2],
+                        help='loader workers to try')
+    parser.add_argument('--batches', type=positive_int, default=20, help='timed training batches per setting')
     parser.add_argument('--json', help='write the results to this JSON file')
     return parser.parse_args(argv)
 
@@ -65,6 +68,8 @@ def bench_eval(cfg, data_root):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.json:
+        check_writable_output(args.json, '--json')
     from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
     from mmseg.utils.benchmark import text_table
     from mmseg.utils.config import load_config
@@ -91,4 +96,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

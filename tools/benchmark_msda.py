@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import platform
-import sys
 
 import torch
 from tqdm import tqdm
@@ -29,7 +28,10 @@ from tqdm import tqdm
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
     MSDeformAttnFunction, available_backends, ms_deform_attn_core_pytorch)
 from mmseg.utils.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib, text_table
+from mmseg.utils.cli import run_cli, size_text
+from mmseg.utils.errors import UsageError
 from mmseg.utils.json_io import write_json_atomically
+from mmseg.utils.paths import check_writable_output
 
 HEADS, CHANNELS, POINTS, STRIDES = 8, 32, 4, (32, 16, 8)
 
@@ -38,7 +40,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark multi-scale deformable attention')
     parser.add_argument('--devices', nargs='+', choices=['cpu', 'cuda'],
                         help='default: cpu, and cuda when available')
-    parser.add_argument('--sizes', nargs='+', default=['480x480', '480x853'],
+    parser.add_argument('--sizes', nargs='+', type=size_text, default=['480x480', '480x853'],
                         help='input images HxW; the levels are their stride 32/16/8 maps')
     parser.add_argument('--batch', type=int, nargs='+', default=[2, 4], help='frames N')
     parser.add_argument('--impls', nargs='+', default=['reference', 'kernel', 'transformers'],
@@ -178,11 +180,13 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     devices = args.devices or (['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     if 'cuda' in devices and not torch.cuda.is_available():
-        sys.exit('--devices cuda: no CUDA device is available')
+        raise UsageError('--devices cuda: no CUDA device is available; expected --devices cpu')
     dtype = getattr(torch, args.dtype)
     cpu_measurable = 'cpu' in devices and enable_cpu_peak_memory()
     if dtype != torch.float32 and 'cpu' in devices:
-        sys.exit(f'--dtype {args.dtype} is for CUDA only (use --devices cuda)')
+        raise UsageError(f'--dtype {args.dtype} is for CUDA only; expected --devices cuda or --dtype float32')
+    if args.out:
+        check_writable_output(args.out, '--out')
     env = {
         'torch': torch.__version__, 'threads': torch.get_num_threads(),
         'cpu': platform.processor() or platform.machine(), 'backends': available_backends(),
@@ -224,4 +228,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

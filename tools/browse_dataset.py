@@ -67,6 +67,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.num < 1:
         raise UsageError(f'--num must be at least 1, got {args.num}')
+    from mmseg.utils.paths import check_writable_output
+    check_writable_output(args.out, '--out', directory=True)
     import torch
     from mmseg.datasets import build_dataset
     from mmseg.datasets.dataset_check import dataset_cfgs

@@ -15,9 +15,10 @@ any.
 import argparse
 import os
 
-from mmseg.utils.cli import run_cli
+from mmseg.utils.cli import non_negative_int, run_cli
 from mmseg.utils.config import DictAction
 from mmseg.utils.errors import UsageError
+from mmseg.utils.paths import check_writable_output
 
 
 def parse_args(argv=None):
@@ -30,7 +31,7 @@ def parse_args(argv=None):
     parser.add_argument('--split', action='append', dest='splits',
                         help='split to check (repeatable; default: train, val and test; with --config '
                              'the dataset names train, val, test)')
-    parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1),
+    parser.add_argument('--workers', type=non_negative_int, default=min(8, os.cpu_count() or 1),
                         help='processes reading files (0: none)')
     parser.add_argument('--json', help='also write the problems and counts to this JSON file')
     return parser.parse_args(argv)
@@ -42,6 +43,11 @@ def main(argv=None):
     from mmseg.utils.json_io import write_json_atomically
     if (args.root is None) == (args.config is None):
         raise UsageError('give either a dataset root or --config CONFIG')
+    if args.root is not None and not os.path.isdir(args.root):
+        raise FileNotFoundError(f'dataset root {args.root!r} does not exist; expected a folder holding '
+                                f'train.txt, val.txt, test.txt and data/')
+    if args.json:
+        check_writable_output(args.json, '--json')
     splits = args.splits or ['train', 'val', 'test']
     if args.config:
         from mmseg.utils.config import load_config

@@ -62,8 +62,11 @@ def main(argv=None):
         raise UsageError(f'--max-classes must be at least 1, got {args.max_classes}')
     from mmseg.utils.benchmark import text_table
     from mmseg.utils.figures import confusion_image
-    matrix, classes = load_confusion(args.results)
+    from mmseg.utils.paths import check_writable_output
     out = args.out or os.path.splitext(args.results)[0] + '_confusion.png'
+    if args.out:
+        check_writable_output(out, '--out')
+    matrix, classes = load_confusion(args.results)
     image = confusion_image(matrix, classes, max_classes=args.max_classes)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     image.save(out)

@@ -15,7 +15,15 @@ MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PORT=${PORT:-$((29500 + RANDOM % 20000))}
 PYTHON=${PYTHON:-python}
 DIR=$(cd "$(dirname "$0")" && pwd)
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$DIR/train.py" "$CONFIG" --launcher pytorch "$@"
+LAUNCH=("$PYTHON" -m torch.distributed.run
+    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR"
+    --nproc_per_node="$GPUS" --master_port="$PORT"
+    "$DIR/train.py" "$CONFIG" --launcher pytorch "$@")
+FILTER="$DIR/../mmseg/utils/launch_filter.py"
+if [ -n "${THEMASK_DEBUG:-}" ] || [ ! -f "$FILTER" ]; then
+    exec "${LAUNCH[@]}"
+fi
+# stderr goes through the filter: a user error appears once, without torchrun's failure report
+set +e
+{ "${LAUNCH[@]}" 2>&1 1>&3 3>&- | "$PYTHON" "$FILTER" 1>&2 3>&-; } 3>&1
+exit "${PIPESTATUS[0]}"

@@ -20,7 +20,6 @@ program reproduces the eager model (scores within ``--atol``, labels equal).
 """
 import argparse
 import os
-import sys
 
 import torch
 from torch import nn
@@ -30,6 +29,8 @@ from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import available_ba
 from mmseg.models.utils import fast_mode
 from mmseg.utils.cli import run_cli
 from mmseg.utils.config import ConfigError
+from mmseg.utils.errors import UsageError
+from mmseg.utils.paths import check_writable_output
 
 
 class ClipInference(nn.Module):
@@ -111,14 +112,15 @@ def main(argv=None) -> None:
     height, width = parse_size(args.size)
     if args.clip_len <= 0:
         raise ConfigError(f'--clip-len must be positive, got {args.clip_len}')
+    check_writable_output(args.out, '--out')
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     model = init_segmentor(args.config, checkpoint, device=args.device)
     if not fast_mode():
-        sys.exit('error: reference mode (THEMASK_MODE=reference) cannot be exported: its '
-                 'deformable-attention reference reads the level shapes from a tensor; unset it')
+        raise UsageError('reference mode (THEMASK_MODE=reference) cannot be exported: its '
+                         'deformable-attention reference reads the level shapes from a tensor; unset it')
     if select_backend(torch.zeros(1, 1, 1, 1, device=args.device)) == 'reference':
-        sys.exit(f'error: torch.export needs the deformable-attention kernel on {args.device}, '
-                 f'which is unavailable: {available_backends()["extension"]}')
+        raise UsageError(f'torch.export needs the deformable-attention kernel on {args.device}, '
+                         f'which is unavailable: {available_backends()["extension"]}')
     clip = export_clip_inference(model, clip_len=args.clip_len, height=height, width=width,
                                  output=args.output, out=args.out, device=args.device)
     error = check_round_trip(model, args.out, clip, args.output, args.atol)

@@ -57,6 +57,9 @@ def get_flops(cfg, *, clip_len: int, size: Tuple[int, int]) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     size = parse_size(args.size)
+    if args.out:
+        from mmseg.utils.paths import check_writable_output
+        check_writable_output(args.out, '--out')
     from mmseg.utils.benchmark import text_table
     from mmseg.utils.config import load_config
     from mmseg.utils.json_io import write_json_atomically

@@ -26,6 +26,9 @@ def parse_args(argv=None):
     parser.add_argument('--eval', type=str, nargs='+', default=None,
                         help='metrics: mIoU, mVC (mVC8 and mVC16), mDice (default: mIoU unless '
                              '--format-only or --show-dir)')
+    parser.add_argument('--allow-partial-load', action='store_true',
+                        help='load a checkpoint that does not fit the model (missing, unknown or '
+                             'reshaped tensors; missing ones keep their initial values) instead of refusing it')
     parser.add_argument('--show-dir', help='directory where image/prediction overlays are written')
     parser.add_argument('--opacity', type=float, default=0.5,
                         help='opacity of the painted prediction in --show-dir overlays (0, 1]')
@@ -68,7 +71,8 @@ def main(argv=None):
     from mmseg.apis.test import test_from_config
     test_from_config(cfg, args.checkpoint, config_path=args.config, metrics=metrics,
                      eval_options=args.eval_options, out=args.out, show_dir=args.show_dir,
-                     opacity=args.opacity, launcher=args.launcher, aug_test=args.aug_test)
+                     opacity=args.opacity, launcher=args.launcher, aug_test=args.aug_test,
+                     strict=not args.allow_partial_load)
 
 
 if __name__ == '__main__':

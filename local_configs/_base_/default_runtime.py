@@ -3,7 +3,9 @@ log_config = dict(
     interval=50,  # iterations between log lines (text, JSON lines and TensorBoard when installed)
     hooks=[dict(type='TextLoggerHook', by_epoch=False),
            dict(type='TensorboardLoggerHook', by_epoch=False)])
-dist_params = dict(backend='nccl')  # 'gloo' is used instead when the run has no CUDA device
+# backend: 'gloo' is used instead when the run has no CUDA device. timeout: seconds a collective waits
+# for the other processes; a lost process (killed, crashed, unreachable node) stops the others then.
+dist_params = dict(backend='nccl', timeout=1800)
 log_level = 'INFO'
 load_from = None    # weights only (tools/train.py --load-from)
 resume_from = None  # weights, optimizer, scheduler, iteration and RNG (tools/train.py --resume-from)

@@ -54,18 +54,22 @@ def dataset_classes(cfg: Config) -> Tuple[Tuple[str, ...], Tuple[Tuple[int, int,
 
 
 def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
-                   device: Union[str, torch.device] = 'cpu') -> nn.Module:
+                   device: Union[str, torch.device] = 'cpu', *, strict: bool = True) -> nn.Module:
     """Build the segmentor of ``config`` (a path or a Config), load ``checkpoint``, move to ``device``.
 
     ``model.pretrained`` is ignored: the checkpoint holds the weights (random weights without one).
     The config is kept as ``model.cfg`` for :func:`inference_segmentor`; ``model.CLASSES`` and
     ``model.PALETTE`` are the test dataset's class names and RGB colours (see :func:`dataset_classes`).
+    With ``strict`` (the default) a checkpoint that leaves model tensors uninitialised, holds
+    unknown ones or ones of another shape is a :class:`~mmseg.utils.errors.CheckpointError`;
+    ``strict=False`` loads what fits and logs the rest.
     """
     cfg = load_config(config) if isinstance(config, str) else config
     cfg.model.pretrained = None
     model = build_segmentor(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, strict=False, source='init_segmentor checkpoint')
+        load_checkpoint(model, checkpoint, strict=strict, source='init_segmentor checkpoint',
+                        partial_hint='init_segmentor(..., strict=False)')
     model.cfg = cfg
     model.CLASSES, model.PALETTE = dataset_classes(cfg)
     return model.to(device).eval()

@@ -17,14 +17,20 @@ from ..models import build_segmentor
 from ..utils.checkpoint import load_checkpoint
 from .class_check import check_num_classes
 from ..utils.config import Config
-from ..utils.dist_utils import close_dist, get_dist_info, init_dist, local_device
+from ..utils.dist_utils import (close_dist, get_dist_info, init_dist, is_communication_failure, local_device,
+                                lost_process_error)
 from ..utils.errors import ConfigError, UsageError
 from ..utils.json_io import write_json_atomically
 from ..utils.logger import get_root_logger
+from ..utils.paths import check_writable_output
 
 __all__ = ['inference_on_dataset', 'test_from_config', 'enable_aug_test', 'AUG_TEST_RATIOS']
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+EVAL_OPTIONS = {'imgfile_prefix': 'a directory for the VSPW-format label PNGs',
+                'vc_gt': '"shifted" (default) or "raw"',
+                'label_offset': 'an integer added to the written labels (1: VSPW raw ids)'}
+PARTIAL_LOAD_HINT = 'tools/test.py --allow-partial-load'
 
 
 def _to_device(batch: Mapping[str, Any], device: torch.device) -> Dict[str, Any]:
@@ -83,10 +89,39 @@ def enable_aug_test(cfg: Config) -> None:
     augs[0].flip = True
 
 
+def check_eval_options(eval_options: Mapping[str, Any]) -> None:
+    """Refuse unknown ``--eval-options`` keys and bad values before any work starts."""
+    import difflib
+    for key, value in eval_options.items():
+        if key not in EVAL_OPTIONS:
+            close = difflib.get_close_matches(key, list(EVAL_OPTIONS), n=1)
+            hint = f' Did you mean {close[0]}?' if close else ''
+            raise UsageError(f'--eval-options: unknown key {key!r}; expected one of '
+                             + ', '.join(f'{k} ({v})' for k, v in EVAL_OPTIONS.items()) + f'.{hint}')
+    offset = eval_options.get('label_offset', 0)
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise UsageError(f'--eval-options label_offset={offset!r}: expected an integer (1 writes VSPW raw ids)')
+    if eval_options.get('vc_gt', 'shifted') not in ('shifted', 'raw'):
+        raise UsageError(f'--eval-options vc_gt={eval_options["vc_gt"]!r}: expected "shifted" or "raw"')
+    if 'imgfile_prefix' in eval_options:
+        check_writable_output(str(eval_options['imgfile_prefix']), '--eval-options imgfile_prefix',
+                              directory=True)
+
+
+def check_test_clips(cfg: Config) -> None:
+    """``data.test.test_size`` and ``data.test.test_gap`` must be integers >= 1."""
+    meaning = {'test_size': 'frames per test clip', 'test_gap': 'frame spacing inside a test clip'}
+    for key, what in meaning.items():
+        value = cfg.data.test.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f'data.test.{key}={value!r}: expected an integer >= 1 ({what})')
+
+
 def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
                      metrics: Sequence[str] = ('mIoU',), eval_options: Optional[Mapping[str, Any]] = None,
                      out: Optional[str] = None, show_dir: Optional[str] = None, opacity: float = 0.5,
-                     launcher: str = 'none', aug_test: bool = False) -> Optional[Dict[str, Any]]:
+                     launcher: str = 'none', aug_test: bool = False,
+                     strict: bool = True) -> Optional[Dict[str, Any]]:
     """Build the test set and the model, load ``checkpoint``, predict every frame, evaluate.
 
     Args:
@@ -101,6 +136,8 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
         opacity: of the painted prediction in the overlays, in (0, 1].
         launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
         aug_test: multi-scale and flip test-time augmentation.
+        strict: refuse a checkpoint that leaves model tensors uninitialised or holds unknown ones
+            (``--allow-partial-load`` gives False: load what fits and log the rest).
 
     Returns:
         the metrics (identical on every process), or None without metrics.
@@ -115,6 +152,12 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
     if not 0 < opacity <= 1:
         raise UsageError(f'--opacity must be in (0, 1], got {opacity}')
     eval_options = dict(eval_options or {})
+    check_eval_options(eval_options)
+    check_test_clips(cfg)
+    if out:
+        check_writable_output(out, '--out')
+    if show_dir:
+        check_writable_output(show_dir, '--show-dir', directory=True)
     import_modules_from_config(cfg.get('custom_imports'))
     if aug_test:
         enable_aug_test(cfg)
@@ -128,14 +171,20 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
                               dist=distributed, shuffle=False)
     model = build_segmentor(cfg.model)
     check_num_classes(model, dataset, cfg, what='data.test')
-    load_checkpoint(model, checkpoint, strict=False, logger=logger, source='tools/test.py checkpoint')
+    load_checkpoint(model, checkpoint, strict=strict, logger=logger, source='tools/test.py checkpoint',
+                    partial_hint=PARTIAL_LOAD_HINT)
     device = local_device()
     model.to(device)
     evaluator = dataset.build_evaluator(metrics=list(metrics), **eval_options)
     logger.info(f'testing {len(dataset)} clips of {len(dataset.videos)} videos (test_size '
                 f'{dataset.test_size}, gap {dataset.test_gap}) on {device}')
-    results = inference_on_dataset(model, loader, evaluator=evaluator, show_dir=show_dir,
-                                   opacity=opacity, device=device)
+    try:
+        results = inference_on_dataset(model, loader, evaluator=evaluator, show_dir=show_dir,
+                                       opacity=opacity, device=device)
+    except Exception as err:
+        if distributed and is_communication_failure(err):
+            raise lost_process_error(err, timeout=(cfg.get('dist_params') or {}).get('timeout')) from err
+        raise
     rank, _ = get_dist_info()
     if rank == 0 and metrics and out:  # the evaluator has printed the tables
         write_json_atomically(out, dict(results, config=config_path, checkpoint=checkpoint,

@@ -14,6 +14,7 @@ tensors and plain Python values, so it loads with ``weights_only=True``.
 This module sits low (it needs only torch), so models, datasets, the APIs and the training engine
 all read and write weights through it.
 """
+import contextlib
 import logging
 import os
 import pickle
@@ -31,7 +32,7 @@ from .errors import CheckpointError, UnsafeCheckpointError
 from .logger import get_root_logger
 
 __all__ = ['UnsafeCheckpointError', 'CheckpointError', 'read_checkpoint', 'extract_state_dict',
-           'load_checkpoint', 'save_checkpoint', 'resolve_checkpoint_path', 'convert_trusted_checkpoint',
+           'load_checkpoint', 'apply_checkpoint', 'save_checkpoint', 'resolve_checkpoint_path', 'convert_trusted_checkpoint',
            'to_plain', 'summarize_keys', 'temporary_name', 'LATEST', 'CKPT_PATTERN', 'TMP_SUFFIX']
 
 LATEST = 'latest.pth'
@@ -120,10 +121,29 @@ def read_checkpoint(path: str, source: str = 'checkpoint') -> Any:
     return _read(resolve_checkpoint_path(path, source), source)
 
 
+def _looks_like_torch_file(path: str) -> bool:
+    """A zip archive (torch.save's format) or a pickle stream (the legacy format)."""
+    import zipfile
+    if zipfile.is_zipfile(path):
+        return True
+    with open(path, 'rb') as handle:
+        head = handle.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # PROTO opcode, protocol 2-5
+
+
+def _not_a_checkpoint(path: str, source: str) -> CheckpointError:
+    with open(path, 'rb') as handle:
+        head = handle.read(8)
+    return CheckpointError(f'{source}: {path!r} is not a PyTorch checkpoint (it starts with bytes '
+                           f'{head!r}; expected a file written by torch.save)')
+
+
 def _read(path: str, source: str) -> Any:
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
+        if not _looks_like_torch_file(path):
+            raise _not_a_checkpoint(path, source) from None
         unsafe = _unsafe_globals(path)
         needs = (f'it needs the Python objects {", ".join(unsafe)}' if unsafe else
                  f'torch could not unpickle it safely ({str(err).strip().splitlines()[-1]})')
@@ -135,7 +155,7 @@ def _read(path: str, source: str) -> Any:
             f'chosen by whoever made the file. If you trust its origin, convert it once with\n'
             f'    {recipe}\n'
             f'(it keeps tensors and plain values only) and use the converted file.') from None
-    except (RuntimeError, EOFError, KeyError, ValueError) as err:
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as err:
         raise CheckpointError(f'{source}: {path!r} cannot be read as a PyTorch checkpoint '
                          f'({type(err).__name__}: {err}); it may be truncated, still being written, '
                          f'or not a checkpoint') from err
@@ -185,32 +205,96 @@ def summarize_keys(names: Iterable[str]) -> str:
 # ----------------------------------------------------------------------------- loading into models
 
 
+def _examples(names: Sequence[str], count: int = 3) -> str:
+    shown = ', '.join(names[:count])
+    return f'{shown}, ...' if len(names) > count else shown
+
+
+def _likely_cause(missing: Sequence[str], unexpected: Sequence[str], mismatched: Sequence[str],
+                  num_own: int) -> str:
+    """A guess at why a checkpoint does not fit, for the strict-loading error."""
+    temporal = '.temporal_layer.'
+    if any(temporal in key for key in missing) and all(key.startswith('decode_head.predictor.') for key in missing):
+        return ('it looks like a stage-1 (1f_*) checkpoint used with a stage-2 (video_*) config: it lacks '
+                'the stage-2 predictor (decode_head.predictor.temporal_layer.* and others); test it with its stage-1 config, or train stage 2 from it with '
+                'tools/train.py VIDEO_CONFIG --finetune-from CKPT')
+    if any(temporal in key for key in unexpected) and all(
+            key.startswith('decode_head.predictor.') for key in [*missing, *unexpected]):
+        return 'it looks like a stage-2 (video_*) checkpoint used with a stage-1 (1f_*) config'
+    if len(missing) == num_own:
+        return ('no tensor of this model is in it: is it a checkpoint of another model, or backbone '
+                'weights (those go in model.pretrained)?')
+    if any(key.startswith('backbone.') for key in mismatched):
+        return 'the backbone variant differs (e.g. a mit_b1 checkpoint with a mit_b0 config)'
+    if any('class_embed' in key for key in mismatched):
+        return 'the number of classes differs from the config\'s'
+    return 'the checkpoint was made with another config'
+
+
+def _strict_error(source: str, path: str, problems: Mapping[str, Sequence[str]], num_own: int,
+                  partial_hint: Optional[str]) -> CheckpointError:
+    missing, unexpected, mismatched = problems['missing'], problems['unexpected'], problems['mismatched']
+    parts = []
+    if missing:
+        parts.append(f'{len(missing)} of {num_own} model tensors are not in it and would stay '
+                     f'uninitialised ({_examples(missing)})')
+    if unexpected:
+        parts.append(f'{len(unexpected)} tensors in it are unknown to the model ({_examples(unexpected)})')
+    if mismatched:
+        parts.append(f'{len(mismatched)} tensors have another shape ({_examples(mismatched)})')
+    cause = _likely_cause(missing, unexpected, [m.split(':')[0] for m in mismatched], num_own)
+    allow = f'; {partial_hint} loads it anyway' if partial_hint else ''
+    return CheckpointError(f'{source}: {path!r} does not match the model: {"; ".join(parts)}. Likely cause: '
+                           f'{cause}{allow}')
+
+
 def load_checkpoint(model: nn.Module, filename: str, *, strict: bool = False,
-                    logger: Optional[logging.Logger] = None, source: str = 'checkpoint') -> Any:
+                    logger: Optional[logging.Logger] = None, source: str = 'checkpoint',
+                    partial_hint: Optional[str] = None) -> Any:
     """Load a checkpoint's weights into ``model`` and return the whole checkpoint.
 
     Accepts a flat state dict or ``{'state_dict': ...}`` and strips a ``module.`` prefix. Modules
-    that renamed official keys map them in their own load hooks (``map_official_keys``).
+    that renamed official keys map them in their own load hooks (``map_official_keys``); missing and
+    unexpected keys are counted after that mapping, so official checkpoints load strictly.
 
     Args:
         model: the model (a DDP wrapper is looked through).
         filename: the checkpoint file (a directory means its ``latest.pth``).
-        strict: raise on missing or unexpected keys and on shape mismatches (nothing is loaded then);
-            otherwise they are logged and the matching tensors are loaded.
+        strict: raise :class:`CheckpointError` (one line: how many tensors are missing, unknown or of
+            another shape, a few names, the likely cause) when the checkpoint does not fit; the model
+            may then hold part of the checkpoint and should be discarded. Otherwise the problems are
+            logged and the matching tensors are loaded.
         logger: where the report goes (default: the package logger).
         source: the flag or config key that named the file, quoted in messages.
+        partial_hint: how the user allows a partial load (``--allow-partial-load``), quoted in the
+            strict error.
     """
-    logger = logger or get_root_logger()
     path = resolve_checkpoint_path(filename, source)
     checkpoint = _read(path, source)
+    apply_checkpoint(model, checkpoint, path, strict=strict, logger=logger, source=source,
+                     partial_hint=partial_hint)
+    return checkpoint
+
+
+def apply_checkpoint(model: nn.Module, checkpoint: Any, path: str, *, strict: bool = False,
+                     logger: Optional[logging.Logger] = None, source: str = 'checkpoint',
+                     partial_hint: Optional[str] = None) -> None:
+    """Load the weights of an already read ``checkpoint`` (from ``path``) into ``model``; see
+    :func:`load_checkpoint` for the arguments."""
+    logger = logger or get_root_logger()
     state_dict = extract_state_dict(checkpoint, path, source)
     module = unwrap_model(model)
     own = module.state_dict()
     mismatched = [f'{key}: checkpoint {list(value.shape)}, model {list(own[key].shape)}'
                   for key, value in state_dict.items() if key in own and own[key].shape != value.shape]
     loadable = OrderedDict((k, v) for k, v in state_dict.items() if k not in own or own[k].shape == v.shape)
-    missing = [key for key in own if key not in state_dict]
-    unexpected = [key for key in state_dict if key not in own]
+    result = module.load_state_dict(loadable, strict=False)  # the official-key hooks run here
+    mismatched_keys = {line.split(':')[0] for line in mismatched}
+    missing = [key for key in result.missing_keys if key not in mismatched_keys]
+    unexpected = list(result.unexpected_keys)
+    if strict and (missing or unexpected or mismatched):
+        raise _strict_error(source, path, dict(missing=missing, unexpected=unexpected, mismatched=mismatched),
+                            len(own), partial_hint)
     problems = []
     if missing:
         problems.append(f'missing in the checkpoint ({len(missing)}, left as initialised):\n'
@@ -221,13 +305,10 @@ def load_checkpoint(model: nn.Module, filename: str, *, strict: bool = False,
     if mismatched:
         problems.append(f'shape mismatch ({len(mismatched)}, not loaded):\n'
                         + '\n'.join(f'    {line}' for line in mismatched))
-    if strict and problems:
-        raise CheckpointError(f'{source}: {path!r} does not match the model:\n' + '\n'.join(problems))
-    module.load_state_dict(loadable, strict=False)
-    loaded = len(loadable) - len(unexpected)
-    logger.info(f'{source}: loaded {loaded} of {len(own)} tensors from {path}'
-                + ''.join(f'\n  {problem}' for problem in problems))
-    return checkpoint
+    loaded = len(own) - len(result.missing_keys)
+    log = logger.warning if problems else logger.info
+    log(f'{source}: loaded {loaded} of {len(own)} tensors from {path}'
+        + ''.join(f'\n  {problem}' for problem in problems))
 
 
 # ----------------------------------------------------------------------------- writing
@@ -249,13 +330,26 @@ def temporary_name(path: str) -> str:
 
 
 def _atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` through a temporary file, flush, fsync, then ``os.replace``."""
+    """Write ``path`` through a temporary file, flush, fsync, then ``os.replace``.
+
+    An ``OSError`` on the way (a full disk, a quota, an I/O error) removes the temporary file and
+    becomes a :class:`CheckpointError`; ``path`` and every other file are left as they were.
+    """
     tmp = temporary_name(path)
-    with open(tmp, 'wb') as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'wb') as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch.save reports a failed write as a RuntimeError
+        if not isinstance(err, OSError) and 'write' not in str(err).lower():
+            raise
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        reason = getattr(err, 'strerror', None) or str(err).strip().splitlines()[-1]
+        raise CheckpointError(f'cannot write {path!r}: {reason}; the files written before it, {LATEST} '
+                              f'included, are unchanged') from err
     _fsync_directory(os.path.dirname(os.path.abspath(path)))
 
 
@@ -301,7 +395,15 @@ def convert_trusted_checkpoint(src: str, dst: str, logger: Optional[logging.Logg
     """
     logger = logger or get_root_logger()
     path = resolve_checkpoint_path(src, 'convert_checkpoint')
-    checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    if not _looks_like_torch_file(path):
+        raise _not_a_checkpoint(path, "convert_checkpoint")
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, ModuleNotFoundError,
+            ValueError) as err:
+        raise CheckpointError(f'convert_checkpoint: {path!r} cannot be unpickled even with --trust '
+                              f'({type(err).__name__}: {err}); it may be truncated, or need a module '
+                              f'that is not installed') from None
     plain, dropped = to_plain(checkpoint)
     extract_state_dict(plain, path, 'convert_checkpoint')  # the weights themselves must survive
     save_checkpoint(plain, dst, update_latest=False)

@@ -10,14 +10,17 @@ Overriding a top-level variable that the base files use to set other keys (``dat
 ``num_classes``, see :data:`DERIVED_KEYS`) also sets those keys where they still hold the old value,
 and says so on stderr; keys overridden explicitly in the same command win.
 """
+import argparse
 import difflib
 import os
 import sys
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
+from mmengine.config import DictAction as _MMEngineDictAction
 
 from .errors import ConfigError
+from .logger import get_root_logger
 
 __all__ = ['Config', 'ConfigDict', 'ConfigError', 'DictAction', 'apply_overrides', 'load_config',
            'flatten_keys', 'DERIVED_KEYS', 'expand_derived_keys']
@@ -57,6 +60,22 @@ def expand_derived_keys(cfg: Config, overrides: Mapping[str, Any]) -> dict:
     return out
 
 
+class DictAction(_MMEngineDictAction):
+    """mmengine's ``KEY=VALUE`` action; a malformed item is an argparse error naming the flag."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        for item in values or []:
+            if '=' not in item or item.startswith('='):
+                raise argparse.ArgumentError(self, f'expected KEY=VALUE items (e.g. runner.max_iters=1000), '
+                                                   f'got {item!r}')
+        try:
+            super().__call__(parser, namespace, values, option_string)
+        except (AssertionError, ValueError) as err:
+            raise argparse.ArgumentError(self, f'cannot parse {" ".join(values)!r}: {err} '
+                                               f'(expected KEY=VALUE, lists as "[1,2]")') from None
+
+
 def load_config(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Config:
     """Read the config file ``path`` and apply ``overrides`` (see :func:`apply_overrides`)."""
     if not os.path.isfile(path):
@@ -80,10 +99,17 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _check_type(key: str, old: Any, new: Any) -> None:
-    """Refuse an override whose value cannot stand where the old value stood."""
+def _check_type(key: str, old: Any, new: Any) -> Any:
+    """Return ``new`` if it can stand where ``old`` stood, else raise :class:`ConfigError`.
+
+    An integral float for an int key (``runner.max_iters=1e3``) becomes an int, with a log line.
+    """
     if old is None or new is None:
-        return
+        return new
+    if (isinstance(old, int) and not isinstance(old, bool) and isinstance(new, float)
+            and new.is_integer()):
+        get_root_logger().info(f'config override {key}={new!r}: {key} is an integer, using {int(new)}')
+        return int(new)
     if isinstance(old, bool):
         ok = isinstance(new, bool)
     elif isinstance(old, (int, float)):
@@ -99,9 +125,11 @@ def _check_type(key: str, old: Any, new: Any) -> None:
     else:
         ok = True
     if not ok:
+        hint = ' (an integral value)' if isinstance(old, int) and isinstance(new, float) else ''
         raise ConfigError(
-            f'config override {key}={new!r} has the wrong type: expected {_describe(old)} '
+            f'config override {key}={new!r} has the wrong type: expected {_describe(old)}{hint} '
             f'(the config has {key}={old!r}), got {_describe(new)}')
+    return new
 
 
 def _missing_key_error(path: List[str], depth: int, node: Any, root: Mapping) -> ConfigError:
@@ -169,7 +197,7 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
         container, last = _walk(root, path, add)
         exists = (isinstance(container, list) or last in container)
         if exists:
-            _check_type(key, container[last], value)
+            value = _check_type(key, container[last], value)
         if isinstance(value, dict):
             value = ConfigDict(value)
         container[last] = value

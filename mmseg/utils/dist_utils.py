@@ -8,7 +8,9 @@ Launchers:
 
 NCCL needs CUDA; a run without a CUDA device uses gloo instead and says so in the log.
 """
+import datetime
 import os
+import re
 import subprocess
 from typing import Any, List, Optional, Tuple
 
@@ -19,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .logger import get_root_logger
 
-__all__ = ['init_dist', 'close_dist', 'get_dist_info', 'is_distributed', 'barrier', 'reduce_mean',
+__all__ = ['is_communication_failure', 'lost_process_error', 'init_dist', 'close_dist', 'get_dist_info', 'is_distributed', 'barrier', 'reduce_mean',
            'all_gather_object', 'broadcast_object', 'local_device', 'wrap_model', 'unwrap_model']
 
 LAUNCHERS = ('pytorch', 'slurm')
@@ -53,14 +55,22 @@ def _slurm_env(port: Optional[int]) -> None:
     os.environ['LOCAL_RANK'] = str(local_rank)
 
 
-def init_dist(launcher: str, backend: str = 'nccl', port: Optional[int] = None) -> None:
+def init_dist(launcher: str, backend: str = 'nccl', port: Optional[int] = None,
+              timeout: Optional[float] = None) -> None:
     """Join the process group of a ``pytorch`` (torchrun) or ``slurm`` job.
 
     Args:
         launcher: ``'pytorch'`` or ``'slurm'``.
         backend: the config's ``dist_params.backend``; ``'nccl'`` becomes ``'gloo'`` without CUDA.
         port: the master port for ``slurm`` (default: MASTER_PORT, else 29500).
+        timeout: ``dist_params.timeout``: seconds a collective waits for the other processes before
+            it fails (a lost or hung process then stops the others); None: torch's default (30 min
+            for gloo, 10 min for nccl).
     """
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or timeout <= 0):
+        from .errors import ConfigError
+        raise ConfigError(f'dist_params.timeout={timeout!r}: expected a number of seconds > 0')
     if launcher not in LAUNCHERS:
         raise ValueError(f'unknown launcher {launcher!r}; expected one of {LAUNCHERS} (or none)')
     if launcher == 'slurm':
@@ -72,8 +82,10 @@ def init_dist(launcher: str, backend: str = 'nccl', port: Optional[int] = None) 
     elif backend == 'nccl':
         logger.info('no CUDA device: using the gloo backend instead of nccl')
         backend = 'gloo'
-    dist.init_process_group(backend=backend, init_method='env://')
-    logger.info(f'distributed: rank {dist.get_rank()} of {dist.get_world_size()}, backend {backend}')
+    kwargs = {} if timeout is None else dict(timeout=datetime.timedelta(seconds=timeout))
+    dist.init_process_group(backend=backend, init_method='env://', **kwargs)
+    logger.info(f'distributed: rank {dist.get_rank()} of {dist.get_world_size()}, backend {backend}'
+                + (f', timeout {timeout} s' if timeout is not None else ''))
 
 
 def close_dist() -> None:
@@ -162,3 +174,30 @@ def wrap_model(model: nn.Module, *, distributed: bool, device: Optional[torch.de
 def unwrap_model(model: nn.Module) -> nn.Module:
     """Return the module inside a DDP wrapper (or ``model`` itself)."""
     return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+_COMMUNICATION_FAILURES = ('connection closed by peer', 'connection reset by peer', 'broken pipe', 'timed out',
+                           'timeout', 'socket', 'nccl communicator was aborted')
+
+
+def is_communication_failure(err: BaseException) -> bool:
+    """True for the errors a collective raises when another process died, hung or is unreachable."""
+    if isinstance(err, getattr(dist, 'DistError', ())):
+        return True
+    return isinstance(err, RuntimeError) and any(text in str(err).lower() for text in _COMMUNICATION_FAILURES)
+
+
+def lost_process_error(err: BaseException, *, iteration: Optional[int] = None, timeout: Optional[float] = None):
+    """A :class:`~mmseg.utils.errors.LostProcessError` naming the process(es) this one lost
+    (``iteration``: where training was; None: during testing)."""
+    from .errors import LostProcessError
+    rank, world_size = get_dist_info()
+    others = [r for r in range(world_size) if r != rank]
+    who = f'rank {others[0]}' if len(others) == 1 else f'one or more of ranks {others}'
+    first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+    first = re.sub(r'^\[[^\]]*\]\s*', '', first).split('. This is typically')[0][:200]  # gloo's source path
+    waited = f' within dist_params.timeout={timeout} s' if timeout else ''
+    where = 'while testing' if iteration is None else f'at iteration {iteration}'
+    advice = 'Run the test again' if iteration is None else 'Resume with --resume-from WORK_DIR (latest.pth)'
+    return LostProcessError(f'rank {rank} of {world_size} lost contact with {who} {where} '
+                            f'(it stopped or did not answer{waited}: {first}); this process stops too. {advice}')

@@ -8,8 +8,8 @@ working.
 """
 import pickle
 
-__all__ = ['UserError', 'ConfigError', 'UsageError', 'DataError', 'UnknownTypeError',
-           'CheckpointError', 'UnsafeCheckpointError', 'NonFiniteLossError']
+__all__ = ['UserError', 'ConfigError', 'ConfigKeyError', 'UsageError', 'DataError', 'UnknownTypeError',
+           'CheckpointError', 'UnsafeCheckpointError', 'NonFiniteLossError', 'LostProcessError']
 
 
 class UserError(Exception):
@@ -18,6 +18,13 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config file or an override is wrong; the message says which key and what was expected."""
+
+
+class ConfigKeyError(ConfigError, KeyError):
+    """A config entry holds keys this codebase does not support (also a ``KeyError``)."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
 
 
 class UsageError(UserError, ValueError):
@@ -45,3 +52,7 @@ class UnsafeCheckpointError(UserError, pickle.UnpicklingError):
 
 class NonFiniteLossError(UserError, FloatingPointError):
     """A loss term was NaN or Inf (``nonfinite_loss='raise'``); no step was taken."""
+
+
+class LostProcessError(UserError, RuntimeError):
+    """Another process of a distributed run stopped or became unreachable; this one stopped too."""

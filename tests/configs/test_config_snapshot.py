@@ -18,6 +18,8 @@ CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'local_configs', 'themask', '*.py'
 CHANGED = {
     # measured: every trainable parameter receives a gradient in both stages
     'find_unused_parameters': (True, False),
+    # a lost process stops the others after this many seconds (absent before)
+    'dist_params.timeout': (None, 1800),
 }
 
 

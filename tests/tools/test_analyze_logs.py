@@ -29,7 +29,7 @@ def test_plot_curve_writes_one_panel_per_key(log_file, tmp_path, capsys):
     analyze_logs.main(['plot_curve', log_file, log_file, '--keys', 'loss', 'decode.loss_ce', 'mIoU',
                        '--legend', 'run1', 'run2', '--width', '640', '--height', '240', '--out', out])
     assert Image.open(out).size == (640, 720)
-    with pytest.raises(KeyError, match="no log has the key 'mVC8'; keys found: .*mIoU"):
+    with pytest.raises(ValueError, match="--keys mVC8: no log has this key. Keys found: .*mIoU"):
         analyze_logs.main(['plot_curve', log_file, '--keys', 'mVC8', '--out', out])
 
 

@@ -57,5 +57,5 @@ def test_export_refuses_bad_sizes_and_reference_mode(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="--size '64': expected HxW"):
         tool.main([CONFIG, 'none', '--size', '64', '--out', str(tmp_path / 'x.pt2')])
     monkeypatch.setattr(tool, 'fast_mode', lambda: False)
-    with pytest.raises(SystemExit, match='reference mode .* cannot be exported'):
+    with pytest.raises(ValueError, match='reference mode .* cannot be exported'):  # a UsageError
         tool.main([CONFIG, 'none', '--size', '32x32', '--out', str(tmp_path / 'x.pt2')])

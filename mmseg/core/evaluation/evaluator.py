@@ -183,13 +183,31 @@ class VideoSegEvaluator:
             results['confusion_matrix'] = confusion.astype(np.int64)  # rows: ground truth
         if self.use_vc:
             results.update(self.vc.mean_from_statistics(total[k2:-2]))
+        notes = self._notes(results)
+        if notes:
+            results['notes'] = notes
         if self.use_confusion or self.use_vc:
             print_log('\n' + format_results_table(results), logger)
         return {key: _plain(value) for key, value in results.items()}
 
+    def _notes(self, results: Mapping[str, Any]) -> Dict[str, str]:
+        """Why each summary metric that cannot be computed is missing (``n/a`` / JSON null)."""
+        notes = {}
+        longest = max((len(frames) for frames in self.video_frames.values()), default=0)
+        for key in _SUMMARY_KEYS:
+            value = results.get(key)
+            if not (isinstance(value, float) and math.isnan(value)):
+                continue
+            if key.startswith('mVC'):
+                notes[key] = (f'no window to score: VC skips videos of at most {self.vc.skip_max_frames} '
+                              f'frames and the longest video here has {longest}')
+            else:
+                notes[key] = 'no ground-truth pixel outside the ignore index was scored'
+        return notes
+
 
 def _percent(value: Optional[float]) -> str:
-    return 'nan' if value is None or math.isnan(value) else f'{100 * value:.2f}'
+    return 'n/a' if value is None or math.isnan(value) else f'{100 * value:.2f}'
 
 
 def _ascii_table(header: List[str], rows: List[List[str]]) -> str:
@@ -217,4 +235,5 @@ def format_results_table(results: Mapping[str, Any]) -> str:
             parts.append(f'({hidden} classes absent from both ground truth and predictions not shown)')
     keys = [k for k in _SUMMARY_KEYS if k in results]
     parts.append('Summary:\n' + _ascii_table(keys, [[_percent(results[k]) for k in keys]]))
+    parts += [f'{key} n/a: {why}' for key, why in (results.get('notes') or {}).items()]
     return '\n'.join(parts)

@@ -7,11 +7,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from torch import nn
 
-from ...utils.checkpoint import CKPT_PATTERN, LATEST, TMP_SUFFIX, load_checkpoint
+from ...utils.checkpoint import CKPT_PATTERN, LATEST, TMP_SUFFIX, load_checkpoint, read_checkpoint
 from ...utils.dist_utils import unwrap_model
+from ...utils.errors import CheckpointError, ConfigError
 from ...utils.logger import get_root_logger
 
-__all__ = ['finetune_from', 'prune_checkpoints', 'remove_stale_temporaries']
+__all__ = ['finetune_from', 'prune_checkpoints', 'remove_stale_temporaries', 'newest_loadable_checkpoint']
 
 
 def _summarize_by_prefix(names: Sequence[str], params: Mapping[str, nn.Parameter], depth: int = 2) -> str:
@@ -32,14 +33,14 @@ def finetune_from(model: nn.Module, filename: str, *, trainable_patterns: Sequen
     and before wrapping the model in DDP. Returns the checkpoint.
     """
     if isinstance(trainable_patterns, str) or not trainable_patterns:
-        raise ValueError(f'finetune_cfg.trainable_patterns must be a non-empty list of name '
+        raise ConfigError(f'finetune_cfg.trainable_patterns must be a non-empty list of name '
                          f'substrings, got {trainable_patterns!r}')
     logger = logger or get_root_logger()
     checkpoint = load_checkpoint(model, filename, strict=False, logger=logger, source=source)
     params = OrderedDict(unwrap_model(model).named_parameters())
     trainable = [name for name in params if any(pattern in name for pattern in trainable_patterns)]
     if not trainable:
-        raise ValueError(f'{source}: no parameter name contains any of finetune_cfg.trainable_patterns '
+        raise ConfigError(f'{source}: no parameter name contains any of finetune_cfg.trainable_patterns '
                          f'{list(trainable_patterns)}; nothing would be trained')
     trainable_set = set(trainable)
     frozen = [name for name in params if name not in trainable_set]
@@ -92,3 +93,32 @@ def remove_stale_temporaries(work_dir: str, logger: Optional[logging.Logger] = N
     return stale
 
 
+def _resume_candidates(work_dir: str) -> List[str]:
+    """``latest.pth`` when it is a copy (no symlinks), then ``iter_N.pth`` from the newest."""
+    latest = os.path.join(work_dir, LATEST)
+    first = [latest] if os.path.isfile(latest) and not os.path.islink(latest) else []
+    return first + [os.path.join(work_dir, name) for _, name in reversed(_checkpoints_by_iteration(work_dir))]
+
+
+def newest_loadable_checkpoint(work_dir: str, *, source: str = '--resume-from',
+                               logger: Optional[logging.Logger] = None) -> Tuple[str, Any]:
+    """``(path, checkpoint)`` of the newest checkpoint in ``work_dir`` that reads and can be resumed
+    (it has ``meta.iter``); every newer one that cannot is skipped with a log line saying why."""
+    logger = logger or get_root_logger()
+    skipped = []
+    for path in _resume_candidates(work_dir):
+        try:
+            checkpoint = read_checkpoint(path, source)
+        except CheckpointError as err:
+            skipped.append(f'{os.path.basename(path)} ({str(err).split(": ", 1)[-1][:160]})')
+            logger.warning(f'{source}: skipped {path}: it cannot be read ({err})')
+            continue
+        if isinstance(checkpoint, Mapping) and 'iter' in (checkpoint.get('meta') or {}):
+            if skipped:
+                logger.warning(f'{source}: resuming from {os.path.basename(path)}, the newest loadable checkpoint '
+                               f'in {work_dir}; skipped {", ".join(skipped)}')
+            return path, checkpoint
+        skipped.append(f'{os.path.basename(path)} (weights only)')
+    raise CheckpointError(f'{source}: {work_dir!r} holds no checkpoint that can be resumed'
+                          + (f' (skipped {", ".join(skipped)})' if skipped else
+                             ' (no iter_N.pth); expected a work directory of tools/train.py'))

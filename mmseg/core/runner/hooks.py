@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...utils.errors import ConfigError
 from ...utils.seed import preserved_rng_state
 from .builder import HOOKS
 from .checkpoint import prune_checkpoints, remove_stale_temporaries
@@ -46,7 +47,7 @@ class Hook:
 
 def _check_interval(name: str, interval: int) -> int:
     if not isinstance(interval, int) or isinstance(interval, bool) or interval <= 0:
-        raise ValueError(f'{name} must be a positive number of iterations, got {interval!r}')
+        raise ConfigError(f'{name} must be a positive number of iterations, got {interval!r}')
     return interval
 
 
@@ -67,7 +68,7 @@ class CheckpointHook(Hook):
     def __init__(self, *, interval: int, max_keep_ckpts: Optional[int] = None, save_last: bool = True,
                  out_dir: Optional[str] = None, by_epoch: bool = False) -> None:
         if by_epoch:
-            raise ValueError('checkpoint_config.by_epoch=True is not supported: the runner counts iterations')
+            raise ConfigError('checkpoint_config.by_epoch=True is not supported: the runner counts iterations')
         self.interval = _check_interval('checkpoint_config.interval', interval)
         self.max_keep_ckpts = max_keep_ckpts
         self.save_last = save_last

@@ -14,6 +14,8 @@ from typing import Any, List, Mapping, Optional
 
 from torch.optim import Optimizer
 
+from ...utils.errors import ConfigError, ConfigKeyError
+
 __all__ = ['PolyLrSchedule', 'build_lr_schedule']
 
 
@@ -39,14 +41,14 @@ class PolyLrSchedule:
 
     def __post_init__(self) -> None:
         if self.max_iters <= 0:
-            raise ValueError(f'max_iters must be positive, got {self.max_iters}')
+            raise ConfigError(f'max_iters must be positive, got {self.max_iters}')
         if self.warmup not in (None, 'linear'):
-            raise ValueError(f'lr_config.warmup must be None or "linear", got {self.warmup!r}')
+            raise ConfigError(f'lr_config.warmup must be None or "linear", got {self.warmup!r}')
         if self.warmup is not None and self.warmup_iters <= 0:
-            raise ValueError(f'lr_config.warmup_iters must be positive with warmup={self.warmup!r}, '
-                             f'got {self.warmup_iters}')
+            raise ConfigError(f'lr_config.warmup_iters must be positive with warmup={self.warmup!r}, '
+                              f'got {self.warmup_iters}')
         if self.warmup is not None and not 0 < self.warmup_ratio <= 1:
-            raise ValueError(f'lr_config.warmup_ratio must be in (0, 1], got {self.warmup_ratio}')
+            raise ConfigError(f'lr_config.warmup_ratio must be in (0, 1], got {self.warmup_ratio}')
 
     def lr_at(self, base_lr: float, iteration: int) -> float:
         """The learning rate of a group with base ``base_lr`` before iteration ``iteration``."""
@@ -71,11 +73,11 @@ def build_lr_schedule(lr_config: Mapping[str, Any], max_iters: int) -> PolyLrSch
     cfg = dict(lr_config)
     policy = cfg.pop('policy', None)
     if policy != 'poly':
-        raise ValueError(f'lr_config.policy {policy!r} is not supported; expected "poly"')
+        raise ConfigError(f'lr_config.policy {policy!r} is not supported; expected "poly"')
     if cfg.pop('by_epoch', False):
-        raise ValueError('lr_config.by_epoch=True is not supported: the runner counts iterations')
+        raise ConfigError('lr_config.by_epoch=True is not supported: the runner counts iterations')
     known = {'power', 'min_lr', 'warmup', 'warmup_iters', 'warmup_ratio'}
     unknown = sorted(set(cfg) - known)
     if unknown:
-        raise KeyError(f'lr_config has unsupported keys {unknown}; supported: {sorted(known)}')
+        raise ConfigKeyError(f'lr_config has unsupported keys {unknown}; supported: {sorted(known)}')
     return PolyLrSchedule(max_iters=max_iters, **cfg)

@@ -17,6 +17,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from ...utils.dist_utils import unwrap_model
+from ...utils.errors import ConfigError, ConfigKeyError
 from ...utils.logger import get_root_logger
 from .builder import OPTIMIZERS
 
@@ -33,15 +34,15 @@ def sorted_custom_keys(custom_keys: Mapping[str, Any]) -> List[str]:
 def _check_paramwise_cfg(paramwise_cfg: Mapping[str, Any], base_wd: Optional[float]) -> Dict[str, Any]:
     unknown = sorted(set(paramwise_cfg) - {'custom_keys'})
     if unknown:
-        raise KeyError(f'optimizer.paramwise_cfg has unsupported keys {unknown}; only custom_keys '
+        raise ConfigKeyError(f'optimizer.paramwise_cfg has unsupported keys {unknown}; only custom_keys '
                        f'(with lr_mult / decay_mult per key) is supported')
     custom_keys = dict(paramwise_cfg.get('custom_keys') or {})
     for key, value in custom_keys.items():
         if not isinstance(value, Mapping) or set(value) - set(_CUSTOM_KEY_FIELDS):
-            raise KeyError(f'optimizer.paramwise_cfg.custom_keys[{key!r}] = {value!r}: expected a dict '
+            raise ConfigKeyError(f'optimizer.paramwise_cfg.custom_keys[{key!r}] = {value!r}: expected a dict '
                            f'with lr_mult and/or decay_mult')
         if 'decay_mult' in value and base_wd is None:
-            raise KeyError(f'optimizer.paramwise_cfg.custom_keys[{key!r}] sets decay_mult but the '
+            raise ConfigKeyError(f'optimizer.paramwise_cfg.custom_keys[{key!r}] sets decay_mult but the '
                            f'optimizer config has no weight_decay to multiply')
     return custom_keys
 
@@ -59,7 +60,7 @@ def build_optimizer(model: nn.Module, cfg: Mapping[str, Any],
     cfg = dict(cfg)
     paramwise_cfg = cfg.pop('paramwise_cfg', None) or {}
     if 'lr' not in cfg:
-        raise KeyError(f'the optimizer config needs an "lr" key; got {sorted(cfg)}')
+        raise ConfigKeyError(f'the optimizer config needs an "lr" key; got {sorted(cfg)}')
     base_lr, base_wd = cfg['lr'], cfg.get('weight_decay')
     custom_keys = _check_paramwise_cfg(paramwise_cfg, base_wd)
     key_order = sorted_custom_keys(custom_keys)
@@ -82,7 +83,7 @@ def build_optimizer(model: nn.Module, cfg: Mapping[str, Any],
             groups[group_name] = group
         groups[group_name]['params'].append(param)
     if not groups:
-        raise ValueError('the model has no trainable parameter (every requires_grad is False); '
+        raise ConfigError('the model has no trainable parameter (every requires_grad is False); '
                          'check finetune_cfg.trainable_patterns')
     optimizer = OPTIMIZERS.build(cfg | {'params': list(groups.values())})
     _log_groups(optimizer, frozen, logger or get_root_logger())

@@ -23,19 +23,21 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
-from ...utils.checkpoint import load_checkpoint, save_checkpoint
-from ...utils.dist_utils import all_gather_object, get_dist_info, reduce_mean, unwrap_model
-from ...utils.errors import NonFiniteLossError
+from ...utils.checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
+from ...utils.dist_utils import (all_gather_object, get_dist_info, is_communication_failure, lost_process_error,
+                                reduce_mean, unwrap_model)
+from ...utils.errors import CheckpointError, ConfigError, ConfigKeyError, NonFiniteLossError
 from ...utils.logger import get_root_logger
 from ...utils.seed import get_rng_state, set_rng_state
 from ...version import __version__
 from .builder import HOOKS
+from .checkpoint import newest_loadable_checkpoint
 from .dataloader import InfiniteSampler
 from .hooks import CheckpointHook, EvalHook, Hook
 from .lr_schedule import PolyLrSchedule, build_lr_schedule
 from .optimizer import build_optimizer
 
-__all__ = ['IterBasedRunner', 'NonFiniteLossError', 'build_runner', 'parse_losses']
+__all__ = ['IterBasedRunner', 'NonFiniteLossError', 'build_runner', 'parse_losses', 'stream_start']
 
 NONFINITE_MODES = ('raise', 'skip')
 AMP_DTYPES = ('float16', 'bfloat16')
@@ -117,12 +119,12 @@ class IterBasedRunner:
                  logger: Optional[logging.Logger] = None, meta: Optional[Mapping[str, Any]] = None,
                  timestamp: Optional[str] = None) -> None:
         if nonfinite_loss not in NONFINITE_MODES:
-            raise ValueError(f'nonfinite_loss must be one of {NONFINITE_MODES}, got {nonfinite_loss!r}')
+            raise ConfigError(f'nonfinite_loss must be one of {NONFINITE_MODES}, got {nonfinite_loss!r}')
         amp = dict(amp or {})
         if amp.get('dtype', 'float16') not in AMP_DTYPES:
-            raise ValueError(f'amp.dtype must be one of {AMP_DTYPES}, got {amp["dtype"]!r}')
+            raise ConfigError(f'amp.dtype must be one of {AMP_DTYPES}, got {amp["dtype"]!r}')
         if grad_clip is not None and set(grad_clip) - {'max_norm', 'norm_type'}:
-            raise KeyError(f'optimizer_config.grad_clip takes max_norm and norm_type, got {dict(grad_clip)}')
+            raise ConfigKeyError(f'optimizer_config.grad_clip takes max_norm and norm_type, got {dict(grad_clip)}')
         self.model = model
         self.optimizer = optimizer
         self.max_iters = max_iters
@@ -140,6 +142,9 @@ class IterBasedRunner:
         self.grad_scaler = (torch.amp.GradScaler(self.device.type)
                             if self.autocast_dtype == torch.float16 else None)
         self.iter = 0
+        self.dist_timeout: Optional[float] = None  # dist_params.timeout, named in lost-process errors
+        self.samples_seen: Optional[int] = 0  # global samples read (None: derive from a resumed iter)
+        self._resumed_world_size: Optional[int] = None
         self.nonfinite_skipped = 0
         self.hooks: List[Hook] = []
         self._rng_state_to_restore: Optional[Dict[str, Any]] = None
@@ -218,14 +223,15 @@ class IterBasedRunner:
     def run(self, data_loader: DataLoader) -> None:
         """Train from ``self.iter`` to ``max_iters`` on batches of ``data_loader``.
 
-        ``data_loader`` comes from :func:`build_train_dataloader`: its stream is continued at
-        position ``self.iter * data_loader.batch_size``, so a resumed run reads the samples the
-        uninterrupted run would have read.
+        ``data_loader`` comes from :func:`build_train_dataloader`: the global stream is continued
+        after ``samples_seen`` samples (see :meth:`_stream_start`), so a resumed run with the same
+        number of processes reads the samples the uninterrupted run would have read. A lost process
+        (a failed collective) raises :class:`~mmseg.utils.errors.LostProcessError`.
         """
         if not isinstance(data_loader.sampler, InfiniteSampler):
             raise TypeError('IterBasedRunner.run needs a loader from mmseg.core.runner.build_train_dataloader '
                             f'(an InfiniteSampler), got a sampler {type(data_loader.sampler).__name__}')
-        data_loader.sampler.set_start(self.iter * data_loader.batch_size)
+        data_loader.sampler.set_start(self._stream_start(data_loader.batch_size))
         self.logger.info(f'training iterations {self.iter} -> {self.max_iters} in {self.work_dir}'
                          + (f' ({self.world_size} processes)' if self.world_size > 1 else ''))
         self.call_hook('before_run')
@@ -234,6 +240,15 @@ class IterBasedRunner:
             set_rng_state(self._rng_state_to_restore)
             self._rng_state_to_restore = None
         self.model.train()
+        try:
+            self._train_loop(data_iter, data_loader.batch_size)
+        except Exception as err:
+            if self.world_size > 1 and is_communication_failure(err):
+                raise lost_process_error(err, iteration=self.iter, timeout=self.dist_timeout) from err
+            raise
+        self.call_hook('after_run')
+
+    def _train_loop(self, data_iter: Any, batch_size: int) -> None:
         while self.iter < self.max_iters:
             start = time.perf_counter()
             batch = next(data_iter)
@@ -243,13 +258,30 @@ class IterBasedRunner:
             self.call_hook('before_train_iter')
             log_vars = self.train_step(batch)
             self.iter += 1
+            self.samples_seen += batch_size * self.world_size
             if log_vars is not None:
                 for name, value in log_vars.items():
                     self._log_sums[name] = self._log_sums[name] + value if name in self._log_sums else value
                 self._log_count += 1
             self._times.append((time.perf_counter() - start, data_time))
             self.call_hook('after_train_iter')
-        self.call_hook('after_run')
+
+    def _stream_start(self, batch_size: int) -> int:
+        """This process's first stream position: the global stream continues at ``samples_seen``.
+
+        With the process count of the checkpoint that is ``iter * batch_size`` (an exact resume).
+        With another count, every process starts at ``ceil(samples_seen / world_size)``; the few
+        global samples between ``samples_seen`` and that start are skipped, and the log says so.
+        """
+        if self.samples_seen is None:  # a checkpoint written before samples_seen was recorded
+            self.samples_seen = self.iter * batch_size * (self._resumed_world_size or self.world_size)
+        start, skipped = stream_start(self.samples_seen, self.world_size)
+        if skipped:
+            self.logger.info(f'data stream: {self.samples_seen} samples were read before the resume; '
+                             f'{self.world_size} processes continue at global sample {start * self.world_size} '
+                             f'({skipped} skipped)')
+            self.samples_seen = start * self.world_size
+        return start
 
     def log_record(self) -> Dict[str, Any]:
         """The values to report now, averaged since the previous report (collective, cached per iter).
@@ -290,7 +322,7 @@ class IterBasedRunner:
         if self.rank != 0:
             return None
         meta = dict(self.meta, iter=self.iter, mmseg_version=__version__, time=time.asctime(),
-                    world_size=self.world_size, rng_states=rng_states,
+                    world_size=self.world_size, samples_seen=self.samples_seen, rng_states=rng_states,
                     nonfinite_skipped=self.nonfinite_skipped, frozen_parameters=self._frozen_parameters())
         state_dict = OrderedDict((key, value.detach().cpu())
                                  for key, value in unwrap_model(self.model).state_dict().items())
@@ -305,16 +337,21 @@ class IterBasedRunner:
         """Restore weights, optimizer, grad scaler, iteration and RNG states from a checkpoint.
 
         The RNG states are applied at the start of :meth:`run`, so whatever is built in between
-        does not shift the random streams. ``filename`` may be a work directory (its latest.pth).
+        does not shift the random streams. ``filename`` may be a work directory: its newest
+        loadable checkpoint is used (newer unreadable ones, e.g. truncated, are skipped and logged).
         """
-        checkpoint = load_checkpoint(self.model, filename, strict=True, logger=self.logger, source=source)
+        if os.path.isdir(filename):
+            filename, checkpoint = newest_loadable_checkpoint(filename, source=source, logger=self.logger)
+            apply_checkpoint(self.model, checkpoint, filename, strict=True, logger=self.logger, source=source)
+        else:
+            checkpoint = load_checkpoint(self.model, filename, strict=True, logger=self.logger, source=source)
         meta = checkpoint.get('meta') if isinstance(checkpoint, Mapping) else None
         if not meta or 'iter' not in meta or 'optimizer' not in checkpoint:
-            raise KeyError(f'{source}: {filename!r} holds weights only (no meta.iter or optimizer state), '
+            raise CheckpointError(f'{source}: {filename!r} holds weights only (no meta.iter or optimizer state), '
                            f'so training cannot be resumed from it; use --load-from to start from its weights')
         frozen_then, frozen_now = meta.get('frozen_parameters', []), self._frozen_parameters()
         if frozen_then != frozen_now:
-            raise ValueError(
+            raise CheckpointError(
                 f'{source}: the checkpoint was trained with {len(frozen_then)} frozen parameters, this run '
                 f'freezes {len(frozen_now)}; resume a --finetune-from run with the same --finetune-from '
                 f'and finetune_cfg (as in the original). Differences: '
@@ -326,15 +363,26 @@ class IterBasedRunner:
             else:
                 self.logger.info(f'{source}: no grad scaler state in the checkpoint; the scaler starts fresh')
         self.iter = int(meta['iter'])
+        self.samples_seen = meta.get('samples_seen')
+        self._resumed_world_size = meta.get('world_size')
         self.nonfinite_skipped = int(meta.get('nonfinite_skipped', 0))
         rng_states = meta.get('rng_states') or []
         if len(rng_states) == self.world_size:
             self._rng_state_to_restore = rng_states[self.rank]
         else:
-            self.logger.warning(f'{source}: the checkpoint has RNG states of {len(rng_states)} processes and '
-                                f'this run has {self.world_size}; RNGs keep their fresh seeds, so the run '
-                                f'continues but not bit-identically')
+            self.logger.warning(f'{source}: the checkpoint was written by {len(rng_states)} processes and this '
+                                f'run has {self.world_size}: weights, optimizer, iteration and the position in '
+                                f'the global data stream carry over; the RNGs keep their fresh seeds and the '
+                                f'total batch is {self.world_size} x samples_per_gpu, so the run continues '
+                                f'but not bit-identically')
         self.logger.info(f'resumed from {filename} at iteration {self.iter}')
+
+
+def stream_start(samples_seen: int, world_size: int) -> Tuple[int, int]:
+    """``(position, skipped)``: the per-process stream position that continues the global stream
+    after ``samples_seen`` samples with ``world_size`` processes, and how many samples that skips."""
+    start = -(-samples_seen // world_size)
+    return start, start * world_size - samples_seen
 
 
 def build_runner(cfg: Mapping[str, Any], *, model: nn.Module, work_dir: str,
@@ -360,16 +408,17 @@ def build_runner(cfg: Mapping[str, Any], *, model: nn.Module, work_dir: str,
     """
     runner_cfg = dict(cfg['runner'])
     if runner_cfg.pop('type', 'IterBasedRunner') != 'IterBasedRunner' or set(runner_cfg) != {'max_iters'}:
-        raise ValueError(f'runner must be dict(type="IterBasedRunner", max_iters=N), got {cfg["runner"]}')
+        raise ConfigError(f'runner must be dict(type="IterBasedRunner", max_iters=N), got {cfg["runner"]}')
     max_iters = runner_cfg['max_iters']
     optimizer_config = dict(cfg.get('optimizer_config') or {})
     if set(optimizer_config) - {'grad_clip'}:
-        raise KeyError(f'optimizer_config takes only grad_clip, got {sorted(optimizer_config)}')
+        raise ConfigKeyError(f'optimizer_config takes only grad_clip, got {sorted(optimizer_config)}')
     runner = IterBasedRunner(
         model=model, optimizer=build_optimizer(model, cfg['optimizer'], logger), max_iters=max_iters,
         work_dir=work_dir, lr_schedule=build_lr_schedule(cfg['lr_config'], max_iters),
         grad_clip=optimizer_config.get('grad_clip'), amp=cfg.get('amp'),
         nonfinite_loss=cfg.get('nonfinite_loss', 'raise'), logger=logger, meta=meta, timestamp=timestamp)
+    runner.dist_timeout = (cfg.get('dist_params') or {}).get('timeout')
     runner.register_hook(CheckpointHook(**dict(cfg['checkpoint_config'])))
     log_config = dict(cfg['log_config'])
     for hook_cfg in log_config.get('hooks', []):

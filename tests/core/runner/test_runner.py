@@ -77,7 +77,7 @@ def test_resume_refuses_weights_only_files_and_other_freezing(tmp_path):
     fresh = ToySegmentor()
     runner = IterBasedRunner(model=fresh, optimizer=build_optimizer(fresh, dict(type='SGD', lr=0.1)),
                              max_iters=4, work_dir=str(tmp_path / 'b'))
-    with pytest.raises(KeyError, match='weights only .* use --load-from'):
+    with pytest.raises(ValueError, match='weights only .* use --load-from'):
         runner.resume(str(tmp_path / 'weights.pth'))
     fresh.backbone.requires_grad_(False)
     runner.optimizer = build_optimizer(fresh, dict(type='AdamW', lr=0.1))
