@@ -26,20 +26,21 @@ from mmseg.apis import OnlineSegmenter, inference_segmentor, init_segmentor
 from mmseg.apis.online import clip_offsets
 from mmseg.datasets import make_test_clips
 from mmseg.utils.benchmark import synchronize, text_table
-from mmseg.utils.cli import run_cli
+from mmseg.utils.cli import non_negative_int, positive_int, run_cli, size_hw, size_text
 from mmseg.utils.config import DictAction, load_config
 from mmseg.utils.errors import UsageError
 from mmseg.utils.json_io import write_json_atomically
+from mmseg.utils.paths import check_writable_output
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark online segmentation')
     parser.add_argument('config', nargs='?', default='local_configs/themask/video_themask_mit_b1.py')
-    parser.add_argument('--size', default='480x853', help='frame HxW (before the test pipeline)')
+    parser.add_argument('--size', type=size_text, default='480x853', help='frame HxW (before the test pipeline)')
     parser.add_argument('--dilations', action='append', help='comma-separated offsets <= 0, repeatable '
                         '(default: -3 and -9,-6,-3); write --dilations=-3')
-    parser.add_argument('--frames', type=int, default=6, help='timed frames per mode')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed frames (clips) first')
+    parser.add_argument('--frames', type=positive_int, default=6, help='timed frames per mode')
+    parser.add_argument('--warmup', type=non_negative_int, default=1, help='untimed frames (clips) first')
     parser.add_argument('--test-gap', type=int, default=3, help='frame spacing of the test protocol clips')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads (CPU)')
     parser.add_argument('--device', default='cpu')
@@ -99,13 +100,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.set_num_threads(args.threads)
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise UsageError(f'--device {args.device}: no CUDA device is available')
-    if args.frames < 1 or args.warmup < 0:
-        raise UsageError('--frames must be positive and --warmup non-negative')
+    if args.out:
+        check_writable_output(args.out, '--out')
+    height, width = size_hw(args.size)
     try:
-        height, width = (int(v) for v in args.size.lower().split('x'))
         dilations = [[int(d) for d in text.split(',')] for text in (args.dilations or ['-3', '-9,-6,-3'])]
     except ValueError:
-        raise UsageError(f'--size HxW and --dilations=-9,-6,-3 expected, got {args.size!r} {args.dilations!r}') from None
+        raise UsageError(f'--dilations: expected comma-separated integers such as -9,-6,-3, got '
+                         f'{args.dilations!r}') from None
     rng = np.random.default_rng(args.seed)
     frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(args.warmup + args.frames)]
     env = dict(config=args.config, size=args.size, device=args.device, threads=torch.get_num_threads(),

@@ -22,11 +22,10 @@ from mmseg.utils.config import load_config
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
 STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
-TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda', 'browse_dataset',
+TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda', 'benchmark_online',
+         'browse_dataset',
          'check_dataset', 'confusion_matrix', 'convert_checkpoint', 'export', 'get_flops', 'make_synthetic_vspw',
          'make_toy_dataset', 'print_config', 'test', 'train', 'video_demo']
-DEMO_REWRITE = pytest.mark.xfail(reason='needs the tools/video_demo.py rewrite (issue 14: run_cli, typed errors)',
-                                 strict=False)
 _MAINS = {}
 
 
@@ -204,13 +203,19 @@ ROWS = [
     ('benchmark_eval_memory', ['--frames', '0'], 'argument --frames: expected an integer >= 1'),
     ('benchmark_eval_memory', ['--size', '480'], 'argument --size: expected HxW'),
     ('benchmark_eval_memory', ['--out', UNWRITABLE], '--out '),
-    # tools/video_demo.py (rows marked DEMO_REWRITE depend on the rewrite of issue 14)
-    ('video_demo', ['{s2}', '{ckpt1}', '{tmp}/absent_folder', '--out', '{tmp}/demo'], 'is neither a folder of frames nor a video file'),
+    ('benchmark_online', ['--size', '480'], 'argument --size: expected HxW'),
+    ('benchmark_online', ['--frames', '0'], 'argument --frames'),
+    ('benchmark_online', ['--dilations=-3,x'], '--dilations: expected comma-separated integers'),
+    ('benchmark_online', ['--out', UNWRITABLE], '--out '),
+    ('benchmark_online', ['{tmp}/absent.py'], 'absent.py'),
+    # tools/video_demo.py
+    ('video_demo', ['{s2}', '{ckpt1}', '{tmp}/absent_folder', '--out', '{tmp}/demo'],
+     'is neither a video file, a folder of frames nor a camera index'),
     ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--clip-len', 'two'], 'argument --clip-len: invalid int value'),
     ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--opacity', 'x'], 'argument --opacity: invalid float value'),
 ]
-REWRITE_ROWS = [
-    ('video_demo', ['{s1}', '{ckpt1}', '{data}/data/{video}/origin', '--out', '{afile}/demo'], "--out '"),
+DEMO_ROWS = [  # video_demo rows that need a prepared folder
+    ('video_demo', ['{s1}', '{ckpt1}', '{data}/data/{video}/origin', '--out', '{afile}/demo'], '--out '),
     ('video_demo', ['{s1}', '{ckpt1}', '{data}/data/{video}/origin', '--device', 'cuda', '--out', '{tmp}/demo'],
      'cuda'),
     ('video_demo', ['{s1}', '{ckpt1}', '{corrupt}', '--out', '{tmp}/demo2'], 'corrupt.jpg'),
@@ -269,9 +274,8 @@ def test_bad_input_gives_one_line(tool, argv, fragment, paths, capsys, monkeypat
     _check(code, err, fragment, argv)
 
 
-@DEMO_REWRITE
-@pytest.mark.parametrize('tool,argv,fragment', [pytest.param(*row, id=f'demo-{i}') for i, row in enumerate(REWRITE_ROWS)])
-def test_video_demo_rows_that_need_the_rewrite(tool, argv, fragment, paths, capsys, monkeypatch, tmp_path):
+@pytest.mark.parametrize('tool,argv,fragment', [pytest.param(*row, id=f'demo-{i}') for i, row in enumerate(DEMO_ROWS)])
+def test_video_demo_rows_with_prepared_inputs(tool, argv, fragment, paths, capsys, monkeypatch, tmp_path):
     video = sorted(os.listdir(os.path.join(paths['data'], 'data')))[0]
     corrupt = tmp_path / 'frames'
     corrupt.mkdir()
