@@ -115,6 +115,11 @@ def test_seed_readme_commands_with_torchrun_and_two_processes(tiny):
     one = root / 'one.json'
     run('bash', 'tools/dist_test.sh', STAGE2, checkpoint, '1', '--options', 'data.test.test_size=2',
         '--eval', 'mIoU', 'mVC', '--out', str(one), '--options', *options, env=env)
+    # the original README's test command as written (no --eval): mIoU is evaluated and printed
+    res = run('bash', 'tools/dist_test.sh', STAGE2, checkpoint, '1', '--options', 'data.test.test_size=2',
+              *options, env=env)
+    summary = (res.stdout + res.stderr).split('Summary:')[-1]
+    assert 'mIoU' in summary and 'mVC8' not in summary
     # two processes: training runs, and testing gives the same metrics as one process
     run('bash', 'tools/dist_train.sh', STAGE1, '2', '--work-dir', str(root / 'two_gpus'),
         '--options', *options, *tiny_run, env=dict(PORT='29652'))
