@@ -65,9 +65,7 @@ def metrics_from_args(args) -> list:
 def main(argv=None):
     args = parse_args(argv)
     metrics = metrics_from_args(args)
-    cfg = load_config(args.config, args.options)
-    if args.log_level:
-        cfg.log_level = args.log_level
+    cfg = load_config(args.config, dict(args.options, **({'log_level': args.log_level} if args.log_level else {})))
     from mmseg.apis.test import test_from_config
     test_from_config(cfg, args.checkpoint, config_path=args.config, metrics=metrics,
                      eval_options=args.eval_options, out=args.out, show_dir=args.show_dir,

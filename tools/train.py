@@ -62,9 +62,7 @@ def device_from_args(args) -> Optional[torch.device]:
 def main(argv=None):
     args = parse_args(argv)
     device = device_from_args(args)
-    cfg = load_config(args.config, args.options)
-    if args.log_level:
-        cfg.log_level = args.log_level
+    cfg = load_config(args.config, dict(args.options, **({'log_level': args.log_level} if args.log_level else {})))
     from mmseg.apis.train import train_from_config
     train_from_config(cfg, config_path=args.config, work_dir=args.work_dir, load_from=args.load_from,
                       resume_from=args.resume_from, finetune=args.finetune_from, launcher=args.launcher,
