@@ -8,9 +8,11 @@ import ctypes
 import re
 import statistics
 import time
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Optional
 
 import torch
+
+from .table import text_table  # noqa: F401 (the tools import it from here)
 
 __all__ = ['synchronize', 'enable_cpu_peak_memory', 'peak_memory_mib', 'median_ms', 'text_table',
            'count_gflops']
@@ -72,15 +74,6 @@ def median_ms(run: Callable[[], object], device: str, iters: int, warmup: int) -
         synchronize(device)
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
-
-
-def text_table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
-    """A plain-text table with a header rule (Markdown-compatible)."""
-    widths = [max(len(h), *(len(str(row[i])) for row in rows)) for i, h in enumerate(header)]
-    out = ['| ' + ' | '.join(h.ljust(w) for h, w in zip(header, widths)) + ' |',
-           '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
-    out += ['| ' + ' | '.join(str(c).ljust(w) for c, w in zip(row, widths)) + ' |' for row in rows]
-    return '\n'.join(out)
 
 
 def count_gflops(model: torch.nn.Module, img: torch.Tensor, meta: dict) -> float:

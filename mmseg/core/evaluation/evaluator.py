@@ -16,7 +16,7 @@ must all go to the same process (``DistributedVideoSampler`` does that) for its 
 import logging
 import math
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 
 from ...utils.logger import print_log
+from ...utils.table import text_table
 from .metrics import confusion_matrix, summarize_confusion
 from .result_writers import write_label_png
 from .video_consistency import VideoConsistency
@@ -210,16 +211,6 @@ def _percent(value: Optional[float]) -> str:
     return 'n/a' if value is None or math.isnan(value) else f'{100 * value:.2f}'
 
 
-def _ascii_table(header: List[str], rows: List[List[str]]) -> str:
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
-
-    def line(cells: List[str]) -> str:
-        return '| ' + ' | '.join(str(c).ljust(w) for c, w in zip(cells, widths)) + ' |'
-
-    return '\n'.join([rule, line(header), rule] + [line(r) for r in rows] + [rule])
-
-
 def format_results_table(results: Mapping[str, Any]) -> str:
     """Per-class table (classes present in the ground truth or the predictions) and summary table,
     in percent."""
@@ -230,10 +221,10 @@ def format_results_table(results: Mapping[str, Any]) -> str:
                                                 results['Dice'])
                 if not (dice is None or (isinstance(dice, float) and math.isnan(dice)))]
         hidden = len(results['classes']) - len(rows)
-        parts.append('per class results:\n' + _ascii_table(['Class', 'IoU', 'Acc', 'Dice'], rows))
+        parts.append('per class results:\n' + text_table(['Class', 'IoU', 'Acc', 'Dice'], rows))
         if hidden:
             parts.append(f'({hidden} classes absent from both ground truth and predictions not shown)')
     keys = [k for k in _SUMMARY_KEYS if k in results]
-    parts.append('Summary:\n' + _ascii_table(keys, [[_percent(results[k]) for k in keys]]))
+    parts.append('Summary:\n' + text_table(keys, [[_percent(results[k]) for k in keys]]))
     parts += [f'{key} n/a: {why}' for key, why in (results.get('notes') or {}).items()]
     return '\n'.join(parts)
