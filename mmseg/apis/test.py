@@ -85,7 +85,8 @@ def enable_aug_test(cfg: Config) -> None:
 def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
                      metrics: Sequence[str] = ('mIoU',), eval_options: Optional[Mapping[str, Any]] = None,
                      out: Optional[str] = None, show_dir: Optional[str] = None, opacity: float = 0.5,
-                     launcher: str = 'none', aug_test: bool = False) -> Optional[Dict[str, Any]]:
+                     launcher: str = 'none', aug_test: bool = False,
+                     compile: bool = False) -> Optional[Dict[str, Any]]:
     """Build the test set and the model, load ``checkpoint``, predict every frame, evaluate.
 
     Args:
@@ -100,6 +101,7 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
         opacity: of the painted prediction in the overlays, in (0, 1].
         launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``.
         aug_test: multi-scale and flip test-time augmentation.
+        compile: ``torch.compile`` the model after loading (also with the config key ``compile``).
 
     Returns:
         the metrics (identical on every process), or None without metrics.
@@ -129,6 +131,9 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
     load_checkpoint(model, checkpoint, strict=False, logger=logger, source='tools/test.py checkpoint')
     device = local_device()
     model.to(device)
+    if compile or cfg.get('compile', False):
+        from .compile import compile_segmentor
+        compile_segmentor(model)
     evaluator = dataset.build_evaluator(metrics=list(metrics), **eval_options)
     logger.info(f'testing {len(dataset)} clips of {len(dataset.videos)} videos (test_size '
                 f'{dataset.test_size}, gap {dataset.test_gap}) on {device}')
