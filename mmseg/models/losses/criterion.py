@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..builder import LOSSES
+from ..utils.compute_mode import fast_mode
 from .mask_losses import dice_loss, sigmoid_bce_loss
 from .matcher import Pairs, TwoRoundHungarianMatcher
 from .point_sample import point_sample, uncertain_point_coords
@@ -300,8 +301,11 @@ class THEMaskCriterion(nn.Module):
         cell with ``n`` copies of which ``g`` are ground truth contributes ``n * BCE(x, 0) - s g x``
         and ``s g sigmoid(x)``, ``n sigmoid(x)``, ``s g`` to the dice sums (``s`` = sigmoid(x) >
         0.5). The same losses and gradients up to float rounding (sums in another order), without
-        the full-resolution maps; ``n`` and ``g`` come from the targets once per step.
+        the full-resolution maps; ``n`` and ``g`` come from the targets once per step. Reference
+        mode computes them as the original, at full resolution.
         """
+        if not fast_mode():
+            return self._secondary_losses_full_resolution(masks, targets, pairs, num_masks)
         num_frames = masks.shape[2]
         size = masks.shape[-2:]
         predicted = self._gather([masks[b, queries] for b, (queries, _) in enumerate(pairs)])
@@ -319,6 +323,19 @@ class THEMaskCriterion(nn.Module):
         denominator = (probs * copies).sum(-1) + positive.sum(-1)
         dice = (1 - (numerator + 1) / (denominator + 1)).sum() / num_masks / num_frames
         return bce_loss, dice
+
+    def _secondary_losses_full_resolution(self, masks: Tensor, targets: List[MaskTargets], pairs: Pairs,
+                                          num_masks: float) -> Tuple[Tensor, Tensor]:
+        """The original's computation of :meth:`_secondary_losses` (reference mode)."""
+        num_frames = masks.shape[2]
+        predicted, wanted = self._matched(masks, targets, pairs)
+        predicted = F.interpolate(predicted, size=wanted.shape[-2:], mode='nearest')
+        # The original's target: the ground truth restricted to where the prediction itself is
+        # already above 0.5 (255 pixels are outside every ground truth, hence negatives).
+        self_target = ((wanted > 0) & (predicted.sigmoid() > 0.5)).float()
+        logits, labels = predicted.flatten(0, 1).flatten(1), self_target.flatten(0, 1).flatten(1)
+        return (sigmoid_bce_loss(logits, labels, num_masks, num_frames),
+                dice_loss(logits, labels, num_masks, num_frames))
 
     def _cell_counts(self, target: MaskTargets, size) -> Tuple[Tensor, Tensor]:
         """For nearest upsampling from ``size`` to the ground-truth size: per target mask and
