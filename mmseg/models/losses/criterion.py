@@ -196,10 +196,14 @@ class THEMaskCriterion(nn.Module):
                              'expected the same numbers')
         # The matching takes the class logits of the clip queries and the masks of the frame
         # queries, restacked (B, Q, T, h, w); its pairs drive both branches (original behaviour).
-        matchings = []
-        for (_, logits, _), (_, _, frame_masks) in zip(clip, frame):
-            masks = frame_masks[:, :, 0].unflatten(0, (batch, num_frames)).transpose(1, 2)
-            matchings.append(self.matcher(logits, masks, targets, self.rand))
+        # All matcher draws come first (the original's order), so every matching of the step is
+        # computed together: the cost matrices reach the host in one transfer.
+        pairs = [(logits, frame_masks[:, :, 0].unflatten(0, (batch, num_frames)).transpose(1, 2))
+                 for (_, logits, _), (_, _, frame_masks) in zip(clip, frame)]
+        if hasattr(self.matcher, 'match_many'):
+            matchings = self.matcher.match_many(pairs, targets, self.rand)
+        else:  # a replaced matcher (a callable)
+            matchings = [self.matcher(logits, masks, targets, self.rand) for logits, masks in pairs]
         per_frame = frame_targets(targets)
         num_masks, num_masks_frame = self._num_masks(
             [sum(len(t.labels) for t in targets), sum(len(t.labels) for t in per_frame)],
