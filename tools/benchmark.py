@@ -25,6 +25,7 @@ the deformable-attention sampling is not counted.
 """
 import argparse
 import contextlib
+import copy
 import json
 import platform
 import statistics
@@ -118,6 +119,8 @@ def measure(model, args, img, gt, meta, cpu_measurable, train=None, inference=Tr
     else:
         result.update(infer_ms=None, infer_peak_mib=None, fps=None)
     if train:
+        # the steps update the weights: restore them after, so every mode sees the same model
+        weights = copy.deepcopy(model.state_dict())
         model.train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
         amp_dtype = torch.float16 if args.device == 'cuda' else torch.bfloat16
@@ -153,6 +156,8 @@ def measure(model, args, img, gt, meta, cpu_measurable, train=None, inference=Tr
         for name, times in split.items():
             result[name] = statistics.median(times[args.warmup:args.warmup + args.iters])
         optimizer.zero_grad(set_to_none=True)
+        model.load_state_dict(weights)
+        del weights
         model.eval()
     return result, [l.copy() for l in labels]
 
