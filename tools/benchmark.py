@@ -3,10 +3,20 @@
     python tools/benchmark.py local_configs/themask/video_themask_mit_b1.py --clip-len 2 \
         --size 480x480 --threads 2 --compare-reference --out work_dirs/benchmark_b1.json
     python tools/benchmark.py CONFIG --device cuda --train --amp
+    python tools/benchmark.py CONFIG --train --with-cp --compile --bf16
 
 Inference is ``simple_test`` on one random normalised clip (1, T, 3, H, W): labels at the input
 size, as ``tools/test.py`` computes them. ``--train`` also times one training step (forward, the
-full criterion, backward, AdamW step) on random labels. ``--compare-reference`` measures the same
+full criterion, backward, AdamW step) on random labels, and its split: ``forward_ms`` (backbone,
+pixel decoder, transformer decoder), ``criterion_ms`` (targets, matching, point sampling,
+losses), ``backward_ms`` and ``optimizer_ms`` (zero_grad + AdamW step), each measured with a
+device synchronisation around it in the same step (data loading is not part of it).
+``--with-cp`` measures the same step with activation checkpointing (``with_cp``) of the MiT
+blocks, the pixel-decoder encoder layers and the decoder layers, as the mode ``with_cp``.
+``--compile`` measures the fast mode with the model's inference (and, with ``--train``, the
+training forward) under ``torch.compile`` as the mode ``compiled``. ``--bf16`` measures inference
+under bfloat16 autocast (CPU or CUDA) as the mode ``bf16``, with its label agreement with fp32
+(``environment.bf16_labels_equal_fraction``). ``--compare-reference`` measures the same
 calls in reference mode (the original's computational path: the PyTorch deformable-attention
 reference, explicit attention, every intermediate prediction) in the same run, reports the
 speed-up and checks that both modes give the same labels. Weights are random (``model.pretrained``
@@ -15,8 +25,11 @@ the deformable-attention sampling is not counted.
 """
 import argparse
 import contextlib
+import copy
 import json
 import platform
+import statistics
+import time
 
 import torch
 
@@ -24,7 +37,7 @@ from mmseg.models import build_segmentor
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends
 from mmseg.models.utils import reference_mode
 from mmseg.utils.benchmark import (count_gflops, enable_cpu_peak_memory, median_ms, peak_memory_mib,
-                                   text_table)
+                                   synchronize, text_table)
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.config import DictAction, load_config
 from mmseg.utils.errors import UsageError
@@ -42,6 +55,12 @@ def parse_args(argv=None):
     parser.add_argument('--train', action='store_true', help='also time a training step')
     parser.add_argument('--amp', action='store_true', help='training step under autocast '
                         '(bfloat16 on CPU, float16 on CUDA)')
+    parser.add_argument('--with-cp', action='store_true', help='also measure the training step '
+                        'with activation checkpointing (mode with_cp; needs --train)')
+    parser.add_argument('--compile', action='store_true', help='also measure the fast mode under '
+                        'torch.compile (mode compiled)')
+    parser.add_argument('--bf16', action='store_true', help='also measure inference under bfloat16 '
+                        'autocast (mode bf16) and its label agreement with fp32')
     parser.add_argument('--compare-reference', action='store_true',
                         help='also measure reference mode (the original computational path)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -71,36 +90,86 @@ def random_batch(args, num_classes):
     return img, gt, {'ori_shape': (height, width, 3)}
 
 
-def measure(model, args, img, gt, meta, cpu_measurable):
-    """{'infer_ms', 'infer_peak_mib', 'fps', ['train_ms', 'train_peak_mib']}, labels."""
+def set_with_cp(model, enabled):
+    """Switch activation checkpointing of every part that has it (see the ``with_cp`` keys)."""
+    for module in model.modules():
+        if hasattr(module, 'with_cp'):
+            module.with_cp = enabled
+
+
+def measure(model, args, img, gt, meta, cpu_measurable, train=None, inference=True, autocast_dtype=None):
+    """{'infer_ms', 'infer_peak_mib', 'fps', ['train_ms', 'train_peak_mib', 'forward_ms',
+    'criterion_ms', 'backward_ms', 'optimizer_ms']}, labels."""
     model.eval()
     labels = []
+    result = {}
+    train = args.train if train is None else train
 
     def infer():
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device_type=args.device, dtype=autocast_dtype or torch.bfloat16,
+                                             enabled=autocast_dtype is not None):
             labels[:] = model.simple_test(img, meta)
 
-    result = dict(infer_ms=median_ms(infer, args.device, args.iters, args.warmup))
-    result['infer_peak_mib'] = peak_memory_mib(infer, args.device, cpu_measurable)
-    result['fps'] = args.clip_len / result['infer_ms'] * 1e3
-    if args.train:
+    if inference:
+        result['infer_ms'] = median_ms(infer, args.device, args.iters, args.warmup)
+        result['infer_peak_mib'] = peak_memory_mib(infer, args.device, cpu_measurable)
+        result['fps'] = args.clip_len / result['infer_ms'] * 1e3
+    else:
+        result.update(infer_ms=None, infer_peak_mib=None, fps=None)
+    if train:
+        # the steps update the weights: restore them after, so every mode sees the same model
+        weights = copy.deepcopy(model.state_dict())
         model.train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
         amp_dtype = torch.float16 if args.device == 'cuda' else torch.bfloat16
         scaler = torch.amp.GradScaler(enabled=args.amp and amp_dtype == torch.float16)
+        head = model.decode_head
+        split = {}
+
+        def timed(name, fn):
+            synchronize(args.device)
+            start = time.perf_counter()
+            out = fn()
+            synchronize(args.device)
+            split.setdefault(name, []).append((time.perf_counter() - start) * 1e3)
+            return out
 
         def step():
+            # forward_train, in its parts: features and decoder, then the criterion
             with torch.autocast(device_type=args.device, dtype=amp_dtype, enabled=args.amp):
-                losses = model(img, None, gt_semantic_seg=gt, return_loss=True, iteration=0)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(sum(losses.values())).backward()
-            scaler.step(optimizer)
-            scaler.update()
+                outputs = timed('forward_ms', lambda: head.forward(model.extract_feat(img), num_clips=img.shape[0]))
+                losses = timed('criterion_ms', lambda: head.criterion(outputs, gt, iteration=0))
+            timed('backward_ms', lambda: scaler.scale(sum(losses.values()) * head.loss_weight).backward())
+
+            def update():
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+
+            timed('optimizer_ms', update)
 
         result['train_ms'] = median_ms(step, args.device, args.iters, args.warmup)
         result['train_peak_mib'] = peak_memory_mib(step, args.device, cpu_measurable)
+        # the split of the timed steps (the warm-up and the memory run left out)
+        for name, times in split.items():
+            result[name] = statistics.median(times[args.warmup:args.warmup + args.iters])
+        optimizer.zero_grad(set_to_none=True)
+        model.load_state_dict(weights)
+        del weights
         model.eval()
     return result, [l.copy() for l in labels]
+
+
+def equal_fraction(labels_a, labels_b):
+    same = sum((a == b).sum() for a, b in zip(labels_a, labels_b))
+    return float(same) / sum(a.size for a in labels_a)
+
+
+def compile_model(model):
+    """The model with ``torch.compile`` on its inference and training forward (see
+    ``mmseg.apis.compile_segmentor``); the parameters are shared with ``model``."""
+    from mmseg.apis.compile import compile_segmentor
+    return compile_segmentor(model)
 
 
 def main(argv=None):
@@ -109,6 +178,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise UsageError('--device cuda: no CUDA device is available; expected --device cpu')
+    if args.with_cp and not args.train:
+        raise UsageError('--with-cp measures the training step: add --train')
     if args.out:
         check_writable_output(args.out, '--out')
     cpu_measurable = args.device == 'cpu' and enable_cpu_peak_memory()
@@ -128,25 +199,55 @@ def main(argv=None):
         with context():
             rows[name], labels[name] = measure(model, args, img, gt, meta, cpu_measurable)
         print(f'[benchmark] {name}: {json.dumps(rows[name])}', flush=True)
+    if args.with_cp:
+        set_with_cp(model, True)
+        rows['with_cp'], _ = measure(model, args, img, gt, meta, cpu_measurable, inference=False)
+        set_with_cp(model, False)
+        print(f'[benchmark] with_cp: {json.dumps(rows["with_cp"])}', flush=True)
+    if args.bf16:
+        rows['bf16'], labels['bf16'] = measure(model, args, img, gt, meta, cpu_measurable, train=False,
+                                               autocast_dtype=torch.bfloat16)
+        env['bf16_labels_equal_fraction'] = equal_fraction(labels['fast'], labels['bf16'])
+        env['bf16_infer_speedup_vs_fast'] = rows['fast']['infer_ms'] / rows['bf16']['infer_ms']
+        print(f'[benchmark] bf16: {json.dumps(rows["bf16"])}', flush=True)
+    if args.compile:
+        compiled = compile_model(model)
+        rows['compiled'], labels['compiled'] = measure(compiled, args, img, gt, meta, cpu_measurable)
+        env['compiled_labels_equal_fraction'] = equal_fraction(labels['fast'], labels['compiled'])
+        print(f'[benchmark] compiled: {json.dumps(rows["compiled"])}', flush=True)
     if args.compare_reference:
-        same = sum((a == b).sum() for a, b in zip(labels['fast'], labels['reference']))
-        total = sum(a.size for a in labels['fast'])
-        env['labels_equal_fraction'] = float(same) / total
-        for key in ('infer_ms', 'train_ms'):
-            if key in rows['fast']:
-                env[f'{key[:-3]}_speedup_vs_reference'] = rows['reference'][key] / rows['fast'][key]
+        # the fastest fp32 mode measured against the reference
+        best = 'compiled' if args.compile and rows['compiled']['infer_ms'] < rows['fast']['infer_ms'] else 'fast'
+        env['infer_fastest_mode'] = best
+        env['labels_equal_fraction'] = equal_fraction(labels[best], labels['reference'])
+        env['infer_speedup_vs_reference'] = rows['reference']['infer_ms'] / rows[best]['infer_ms']
+        if args.train:
+            env['train_speedup_vs_reference'] = rows['reference']['train_ms'] / rows['fast']['train_ms']
 
     def number(value, fmt):
         return '-' if value is None else format(value, fmt)
 
-    header = ['mode', 'infer ms/clip', 'frames/s', 'infer peak MiB', 'train ms/step', 'train peak MiB']
+    header = ['mode', 'infer ms/clip', 'frames/s', 'infer peak MiB', 'train ms/step', 'train peak MiB',
+              'forward ms', 'criterion ms', 'backward ms', 'optimizer ms']
     table = text_table(header, [[name, number(r['infer_ms'], '.0f'), number(r['fps'], '.2f'),
                                  number(r['infer_peak_mib'], '.0f'), number(r.get('train_ms'), '.0f'),
-                                 number(r.get('train_peak_mib'), '.0f')] for name, r in rows.items()])
+                                 number(r.get('train_peak_mib'), '.0f'), number(r.get('forward_ms'), '.0f'),
+                                 number(r.get('criterion_ms'), '.0f'), number(r.get('backward_ms'), '.0f'),
+                                 number(r.get('optimizer_ms'), '.0f')] for name, r in rows.items()])
     print(table)
     print(f'params {env["params"]:,}, {env["gflops_per_clip"]:.1f} GFLOPs per clip (matmuls, convs, attention)')
+    if args.train:
+        r = rows['fast']
+        print(f'fast training step: criterion {100 * r["criterion_ms"] / r["train_ms"]:.1f}% of the step')
+        if args.with_cp:
+            print(f'with_cp: peak {100 * rows["with_cp"]["train_peak_mib"] / r["train_peak_mib"]:.0f}% '
+                  f'of fast, step x{rows["with_cp"]["train_ms"] / r["train_ms"]:.2f} the time'
+                  if r['train_peak_mib'] and rows['with_cp']['train_peak_mib'] else '')
+    if args.bf16:
+        print(f'bf16 vs fp32: inference x{env["bf16_infer_speedup_vs_fast"]:.2f}; labels equal on '
+              f'{100 * env["bf16_labels_equal_fraction"]:.4f}% of pixels')
     if args.compare_reference:
-        print(f'fast vs reference: inference x{env["infer_speedup_vs_reference"]:.2f}'
+        print(f'{env["infer_fastest_mode"]} vs reference: inference x{env["infer_speedup_vs_reference"]:.2f}'
               + (f', training step x{env["train_speedup_vs_reference"]:.2f}' if args.train else '')
               + f'; labels equal on {100 * env["labels_equal_fraction"]:.4f}% of pixels')
     if args.out:

@@ -20,6 +20,7 @@ def parse_args(argv=None):
     parser.add_argument('--aug-test', action='store_true',
                         help='multi-scale (0.5-1.75) and flip test-time augmentation')
     parser.add_argument('--out', help='write the metrics as JSON to this file')
+    parser.add_argument('--compile', action='store_true', help='torch.compile the model (config key compile)')
     parser.add_argument('--format-only', action='store_true',
                         help='write VSPW-format label PNGs without evaluating '
                              '(--eval-options imgfile_prefix=DIR)')
@@ -70,7 +71,7 @@ def main(argv=None):
     test_from_config(cfg, args.checkpoint, config_path=args.config, metrics=metrics,
                      eval_options=args.eval_options, out=args.out, show_dir=args.show_dir,
                      opacity=args.opacity, launcher=args.launcher, aug_test=args.aug_test,
-                     strict=not args.allow_partial_load)
+                     strict=not args.allow_partial_load, compile=args.compile)
 
 
 if __name__ == '__main__':

@@ -33,6 +33,7 @@ def parse_args(argv=None):
                         help='use deterministic algorithms (cuDNN and torch)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision (config key amp.dtype: float16 or bfloat16)')
+    parser.add_argument('--compile', action='store_true', help='torch.compile the model (config key compile)')
     parser.add_argument('--log-level', choices=LOG_LEVELS, help='log level (default: the config\'s log_level)')
     parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config keys, e.g. runner.max_iters=12000; a leading + adds a key')
@@ -67,7 +68,8 @@ def main(argv=None):
     train_from_config(cfg, config_path=args.config, work_dir=args.work_dir, load_from=args.load_from,
                       resume_from=args.resume_from, finetune=args.finetune_from, launcher=args.launcher,
                       seed=args.seed, deterministic=args.deterministic, device=device,
-                      validate=not args.no_validate, amp=args.amp)
+                      validate=not args.no_validate, amp=args.amp,
+                      compile=args.compile)
 
 
 if __name__ == '__main__':

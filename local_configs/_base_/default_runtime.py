@@ -17,6 +17,10 @@ find_unused_parameters = False
 # Mixed precision (tools/train.py --amp). Off as in the paper; the pixel decoder's deformable
 # attention, the matcher and the losses always run in float32.
 amp = dict(enabled=False, dtype='float16')  # 'float16' (with a grad scaler) or 'bfloat16'
+# torch.compile of the model (tools/train.py and tools/test.py --compile): backbone, pixel decoder
+# and transformer decoder (mmseg/apis/compile.py). The first iterations are slow (compilation);
+# on CPU inductor needs a C++ compiler.
+compile = False
 # A loss that is NaN or Inf stops training ('raise') or skips that step and counts it ('skip').
 nonfinite_loss = 'raise'
 # --finetune-from: parameters whose name contains one of these stay trainable, the rest is frozen.

@@ -121,7 +121,7 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
                      metrics: Sequence[str] = ('mIoU',), eval_options: Optional[Mapping[str, Any]] = None,
                      out: Optional[str] = None, show_dir: Optional[str] = None, opacity: float = 0.5,
                      launcher: str = 'none', aug_test: bool = False,
-                     strict: bool = True) -> Optional[Dict[str, Any]]:
+                     strict: bool = True, compile: bool = False) -> Optional[Dict[str, Any]]:
     """Build the test set and the model, load ``checkpoint``, predict every frame, evaluate.
 
     Args:
@@ -138,6 +138,7 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
         aug_test: multi-scale and flip test-time augmentation.
         strict: refuse a checkpoint that leaves model tensors uninitialised or holds unknown ones
             (``--allow-partial-load`` gives False: load what fits and log the rest).
+        compile: ``torch.compile`` the model after loading (also with the config key ``compile``).
 
     Returns:
         the metrics (identical on every process), or None without metrics.
@@ -175,6 +176,9 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
                     partial_hint=PARTIAL_LOAD_HINT)
     device = local_device()
     model.to(device)
+    if compile or cfg.get('compile', False):
+        from .compile import compile_segmentor
+        compile_segmentor(model)
     evaluator = dataset.build_evaluator(metrics=list(metrics), **eval_options)
     logger.info(f'testing {len(dataset)} clips of {len(dataset.videos)} videos (test_size '
                 f'{dataset.test_size}, gap {dataset.test_gap}) on {device}')

@@ -148,7 +148,8 @@ def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] 
                       load_from: Optional[str] = None, resume_from: Optional[str] = None,
                       finetune: Optional[str] = None, launcher: str = 'none', seed: Optional[int] = None,
                       deterministic: bool = False, device: Optional[torch.device] = None,
-                      validate: bool = True, amp: bool = False) -> IterBasedRunner:
+                      validate: bool = True, amp: bool = False,
+                      compile: bool = False) -> IterBasedRunner:
     """Check the inputs, set up the processes, build the model and the data, and train.
 
     Args:
@@ -164,6 +165,7 @@ def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] 
         device: the device of a single-process run (default: CUDA if available, else CPU).
         validate: evaluate on ``data.val`` every ``evaluation.interval`` iterations.
         amp: mixed precision (``cfg.amp.dtype``).
+        compile: ``torch.compile`` the model (also with the config key ``compile``).
     """
     from ..datasets import build_dataset, collate_clips, limit_worker_threads
     from ..models import build_segmentor
@@ -197,6 +199,11 @@ def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] 
     logger.info(f'seed {seed}, deterministic: {deterministic}, distributed: {distributed}')
 
     model = build_segmentor(cfg.model)
+    if compile:
+        cfg.compile = True
+    if cfg.get('compile', False):
+        from .compile import compile_segmentor
+        compile_segmentor(model)
     dataset = build_dataset(cfg.data.train)
     check_num_classes(model, dataset, cfg, what='data.train')
     eval_fn = make_eval_fn(cfg, distributed) if validate else None

@@ -43,6 +43,8 @@ def test_config_values(path):
     assert (pix.conv_dim, pix.mask_dim, pix.transformer_nheads) == (256, 256, 8)
     assert (pix.transformer_enc_layers, pix.transformer_dim_feedforward) == (6, 1024)
     assert list(pix.transformer_in_features) == ['res3', 'res4', 'res5']
+    # activation checkpointing and torch.compile are opt-in
+    assert not (model.backbone.with_cp or pix.with_cp or dec.with_cp or cfg.compile)
     loss = head.loss_cfg
     assert loss.dec_layers == 10
     assert loss.train_num_points == 12544

@@ -9,9 +9,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ENV = dict(os.environ, PYTHONPATH=ROOT)
 TRAIN_FLAGS = ['--work-dir', '--load-from', '--finetune-from', '--resume-from', '--no-validate',
                '--gpu-ids', '--gpus', '--seed', '--deterministic', '--options', '--cfg-options',
-               '--launcher', '--amp']
+               '--launcher', '--amp', '--compile']
 TEST_FLAGS = ['--eval', '--format-only', '--show-dir', '--aug-test', '--out', '--eval-options',
-              '--options', '--cfg-options', '--launcher']
+              '--options', '--cfg-options', '--launcher', '--compile']
 
 
 def run_tool(*args):

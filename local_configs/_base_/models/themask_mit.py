@@ -8,7 +8,10 @@ model = dict(
     type='EncoderDecoder_clips',
     # SegFormer ImageNet-1k weights (flat mit_bX.pth, see README "Pretrained weights"); None = random.
     pretrained='pretrained/mit_b1.pth',
-    backbone=dict(type='mit_b1', style='pytorch'),
+    # with_cp (here, in pixel_decoder_cfg and in transformer_decoder_cfg): activation checkpointing
+    # in training - recompute each block / layer in the backward pass instead of keeping its
+    # activations (less memory, about one more forward; same gradients). Off by default.
+    backbone=dict(type='mit_b1', style='pytorch', with_cp=False),
     decode_head=dict(
         type='THEMaskHead',
         in_index=[0, 1, 2, 3],
@@ -32,7 +35,8 @@ model = dict(
             transformer_dim_feedforward=1024,
             transformer_enc_layers=6,
             transformer_in_features=['res3', 'res4', 'res5'],
-            common_stride=4),
+            common_stride=4,
+            with_cp=False),
         transformer_decoder_cfg=dict(
             type='VideoMultiScaleMaskedTransformerDecoder',
             transformer_in_feature='multi_scale_pixel_decoder',
@@ -47,6 +51,7 @@ model = dict(
             pre_norm=False,
             mask_dim=MASK_DIM,
             enforce_input_project=False,
+            with_cp=False,
             num_frames=1),  # frames per training clip; stage 2 sets 2 on the command line
         loss_cfg=dict(
             matcher_cfg=dict(

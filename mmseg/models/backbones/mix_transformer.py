@@ -9,6 +9,7 @@ from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from torch import nn
 
 from ..builder import BACKBONES
@@ -130,14 +131,20 @@ class MixVisionTransformer(nn.Module):
         sr_ratios: key/value spatial reduction per stage.
         pretrained: ImageNet weights loaded by ``init_weights`` (``mit_bX.pth``, a Hugging Face
             folder or a ``.safetensors`` file).
+        with_cp: activation checkpointing of every block in training (``torch.utils.checkpoint``,
+            non-reentrant, RNG state preserved): the block's activations are recomputed in the
+            backward pass instead of kept, for less memory at the cost of one more block forward.
+            Gradients are those of the plain run.
     """
 
     def __init__(self, *, in_chans: int = 3, embed_dims: Sequence[int] = (64, 128, 256, 512),
                  num_heads: Sequence[int] = (1, 2, 4, 8), mlp_ratios: Sequence[float] = (4, 4, 4, 4),
                  qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0, depths: Sequence[int] = (3, 4, 6, 3),
-                 sr_ratios: Sequence[int] = (8, 4, 2, 1), pretrained: Optional[str] = None) -> None:
+                 sr_ratios: Sequence[int] = (8, 4, 2, 1), pretrained: Optional[str] = None,
+                 with_cp: bool = False) -> None:
         super().__init__()
+        self.with_cp = with_cp
         dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         start = 0
         for s in range(4):
@@ -163,10 +170,11 @@ class MixVisionTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         outs = []
+        checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
         for s in range(1, 5):
             x, H, W = getattr(self, f'patch_embed{s}')(x)
             for blk in getattr(self, f'block{s}'):
-                x = blk(x, H, W)
+                x = cp.checkpoint(blk, x, H, W, use_reentrant=False) if checkpointed else blk(x, H, W)
             x = getattr(self, f'norm{s}')(x)
             x = x.reshape(x.shape[0], H, W, -1).permute(0, 3, 1, 2).contiguous()
             outs.append(x)
@@ -179,11 +187,11 @@ class _MiTVariant(MixVisionTransformer):
     arch: dict = {}
 
     def __init__(self, *, pretrained: Optional[str] = None, drop_path_rate: float = 0.1,
-                 style: Optional[str] = None) -> None:
+                 style: Optional[str] = None, with_cp: bool = False) -> None:
         # ``style`` is accepted because the original configs pass it; it has no effect.
         super().__init__(**self.arch, num_heads=[1, 2, 5, 8], mlp_ratios=[4, 4, 4, 4], qkv_bias=True,
                          drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=drop_path_rate,
-                         sr_ratios=[8, 4, 2, 1], pretrained=pretrained)
+                         sr_ratios=[8, 4, 2, 1], pretrained=pretrained, with_cp=with_cp)
 
 
 @BACKBONES.register_module()

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..builder import LOSSES
+from ..utils.compute_mode import fast_mode
 from .mask_losses import dice_loss, sigmoid_bce_loss
 from .matcher import Pairs, TwoRoundHungarianMatcher
 from .point_sample import point_sample, uncertain_point_coords
@@ -106,6 +107,7 @@ class THEMaskCriterion(nn.Module):
         self.oversample_ratio = oversample_ratio
         self.importance_sample_ratio = importance_sample_ratio
         self.rand = torch.rand
+        self._counts_cache = {}  # per step: ground-truth counts per prediction cell (_cell_counts)
         self.matcher = TwoRoundHungarianMatcher(
             class_weight=matcher_cfg['class_weight'], mask_weight=matcher_cfg['mask_weight'],
             dice_weight=matcher_cfg['dice_weight'], num_points=train_num_points,
@@ -144,12 +146,16 @@ class THEMaskCriterion(nn.Module):
             raise TypeError('the stage-2 criterion takes outputs=(clip, frame), got '
                             f'{type(outputs).__name__}')
         # Matching and losses in float32 whatever the caller's autocast state.
-        with torch.autocast(device_type=gt_semantic_seg.device.type, enabled=False):
-            targets = clip_targets(gt_semantic_seg, num_classes=self.num_classes,
-                                   ignore_value=self.ignore_value)
-            if self.stage == 1:
-                return self._stage1(outputs, targets, self._two_round(iteration))
-            return self._stage2(outputs, targets)
+        self._counts_cache = {}
+        try:
+            with torch.autocast(device_type=gt_semantic_seg.device.type, enabled=False):
+                targets = clip_targets(gt_semantic_seg, num_classes=self.num_classes,
+                                       ignore_value=self.ignore_value)
+                if self.stage == 1:
+                    return self._stage1(outputs, targets, self._two_round(iteration))
+                return self._stage2(outputs, targets)
+        finally:
+            self._counts_cache = {}
 
     def _two_round(self, iteration: Optional[int]) -> bool:
         if self.warmup_iters == 0:
@@ -190,10 +196,14 @@ class THEMaskCriterion(nn.Module):
                              'expected the same numbers')
         # The matching takes the class logits of the clip queries and the masks of the frame
         # queries, restacked (B, Q, T, h, w); its pairs drive both branches (original behaviour).
-        matchings = []
-        for (_, logits, _), (_, _, frame_masks) in zip(clip, frame):
-            masks = frame_masks[:, :, 0].unflatten(0, (batch, num_frames)).transpose(1, 2)
-            matchings.append(self.matcher(logits, masks, targets, self.rand))
+        # All matcher draws come first (the original's order), so every matching of the step is
+        # computed together: the cost matrices reach the host in one transfer.
+        pairs = [(logits, frame_masks[:, :, 0].unflatten(0, (batch, num_frames)).transpose(1, 2))
+                 for (_, logits, _), (_, _, frame_masks) in zip(clip, frame)]
+        if hasattr(self.matcher, 'match_many'):
+            matchings = self.matcher.match_many(pairs, targets, self.rand)
+        else:  # a replaced matcher (a callable)
+            matchings = [self.matcher(logits, masks, targets, self.rand) for logits, masks in pairs]
         per_frame = frame_targets(targets)
         num_masks, num_masks_frame = self._num_masks(
             [sum(len(t.labels) for t in targets), sum(len(t.labels) for t in per_frame)],
@@ -264,8 +274,8 @@ class THEMaskCriterion(nn.Module):
     @staticmethod
     def _matched(masks: Tensor, targets: List[MaskTargets], pairs: Pairs) -> Tuple[Tensor, Tensor]:
         """Matched predictions and targets, (M, T, h, w) and (M, T, H, W), batch by batch."""
-        predicted = torch.cat([masks[b, queries] for b, (queries, _) in enumerate(pairs)])
-        wanted = torch.cat([target.masks[indices] for target, (_, indices) in zip(targets, pairs)])
+        predicted = THEMaskCriterion._gather([masks[b, queries] for b, (queries, _) in enumerate(pairs)])
+        wanted = THEMaskCriterion._gather([target.masks[indices] for target, (_, indices) in zip(targets, pairs)])
         return predicted, wanted
 
     def _point_losses(self, masks: Tensor, targets: List[MaskTargets], pairs: Pairs,
@@ -287,7 +297,40 @@ class THEMaskCriterion(nn.Module):
 
     def _secondary_losses(self, masks: Tensor, targets: List[MaskTargets], pairs: Pairs,
                           num_masks: float) -> Tuple[Tensor, Tensor]:
-        """BCE and dice of the secondary queries at full resolution, against a self-made target."""
+        """BCE and dice of the secondary queries at full resolution, against a self-made target.
+
+        The original upsamples each prediction to the ground-truth size (nearest) and takes BCE
+        and dice there, against ``GT AND sigmoid(upsampled) > 0.5``. Every full-resolution pixel
+        copies one prediction pixel (a cell), so both are computed here on the prediction grid: a
+        cell with ``n`` copies of which ``g`` are ground truth contributes ``n * BCE(x, 0) - s g x``
+        and ``s g sigmoid(x)``, ``n sigmoid(x)``, ``s g`` to the dice sums (``s`` = sigmoid(x) >
+        0.5). The same losses and gradients up to float rounding (sums in another order), without
+        the full-resolution maps; ``n`` and ``g`` come from the targets once per step. Reference
+        mode computes them as the original, at full resolution.
+        """
+        if not fast_mode():
+            return self._secondary_losses_full_resolution(masks, targets, pairs, num_masks)
+        num_frames = masks.shape[2]
+        size = masks.shape[-2:]
+        predicted = self._gather([masks[b, queries] for b, (queries, _) in enumerate(pairs)])
+        cells, copies = zip(*(self._cell_counts(target, size) for target in targets))
+        gt_count = self._gather([cell[indices] for cell, (_, indices) in zip(cells, pairs)])
+        copies = copies[0].flatten()  # (h*w,), the same for every target (one ground-truth size)
+        full_pixels = targets[0].masks.shape[-2] * targets[0].masks.shape[-1]
+        logits = predicted.flatten(0, 1).flatten(1)
+        probs = logits.sigmoid()
+        positive = gt_count.flatten(0, 1).flatten(1) * (probs.detach() > 0.5)
+        bce = F.binary_cross_entropy_with_logits(logits, positive / copies.clamp(min=1),
+                                                 weight=copies, reduction='none')
+        bce_loss = (bce.sum(1) / full_pixels).sum() / num_masks / num_frames
+        numerator = 2 * (probs * positive).sum(-1)
+        denominator = (probs * copies).sum(-1) + positive.sum(-1)
+        dice = (1 - (numerator + 1) / (denominator + 1)).sum() / num_masks / num_frames
+        return bce_loss, dice
+
+    def _secondary_losses_full_resolution(self, masks: Tensor, targets: List[MaskTargets], pairs: Pairs,
+                                          num_masks: float) -> Tuple[Tensor, Tensor]:
+        """The original's computation of :meth:`_secondary_losses` (reference mode)."""
         num_frames = masks.shape[2]
         predicted, wanted = self._matched(masks, targets, pairs)
         predicted = F.interpolate(predicted, size=wanted.shape[-2:], mode='nearest')
@@ -297,3 +340,31 @@ class THEMaskCriterion(nn.Module):
         logits, labels = predicted.flatten(0, 1).flatten(1), self_target.flatten(0, 1).flatten(1)
         return (sigmoid_bce_loss(logits, labels, num_masks, num_frames),
                 dice_loss(logits, labels, num_masks, num_frames))
+
+    def _cell_counts(self, target: MaskTargets, size) -> Tuple[Tensor, Tensor]:
+        """For nearest upsampling from ``size`` to the ground-truth size: per target mask and
+        frame, how many full-resolution pixels of each cell are ground truth (K, T, h, w), and
+        how many pixels copy each cell (h, w). Cached for the current step."""
+        key = (id(target.masks), tuple(size))
+        cached = self._counts_cache.get(key)
+        if cached is not None:
+            return cached[1]
+        full = target.masks
+        index_y, index_x = (_nearest_source_index(n_in, n_out, full.device)
+                            for n_in, n_out in zip(size, full.shape[-2:]))
+        rows = full.new_zeros(*full.shape[:2], size[0], full.shape[-1]).index_add_(2, index_y, (full > 0).float())
+        cells = full.new_zeros(*full.shape[:2], *size).index_add_(3, index_x, rows)
+        copies = torch.outer(torch.bincount(index_y, minlength=size[0]),
+                             torch.bincount(index_x, minlength=size[1])).float()
+        self._counts_cache[key] = (full, (cells, copies))  # keeps ``full`` alive: its id stays unique
+        return cells, copies
+
+    @staticmethod
+    def _gather(parts: List[Tensor]) -> Tensor:
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def _nearest_source_index(size_in: int, size_out: int, device: torch.device) -> Tensor:
+    """The input index each output index copies under ``F.interpolate(mode='nearest')``."""
+    ramp = torch.arange(size_in, dtype=torch.float32, device=device).view(1, 1, size_in, 1)
+    return F.interpolate(ramp, size=(size_out, 1), mode='nearest').view(-1).long()

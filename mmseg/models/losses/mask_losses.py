@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils.compute_mode import fast_mode
+
 
 def sigmoid_bce_loss(logits: Tensor, labels: Tensor, num_masks: float, num_frames: float) -> Tensor:
     """Mean BCE per row, summed over rows, divided by ``num_masks`` and then by ``num_frames``.
@@ -31,10 +33,19 @@ def dice_loss(logits: Tensor, labels: Tensor, num_masks: float, num_frames: floa
 
 
 def pairwise_sigmoid_bce(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean BCE of every prediction (Q, P) against every target (K, P); returns (Q, K)."""
-    pos = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits), reduction='none')
+    """Mean BCE of every prediction (Q, P) against every target (K, P); returns (Q, K).
+
+    ``BCE(x, y) = BCE(x, 0) - x y`` for any ``y``, so the sum over points is one BCE pass and one
+    matrix product: ``sum_p BCE(x_p, 0) - x . y`` (the original's two passes and two products give
+    the same cost up to float rounding; reference mode computes those).
+    """
+    if not fast_mode():
+        pos = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits), reduction='none')
+        neg = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction='none')
+        cost = torch.einsum('qp,kp->qk', pos, labels) + torch.einsum('qp,kp->qk', neg, 1 - labels)
+        return cost / logits.shape[1]
     neg = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction='none')
-    cost = torch.einsum('qp,kp->qk', pos, labels) + torch.einsum('qp,kp->qk', neg, 1 - labels)
+    cost = neg.sum(-1)[:, None] - torch.einsum('qp,kp->qk', logits, labels)
     return cost / logits.shape[1]
 
 

@@ -87,22 +87,50 @@ class TwoRoundHungarianMatcher:
             (round 1 pairs, round 2 pairs), one (query indices, target indices) per batch element,
             on the device of ``pred_masks``.
         """
-        device = pred_masks.device
-        first, second = [], []
-        for b, target in enumerate(targets):
-            point_coords = rand(1, self.num_points, 2, dtype=torch.float32, device=device)
-            cost, cost2 = self.cost_matrices(pred_logits[b], pred_masks[b], target, point_coords)
-            cost, cost2 = _finite(cost.cpu().numpy()), _finite(cost2.cpu().numpy())
-            rows, cols = linear_sum_assignment(cost)
-            rows2, cols2 = _second_round(cost2, rows)
-            num_targets = cost.shape[1]
-            if len(cols) < num_targets or len(cols2) < num_targets:
-                logger.debug('batch element %d: %d ground truths, %d queries; %d got a primary and %d a '
-                             'secondary query (the original asserted when queries ran out)',
-                             b, num_targets, cost.shape[0], len(cols), len(cols2))
-            first.append(_as_pair(rows, cols, device))
-            second.append(_as_pair(rows2, cols2, device))
-        return first, second
+        return self.match_many([(pred_logits, pred_masks)], targets, rand)[0]
+
+    @torch.no_grad()
+    def match_many(self, predictions: Sequence[Tuple[Tensor, Tensor]], targets: Sequence[MaskTargets],
+                   rand: RandFn) -> List[Tuple[Pairs, Pairs]]:
+        """Match several predictions of one batch against the same targets: the result of calling
+        the matcher on each in turn (the same draws, in the same order), but every cost matrix is
+        computed first and all of them reach the host in one transfer (one device sync).
+
+        Args:
+            predictions: ``[(pred_logits (B, Q, K+1), pred_masks (B, Q, T, h, w))]``.
+            targets: B targets.
+            rand: the draw function.
+        """
+        if not predictions:
+            return []
+        device = predictions[0][1].device
+        costs = []
+        for pred_logits, pred_masks in predictions:
+            for b, target in enumerate(targets):
+                point_coords = rand(1, self.num_points, 2, dtype=torch.float32, device=device)
+                costs.extend(self.cost_matrices(pred_logits[b], pred_masks[b], target, point_coords))
+        flat = torch.cat([c.reshape(-1) for c in costs]).cpu().numpy()  # the one sync
+        host, offset = [], 0
+        for c in costs:
+            host.append(flat[offset:offset + c.numel()].reshape(c.shape))
+            offset += c.numel()
+        results, index = [], 0
+        for _ in predictions:
+            first, second = [], []
+            for b in range(len(targets)):
+                cost, cost2 = _finite(host[index]), _finite(host[index + 1])
+                index += 2
+                rows, cols = linear_sum_assignment(cost)
+                rows2, cols2 = _second_round(cost2, rows)
+                num_targets = cost.shape[1]
+                if len(cols) < num_targets or len(cols2) < num_targets:
+                    logger.debug('batch element %d: %d ground truths, %d queries; %d got a primary and %d '
+                                 'a secondary query (the original asserted when queries ran out)',
+                                 b, num_targets, cost.shape[0], len(cols), len(cols2))
+                first.append(_as_pair(rows, cols, device))
+                second.append(_as_pair(rows2, cols2, device))
+            results.append((first, second))
+        return results
 
 
 def _finite(cost: np.ndarray) -> np.ndarray:

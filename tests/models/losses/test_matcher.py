@@ -157,3 +157,23 @@ def test_non_finite_predictions_still_give_a_full_assignment():
     assert len(first[0]) == 3 and len(second[0]) == 3
     assert not {1, 2} & set(first[0].tolist())  # the poisoned queries cost the most
     assert not set(first[0].tolist()) & set(second[0].tolist())
+
+
+@pytest.mark.parametrize('second_round_cost', ['full', 'mask_bce'])
+def test_match_many_equals_one_call_per_prediction(second_round_cost):
+    """Several predictions matched together (one host transfer) give the matchings, and consume
+    the draws, of one call per prediction in turn."""
+    generator = torch.Generator().manual_seed(5)
+    logits, masks, target = _random_case(generator, 6, 3)
+    empty = MaskTargets(labels=torch.zeros(0, dtype=torch.int64), masks=torch.zeros(0, 2, 8, 10))
+    predictions = [(torch.randn(2, 6, 6, generator=generator), torch.randn(2, 6, 2, 4, 5, generator=generator))
+                   for _ in range(3)]
+    targets = [target, empty]
+    matcher = _matcher(second_round_cost)
+    together = matcher.match_many(predictions, targets, _fixed_rand(9))
+    rand = _fixed_rand(9)
+    one_by_one = [matcher(logits, masks, targets, rand) for logits, masks in predictions]
+    as_lists = lambda pairs: [[q.tolist(), k.tolist()] for q, k in pairs]  # noqa: E731
+    assert [(as_lists(a), as_lists(b)) for a, b in together] == \
+        [(as_lists(a), as_lists(b)) for a, b in one_by_one]
+    assert matcher.match_many([], targets, _fixed_rand(9)) == []

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from torch import nn
 
 from ....builder import PIXEL_DECODERS
@@ -47,8 +48,9 @@ class MSDeformAttnTransformerEncoderLayer(nn.Module):
 class MSDeformAttnEncoder(nn.Module):
     """A stack of encoder layers over the flattened levels (``encoder.layers.{i}``)."""
 
-    def __init__(self, num_layers: int, **layer_kwargs) -> None:
+    def __init__(self, num_layers: int, with_cp: bool = False, **layer_kwargs) -> None:
         super().__init__()
+        self.with_cp = with_cp
         self.layers = nn.ModuleList(MSDeformAttnTransformerEncoderLayer(**layer_kwargs)
                                     for _ in range(num_layers))
 
@@ -73,8 +75,13 @@ class MSDeformAttnEncoder(nn.Module):
         if shapes is None:
             shapes = [tuple(s) for s in spatial_shapes.tolist()]
         reference_points = self.reference_points(shapes, src.shape[0], src.device)
+        checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
         for layer in self.layers:
-            src = layer(src, pos, reference_points, spatial_shapes, level_start_index)
+            if checkpointed:
+                src = cp.checkpoint(layer, src, pos, reference_points, spatial_shapes, level_start_index,
+                                    use_reentrant=False)
+            else:
+                src = layer(src, pos, reference_points, spatial_shapes, level_start_index)
         return src
 
 
@@ -83,9 +90,9 @@ class MSDeformAttnTransformerEncoderOnly(nn.Module):
 
     def __init__(self, d_model: int = 256, nhead: int = 8, num_encoder_layers: int = 6,
                  dim_feedforward: int = 1024, dropout: float = 0.1, num_feature_levels: int = 4,
-                 enc_n_points: int = 4) -> None:
+                 enc_n_points: int = 4, with_cp: bool = False) -> None:
         super().__init__()
-        self.encoder = MSDeformAttnEncoder(num_encoder_layers, d_model=d_model, d_ffn=dim_feedforward,
+        self.encoder = MSDeformAttnEncoder(num_encoder_layers, with_cp=with_cp, d_model=d_model, d_ffn=dim_feedforward,
                                            dropout=dropout, n_levels=num_feature_levels, n_heads=nhead,
                                            n_points=enc_n_points)
         self.level_embed = nn.Parameter(torch.empty(num_feature_levels, d_model))
@@ -130,13 +137,15 @@ class MSDeformAttnPixelDecoder(nn.Module):
         norm: ``'GN'`` (GroupNorm(32)) or ``''``.
         transformer_in_features: backbone levels seen by the encoder.
         common_stride: stride of ``mask_features``.
+        with_cp: activation checkpointing of every encoder layer in training (non-reentrant
+            ``torch.utils.checkpoint``): less memory, the plain run's gradients.
     """
 
     def __init__(self, *, input_shape: Dict[str, Dict[str, int]], transformer_dropout: float = 0.0,
                  transformer_nheads: int = 8, transformer_dim_feedforward: int = 1024,
                  transformer_enc_layers: int = 6, conv_dim: int = 256, mask_dim: int = 256,
                  norm: str = 'GN', transformer_in_features: Sequence[str] = ('res3', 'res4', 'res5'),
-                 common_stride: int = 4) -> None:
+                 common_stride: int = 4, with_cp: bool = False) -> None:
         super().__init__()
         shapes = sorted(input_shape.items(), key=lambda kv: kv[1]['stride'])
         missing = [f for f in transformer_in_features if f not in input_shape]
@@ -156,7 +165,7 @@ class MSDeformAttnPixelDecoder(nn.Module):
         self.transformer = MSDeformAttnTransformerEncoderOnly(
             d_model=conv_dim, dropout=transformer_dropout, nhead=transformer_nheads,
             dim_feedforward=transformer_dim_feedforward, num_encoder_layers=transformer_enc_layers,
-            num_feature_levels=self.transformer_num_feature_levels)
+            num_feature_levels=self.transformer_num_feature_levels, with_cp=with_cp)
         self.pe_layer = PositionEmbeddingSine(conv_dim // 2, normalize=True)
         self.mask_features = nn.Conv2d(conv_dim, mask_dim, kernel_size=1)
         c2_xavier_fill(self.mask_features)

@@ -11,6 +11,7 @@ import abc
 from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
+import torch.utils.checkpoint as cp
 from torch import nn
 
 from ....utils import MLP, c2_xavier_fill, fast_mode
@@ -38,6 +39,9 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         mask_dim: mask-feature channels.
         enforce_input_project: project the memory even when in_channels == hidden_dim.
         num_frames: frames per training clip (checked against the input).
+        with_cp: activation checkpointing of every decoder layer in training (non-reentrant
+            ``torch.utils.checkpoint``, RNG state preserved, so dropout draws are replayed): less
+            memory, one more layer forward in the backward pass, the plain run's gradients.
         transformer_in_feature, CONVS_DIM, MASK_DIM: keys of the original configs; CONVS_DIM must
             equal ``in_channels`` when given and MASK_DIM must equal ``mask_dim``.
     """
@@ -46,8 +50,9 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
                  num_queries: int = 100, nheads: int = 8, dim_feedforward: int = 2048, dec_layers: int = 9,
                  pre_norm: bool = False, mask_dim: int = 256, enforce_input_project: bool = False,
                  num_frames: int = 1, transformer_in_feature: str = 'multi_scale_pixel_decoder',
-                 CONVS_DIM: int = None, MASK_DIM: int = None) -> None:
+                 CONVS_DIM: int = None, MASK_DIM: int = None, with_cp: bool = False) -> None:
         super().__init__()
+        self.with_cp = with_cp
         if pre_norm:
             raise ValueError('pre_norm=True is not supported: THE-Mask decoders are post-norm')
         if transformer_in_feature != 'multi_scale_pixel_decoder':
@@ -145,10 +150,15 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         every_layer = self.predict_every_layer()
         small = None if every_layer else resize_mask_features(mask_features, sizes)
         predictions, attn_mask = [], None
+        checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
         for i in range(self.num_layers + 1):
             if i > 0:
                 level = (i - 1) % NUM_FEATURE_LEVELS
-                state = self.decoder_layer(i - 1, state, src[level], pos[level], attn_mask)
+                if checkpointed:
+                    state = cp.checkpoint(self.decoder_layer, i - 1, state, src[level], pos[level],
+                                          attn_mask, use_reentrant=False)
+                else:
+                    state = self.decoder_layer(i - 1, state, src[level], pos[level], attn_mask)
             if every_layer or i == self.num_layers:
                 prediction, attn_mask = self.predict(state, mask_features, sizes[i % NUM_FEATURE_LEVELS])
                 predictions.append(prediction)
