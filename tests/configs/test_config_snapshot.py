@@ -20,6 +20,11 @@ CHANGED = {
     'find_unused_parameters': (True, False),
     # a lost process stops the others after this many seconds (absent before)
     'dist_params.timeout': (None, 1800),
+    # new options, off by default: torch.compile and activation checkpointing
+    'compile': (None, False),
+    'model.backbone.with_cp': (None, False),
+    'model.decode_head.pixel_decoder_cfg.with_cp': (None, False),
+    'model.decode_head.transformer_decoder_cfg.with_cp': (None, False),
 }
 
 
