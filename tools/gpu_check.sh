@@ -41,19 +41,16 @@ step msda_bench "$PYTHON" tools/benchmark_msda.py --devices cuda --iters 20 --wa
 step msda_bench_fp16 "$PYTHON" tools/benchmark_msda.py --devices cuda --iters 20 --warmup 3 \
     --dtype float16 --impls reference kernel --out "$OUT/benchmark_msda_cuda_fp16.json"
 
-step model_bench "$PYTHON" tools/benchmark.py local_configs/themask/video_themask_mit_b1.py \
-    --device cuda --clip-len 2 --size 480x480 --iters 5 --warmup 2 --train --compare-reference \
+B1=("$PYTHON" tools/benchmark.py local_configs/themask/video_themask_mit_b1.py --device cuda)
+step model_bench "${B1[@]}" --clip-len 2 --size 480x480 --iters 5 --warmup 2 --train --compare-reference \
     --out "$OUT/benchmark_b1_cuda.json"
-step model_bench_amp "$PYTHON" tools/benchmark.py local_configs/themask/video_themask_mit_b1.py \
-    --device cuda --clip-len 2 --size 480x480 --iters 5 --warmup 2 --train --amp \
+step model_bench_amp "${B1[@]}" --clip-len 2 --size 480x480 --iters 5 --warmup 2 --train --amp \
     --out "$OUT/benchmark_b1_cuda_amp.json"
 # activation checkpointing: the same training step with and without with_cp (peak CUDA memory)
-step with_cp_memory "$PYTHON" tools/benchmark.py local_configs/themask/video_themask_mit_b1.py \
-    --device cuda --clip-len 2 --size 480x480 --iters 3 --warmup 1 --train --with-cp \
+step with_cp_memory "${B1[@]}" --clip-len 2 --size 480x480 --iters 3 --warmup 1 --train --with-cp \
     --out "$OUT/benchmark_b1_cuda_with_cp.json"
 # inference at the test size, 4-frame clips: fp32 eager, bf16 autocast and torch.compile
-step infer_480x853 "$PYTHON" tools/benchmark.py local_configs/themask/video_themask_mit_b1.py \
-    --device cuda --clip-len 4 --size 480x853 --iters 5 --warmup 2 --bf16 --compile \
+step infer_480x853 "${B1[@]}" --clip-len 4 --size 480x853 --iters 5 --warmup 2 --bf16 --compile \
     --out "$OUT/benchmark_b1_cuda_480x853_t4.json"
 if [ -f tools/export.py ]; then
     step export_tests "$PYTHON" -m pytest tests -q -ra -k export

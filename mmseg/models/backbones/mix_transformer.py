@@ -194,31 +194,22 @@ class _MiTVariant(MixVisionTransformer):
                          sr_ratios=[8, 4, 2, 1], pretrained=pretrained, with_cp=with_cp)
 
 
-@BACKBONES.register_module()
-class mit_b0(_MiTVariant):
-    arch = dict(embed_dims=[32, 64, 160, 256], depths=[2, 2, 2, 2])
+# SegFormer's variants: stage widths and blocks per stage (heads, ratios and reductions are shared).
+MIT_VARIANTS = {
+    'mit_b0': dict(embed_dims=[32, 64, 160, 256], depths=[2, 2, 2, 2]),
+    'mit_b1': dict(embed_dims=[64, 128, 320, 512], depths=[2, 2, 2, 2]),
+    'mit_b2': dict(embed_dims=[64, 128, 320, 512], depths=[3, 4, 6, 3]),
+    'mit_b3': dict(embed_dims=[64, 128, 320, 512], depths=[3, 4, 18, 3]),
+    'mit_b4': dict(embed_dims=[64, 128, 320, 512], depths=[3, 8, 27, 3]),
+    'mit_b5': dict(embed_dims=[64, 128, 320, 512], depths=[3, 6, 40, 3]),
+}
 
 
-@BACKBONES.register_module()
-class mit_b1(_MiTVariant):
-    arch = dict(embed_dims=[64, 128, 320, 512], depths=[2, 2, 2, 2])
+def _variant(name: str) -> type:
+    """The registered backbone class ``name`` (a :class:`_MiTVariant` with its widths and depths)."""
+    cls = type(name, (_MiTVariant,), {'arch': MIT_VARIANTS[name], '__module__': __name__,
+                                      '__doc__': f'{name}: MiT with {MIT_VARIANTS[name]}.'})
+    return BACKBONES.register_module(module=cls)
 
 
-@BACKBONES.register_module()
-class mit_b2(_MiTVariant):
-    arch = dict(embed_dims=[64, 128, 320, 512], depths=[3, 4, 6, 3])
-
-
-@BACKBONES.register_module()
-class mit_b3(_MiTVariant):
-    arch = dict(embed_dims=[64, 128, 320, 512], depths=[3, 4, 18, 3])
-
-
-@BACKBONES.register_module()
-class mit_b4(_MiTVariant):
-    arch = dict(embed_dims=[64, 128, 320, 512], depths=[3, 8, 27, 3])
-
-
-@BACKBONES.register_module()
-class mit_b5(_MiTVariant):
-    arch = dict(embed_dims=[64, 128, 320, 512], depths=[3, 6, 40, 3])
+mit_b0, mit_b1, mit_b2, mit_b3, mit_b4, mit_b5 = (_variant(name) for name in MIT_VARIANTS)

@@ -103,9 +103,9 @@ class THEMaskCriterion(nn.Module):
         self.aux_weight = aux_weight
         self.deep_supervision = deep_supervision
         self.dec_layers = dec_layers
-        self.num_points = train_num_points
-        self.oversample_ratio = oversample_ratio
-        self.importance_sample_ratio = importance_sample_ratio
+        # point sampling of the mask losses (PointRend's importance sampling)
+        self.num_points, self.oversample_ratio, self.importance_sample_ratio = (
+            train_num_points, oversample_ratio, importance_sample_ratio)
         self.rand = torch.rand
         self._counts_cache = {}  # per step: ground-truth counts per prediction cell (_cell_counts)
         self.matcher = TwoRoundHungarianMatcher(

@@ -1,5 +1,6 @@
 """Two-round Hungarian matching between queries and ground-truth class masks."""
 import logging
+from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 import numpy as np
@@ -17,6 +18,7 @@ logger = logging.getLogger(__name__)
 Pairs = List[Tuple[Tensor, Tensor]]
 
 
+@dataclass(kw_only=True)
 class TwoRoundHungarianMatcher:
     """Match each ground truth to a primary query (round 1) and a distinct secondary one (round 2).
 
@@ -36,19 +38,19 @@ class TwoRoundHungarianMatcher:
         second_round_cost: ``'full'`` or ``'mask_bce'``.
     """
 
-    def __init__(self, *, class_weight: float, mask_weight: float, dice_weight: float,
-                 num_points: int, second_round_cost: str) -> None:
-        if class_weight == 0 and mask_weight == 0 and dice_weight == 0:
+    class_weight: float
+    mask_weight: float
+    dice_weight: float
+    num_points: int
+    second_round_cost: str
+
+    def __post_init__(self) -> None:
+        if self.class_weight == 0 and self.mask_weight == 0 and self.dice_weight == 0:
             raise ValueError('the matcher needs at least one non-zero cost weight, got all zero')
-        if num_points < 1:
-            raise ValueError(f'num_points must be >= 1, got {num_points}')
-        if second_round_cost not in ('full', 'mask_bce'):
-            raise ValueError(f"second_round_cost must be 'full' or 'mask_bce', got {second_round_cost!r}")
-        self.class_weight = class_weight
-        self.mask_weight = mask_weight
-        self.dice_weight = dice_weight
-        self.num_points = num_points
-        self.second_round_cost = second_round_cost
+        if self.num_points < 1:
+            raise ValueError(f'num_points must be >= 1, got {self.num_points}')
+        if self.second_round_cost not in ('full', 'mask_bce'):
+            raise ValueError(f"second_round_cost must be 'full' or 'mask_bce', got {self.second_round_cost!r}")
 
     def cost_matrices(self, logits: Tensor, masks: Tensor, target: MaskTargets,
                       point_coords: Tensor) -> Tuple[Tensor, Tensor]:

@@ -66,7 +66,6 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         self.num_heads = nheads
         self.num_layers = dec_layers
         self.num_frames = num_frames
-        self.dim_feedforward = dim_feedforward
         self.pe_layer = PositionEmbeddingSine3D(hidden_dim // 2, normalize=True)
         self.transformer_self_attention_layers = nn.ModuleList(
             SelfAttentionLayer(hidden_dim, nheads) for _ in range(dec_layers))

@@ -103,8 +103,8 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         super().__init__(**kwargs)
         hidden_dim = self.query_feat.embedding_dim
         mask_dim = self.mask_embed.layers[-1].out_features
-        self.temporal_layer = TemporalLayer(hidden_dim, self.dim_feedforward, dropout=0.1,
-                                            n_heads=self.num_heads)
+        ffn_dim = self.transformer_ffn_layers[0].linear1.out_features
+        self.temporal_layer = TemporalLayer(hidden_dim, ffn_dim, dropout=0.1, n_heads=self.num_heads)
         for p in self.temporal_layer.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
