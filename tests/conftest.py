@@ -83,3 +83,22 @@ def mmseg_caplog(caplog):
     yield caplog
     logger.removeHandler(caplog.handler)
     logger.setLevel(level)
+
+
+@pytest.fixture
+def list_logger():
+    """A logger of its own that keeps every message in ``.lines`` (for load and finetune reports)."""
+    import logging
+
+    class ListHandler(logging.Handler):
+        def emit(self, record):
+            log.lines.append(record.getMessage())
+
+    log = logging.getLogger('themask_tests')
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    log.lines = []
+    handler = ListHandler()
+    log.addHandler(handler)
+    yield log
+    log.removeHandler(handler)

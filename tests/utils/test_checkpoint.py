@@ -28,27 +28,6 @@ def load_tool(name):
     return module
 
 
-class ListHandler(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def logger():
-    log = logging.getLogger('test_checkpoint')
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    handler = ListHandler()
-    log.addHandler(handler)
-    log.lines = handler.lines
-    yield log
-    log.removeHandler(handler)
-
-
 def state(value):
     return {'meta': {'iter': value}, 'state_dict': {'w': torch.full((3,), float(value))}}
 
@@ -255,3 +234,8 @@ def test_summarize_keys_folds_indices():
                                      '    predictor.layers.{3}.linear.bias')
 
 
+
+
+@pytest.fixture
+def logger(list_logger):
+    return list_logger

@@ -1,5 +1,4 @@
 """The engine's checkpoint handling: fine-tuning from a checkpoint, pruning old ones."""
-import logging
 import os
 from collections import OrderedDict
 
@@ -9,27 +8,6 @@ import torch
 from mmseg.core.runner.checkpoint import finetune_from, prune_checkpoints
 from mmseg.utils.checkpoint import save_checkpoint
 from runner_toy import ToySegmentor
-
-
-class ListHandler(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def logger():
-    log = logging.getLogger('test_finetune')
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    handler = ListHandler()
-    log.addHandler(handler)
-    log.lines = handler.lines
-    yield log
-    log.removeHandler(handler)
 
 
 def state(value):
@@ -73,3 +51,8 @@ def test_a_work_directory_means_its_latest_checkpoint(tmp_path):
     fresh = ToySegmentor()
     finetune_from(fresh, str(tmp_path), trainable_patterns=['predictor'])  # README: --finetune-from WORK_DIR
     assert torch.equal(fresh.decode_head['predictor'].weight, model.decode_head['predictor'].weight)
+
+
+@pytest.fixture
+def logger(list_logger):
+    return list_logger
