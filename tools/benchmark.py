@@ -37,7 +37,7 @@ from mmseg.models import build_segmentor
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends
 from mmseg.models.utils import reference_mode
 from mmseg.utils.benchmark import (count_gflops, enable_cpu_peak_memory, median_ms, peak_memory_mib,
-                                   synchronize, text_table)
+                                   settle_allocator, synchronize, text_table)
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.config import DictAction, load_config
 from mmseg.utils.errors import UsageError
@@ -97,25 +97,36 @@ def set_with_cp(model, enabled):
             module.with_cp = enabled
 
 
-def measure(model, args, img, gt, meta, cpu_measurable, train=None, inference=True, autocast_dtype=None):
-    """{'infer_ms', 'infer_peak_mib', 'fps', ['train_ms', 'train_peak_mib', 'forward_ms',
-    'criterion_ms', 'backward_ms', 'optimizer_ms']}, labels."""
+def measure(model, args, img, gt, meta, phase, cpu_measurable=False, train=None, inference=True,
+            autocast_dtype=None):
+    """One mode's figures, and its labels (phase 'time').
+
+    phase 'memory': ``infer_peak_mib`` (and ``train_peak_mib``), each after one warm-up call;
+    phase 'time': ``infer_ms``, ``fps`` (and ``train_ms`` with its split ``forward_ms``,
+    ``criterion_ms``, ``backward_ms``, ``optimizer_ms``).
+    """
     model.eval()
     labels = []
     result = {}
     train = args.train if train is None else train
+    memory = phase == 'memory'
 
     def infer():
         with torch.no_grad(), torch.autocast(device_type=args.device, dtype=autocast_dtype or torch.bfloat16,
                                              enabled=autocast_dtype is not None):
             labels[:] = model.simple_test(img, meta)
 
+    def figures(run, prefix, warmup, iters):
+        if memory:
+            run()
+            result[f'{prefix}_peak_mib'] = peak_memory_mib(run, args.device, cpu_measurable)
+        else:
+            result[f'{prefix}_ms'] = median_ms(run, args.device, iters, warmup)
+
     if inference:
-        result['infer_ms'] = median_ms(infer, args.device, args.iters, args.warmup)
-        result['infer_peak_mib'] = peak_memory_mib(infer, args.device, cpu_measurable)
-        result['fps'] = args.clip_len / result['infer_ms'] * 1e3
-    else:
-        result.update(infer_ms=None, infer_peak_mib=None, fps=None)
+        figures(infer, 'infer', args.warmup, args.iters)
+        if not memory:
+            result['fps'] = args.clip_len / result['infer_ms'] * 1e3
     if train:
         # the steps update the weights: restore them after, so every mode sees the same model
         weights = copy.deepcopy(model.state_dict())
@@ -148,16 +159,24 @@ def measure(model, args, img, gt, meta, cpu_measurable, train=None, inference=Tr
 
             timed('optimizer_ms', update)
 
-        result['train_ms'] = median_ms(step, args.device, args.iters, args.warmup)
-        result['train_peak_mib'] = peak_memory_mib(step, args.device, cpu_measurable)
-        # the split of the timed steps (the warm-up and the memory run left out)
-        for name, times in split.items():
-            result[name] = statistics.median(times[args.warmup:args.warmup + args.iters])
+        figures(step, 'train', args.warmup, args.iters)
+        if not memory:  # the split of the timed steps (the warm-up left out)
+            for name, times in split.items():
+                result[name] = statistics.median(times[args.warmup:args.warmup + args.iters])
         optimizer.zero_grad(set_to_none=True)
         model.load_state_dict(weights)
         del weights
         model.eval()
     return result, [l.copy() for l in labels]
+
+
+@contextlib.contextmanager
+def with_cp_enabled(model):
+    set_with_cp(model, True)
+    try:
+        yield
+    finally:
+        set_with_cp(model, False)
 
 
 def equal_fraction(labels_a, labels_b):
@@ -166,10 +185,10 @@ def equal_fraction(labels_a, labels_b):
 
 
 def compile_model(model):
-    """The model with ``torch.compile`` on its inference and training forward (see
-    ``mmseg.apis.compile_segmentor``); the parameters are shared with ``model``."""
+    """A copy of ``model`` with ``torch.compile`` on its inference and training forward (see
+    ``mmseg.apis.compile_segmentor``, which compiles in place: the copy keeps the other modes eager)."""
     from mmseg.apis.compile import compile_segmentor
-    return compile_segmentor(model)
+    return compile_segmentor(copy.deepcopy(model))
 
 
 def main(argv=None):
@@ -192,29 +211,36 @@ def main(argv=None):
                params=sum(p.numel() for p in model.parameters()),
                gflops_per_clip=count_gflops(model, img, meta))
     print(f'[benchmark] {json.dumps(env)}', flush=True)
-    rows = {}
-    modes = [('fast', contextlib.nullcontext)] + ([('reference', reference_mode)] if args.compare_reference else [])
-    labels = {}
-    for name, context in modes:
-        with context():
-            rows[name], labels[name] = measure(model, args, img, gt, meta, cpu_measurable)
-        print(f'[benchmark] {name}: {json.dumps(rows[name])}', flush=True)
+    # (name, context, model, measure keywords): every mode measured for memory first, then timed
+    modes = [('fast', contextlib.nullcontext, model, {})]
+    if args.compare_reference:
+        modes.append(('reference', reference_mode, model, {}))
     if args.with_cp:
-        set_with_cp(model, True)
-        rows['with_cp'], _ = measure(model, args, img, gt, meta, cpu_measurable, inference=False)
-        set_with_cp(model, False)
-        print(f'[benchmark] with_cp: {json.dumps(rows["with_cp"])}', flush=True)
+        modes.append(('with_cp', lambda: with_cp_enabled(model), model, dict(inference=False)))
     if args.bf16:
-        rows['bf16'], labels['bf16'] = measure(model, args, img, gt, meta, cpu_measurable, train=False,
-                                               autocast_dtype=torch.bfloat16)
+        modes.append(('bf16', contextlib.nullcontext, model, dict(train=False, autocast_dtype=torch.bfloat16)))
+    if args.compile:
+        modes.append(('compiled', contextlib.nullcontext, compile_model(model), {}))
+    rows = {name: {} for name, *_ in modes}
+    labels = {}
+    if args.device == 'cuda' or cpu_measurable:
+        for name, context, mode_model, kwargs in modes:
+            with context():
+                rows[name].update(measure(mode_model, args, img, gt, meta, 'memory', cpu_measurable, **kwargs)[0])
+            print(f'[benchmark] {name} memory: {json.dumps(rows[name])}', flush=True)
+    settle_allocator()
+    for name, context, mode_model, kwargs in modes:
+        with context():
+            timing, labels[name] = measure(mode_model, args, img, gt, meta, 'time', **kwargs)
+        rows[name].update(timing)
+        for key in ('infer_ms', 'infer_peak_mib', 'fps') + (('train_peak_mib',) if args.train else ()):
+            rows[name].setdefault(key, None)
+        print(f'[benchmark] {name}: {json.dumps(rows[name])}', flush=True)
+    if args.bf16:
         env['bf16_labels_equal_fraction'] = equal_fraction(labels['fast'], labels['bf16'])
         env['bf16_infer_speedup_vs_fast'] = rows['fast']['infer_ms'] / rows['bf16']['infer_ms']
-        print(f'[benchmark] bf16: {json.dumps(rows["bf16"])}', flush=True)
     if args.compile:
-        compiled = compile_model(model)
-        rows['compiled'], labels['compiled'] = measure(compiled, args, img, gt, meta, cpu_measurable)
         env['compiled_labels_equal_fraction'] = equal_fraction(labels['fast'], labels['compiled'])
-        print(f'[benchmark] compiled: {json.dumps(rows["compiled"])}', flush=True)
     if args.compare_reference:
         # the fastest fp32 mode measured against the reference
         best = 'compiled' if args.compile and rows['compiled']['infer_ms'] < rows['fast']['infer_ms'] else 'fast'
