@@ -7,9 +7,9 @@
 
 Inference is ``simple_test`` on one random normalised clip (1, T, 3, H, W): labels at the input
 size, as ``tools/test.py`` computes them. ``--train`` also times one training step (forward, the
-full criterion, backward, AdamW step) on random labels, and its split: ``forward_ms`` (backbone,
+full criterion, backward, the config's optimizer step) on random labels, and its split: ``forward_ms`` (backbone,
 pixel decoder, transformer decoder), ``criterion_ms`` (targets, matching, point sampling,
-losses), ``backward_ms`` and ``optimizer_ms`` (zero_grad + AdamW step), each measured with a
+losses), ``backward_ms`` and ``optimizer_ms`` (zero_grad + optimizer step), each measured with a
 device synchronisation around it in the same step (data loading is not part of it).
 ``--with-cp`` measures the same step with activation checkpointing (``with_cp``) of the MiT
 blocks, the pixel-decoder encoder layers and the decoder layers, as the mode ``with_cp``.
@@ -27,12 +27,14 @@ import argparse
 import contextlib
 import copy
 import json
+import logging
 import platform
 import statistics
 import time
 
 import torch
 
+from mmseg.core.runner.optimizer import build_optimizer
 from mmseg.models import build_segmentor
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends
 from mmseg.models.utils import reference_mode
@@ -43,6 +45,10 @@ from mmseg.utils.config import DictAction, load_config
 from mmseg.utils.errors import UsageError
 from mmseg.utils.json_io import write_json_atomically
 from mmseg.utils.paths import check_writable_output
+
+
+_QUIET = logging.getLogger('mmseg.benchmark.quiet')
+_QUIET.disabled = True
 
 
 def parse_args(argv=None):
@@ -72,11 +78,12 @@ def parse_args(argv=None):
 
 
 def build(args):
+    """(model, the config's optimizer settings)."""
     cfg = load_config(args.config, args.options)
     cfg.model.pretrained = None
     cfg.model.decode_head.transformer_decoder_cfg.num_frames = args.clip_len
     torch.manual_seed(args.seed)
-    return build_segmentor(cfg.model).to(args.device)
+    return build_segmentor(cfg.model).to(args.device), dict(cfg.optimizer)
 
 
 def random_batch(args, num_classes):
@@ -98,7 +105,7 @@ def set_with_cp(model, enabled):
 
 
 def measure(model, args, img, gt, meta, phase, cpu_measurable=False, train=None, inference=True,
-            autocast_dtype=None):
+            autocast_dtype=None, optimizer_cfg=None):
     """One mode's figures, and its labels (phase 'time').
 
     phase 'memory': ``infer_peak_mib`` (and ``train_peak_mib``), each after one warm-up call;
@@ -131,7 +138,8 @@ def measure(model, args, img, gt, meta, phase, cpu_measurable=False, train=None,
         # the steps update the weights: restore them after, so every mode sees the same model
         weights = copy.deepcopy(model.state_dict())
         model.train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+        # the config's optimizer (fused in fast mode, torch's default in reference mode)
+        optimizer = build_optimizer(model, optimizer_cfg or dict(type='AdamW', lr=1e-6), logger=_QUIET)
         amp_dtype = torch.float16 if args.device == 'cuda' else torch.bfloat16
         scaler = torch.amp.GradScaler(enabled=args.amp and amp_dtype == torch.float16)
         head = model.decode_head
@@ -202,7 +210,7 @@ def main(argv=None):
     if args.out:
         check_writable_output(args.out, '--out')
     cpu_measurable = args.device == 'cpu' and enable_cpu_peak_memory()
-    model = build(args)
+    model, optimizer_cfg = build(args)
     img, gt, meta = random_batch(args, model.num_classes)
     env = dict(config=args.config, clip_len=args.clip_len, size=args.size, device=args.device,
                gpu=torch.cuda.get_device_name() if args.device == 'cuda' else None,
@@ -226,12 +234,14 @@ def main(argv=None):
     if args.device == 'cuda' or cpu_measurable:
         for name, context, mode_model, kwargs in modes:
             with context():
-                rows[name].update(measure(mode_model, args, img, gt, meta, 'memory', cpu_measurable, **kwargs)[0])
+                rows[name].update(measure(mode_model, args, img, gt, meta, 'memory', cpu_measurable,
+                                         optimizer_cfg=optimizer_cfg, **kwargs)[0])
             print(f'[benchmark] {name} memory: {json.dumps(rows[name])}', flush=True)
     settle_allocator()
     for name, context, mode_model, kwargs in modes:
         with context():
-            timing, labels[name] = measure(mode_model, args, img, gt, meta, 'time', **kwargs)
+            timing, labels[name] = measure(mode_model, args, img, gt, meta, 'time', optimizer_cfg=optimizer_cfg,
+                                           **kwargs)
         rows[name].update(timing)
         for key in ('infer_ms', 'infer_peak_mib', 'fps') + (('train_peak_mib',) if args.train else ()):
             rows[name].setdefault(key, None)

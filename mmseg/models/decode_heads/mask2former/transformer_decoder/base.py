@@ -8,7 +8,7 @@ final prediction. A subclass says only what differs: how the memory is laid out,
 are, what one decoder layer does with them, and what a prediction holds.
 """
 import abc
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.utils.checkpoint as cp
@@ -22,6 +22,18 @@ from .layers import (CrossAttentionLayer, FFNLayer, SelfAttentionLayer, blocked_
 NUM_FEATURE_LEVELS = 3
 
 State = Any  # the decoder's queries between layers (a subclass decides what they are)
+
+
+class MaskFeatures(NamedTuple):
+    """The per-pixel features the masks are read from, in the layouts the products need.
+
+    ``frames`` is (b, t, C, h, w). ``channels_major`` is the same values as (b, C, t*h*w),
+    contiguous, made once per forward in fast mode: every clip-mask product then multiplies it
+    directly, where ``einsum`` would copy the features into that layout for each of the ten
+    predictions (and copy each gradient back).
+    """
+    frames: torch.Tensor
+    channels_major: Optional[torch.Tensor] = None
 
 
 class MaskedDecoderBase(nn.Module, abc.ABC):
@@ -117,13 +129,16 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         src = self.input_proj[level](x).flatten(2) + self.level_embed.weight[level][None, :, None]
         return src.view(bs, t, -1, h * w), pos
 
-    def mask_logits(self, queries: torch.Tensor, mask_features: torch.Tensor) -> torch.Tensor:
-        """Mask logits (b, Q, t, h, w) of normalised queries (b, Q, E) on features (b, t, C, h, w)."""
-        return torch.einsum('bqc,btchw->bqthw', self.mask_embed(queries), mask_features)
+    def mask_logits(self, queries: torch.Tensor, features: MaskFeatures) -> torch.Tensor:
+        """Mask logits (b, Q, t, h, w) of normalised queries (b, Q, E)."""
+        if features.channels_major is None:
+            return torch.einsum('bqc,btchw->bqthw', self.mask_embed(queries), features.frames)
+        b, t, _, h, w = features.frames.shape
+        return torch.bmm(self.mask_embed(queries), features.channels_major).view(b, -1, t, h, w)
 
     def attention_mask(self, state: State, small_mask_features: torch.Tensor) -> torch.Tensor:
         """The next attention mask without the full-resolution prediction (fast inference)."""
-        logits = self.mask_logits(self.mask_queries(state), small_mask_features)
+        logits = self.mask_logits(self.mask_queries(state), MaskFeatures(small_mask_features))
         return self.heads_mask(blocked_positions(logits))
 
     def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int):
@@ -148,6 +163,7 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
         every_layer = self.predict_every_layer()
         small = None if every_layer else resize_mask_features(mask_features, sizes)
+        features = MaskFeatures(mask_features, mask_features.transpose(1, 2).flatten(2) if fast_mode() else None)
         predictions, attn_mask = [], None
         checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
         for i in range(self.num_layers + 1):
@@ -159,7 +175,7 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
                 else:
                     state = self.decoder_layer(i - 1, state, src[level], pos[level], attn_mask)
             if every_layer or i == self.num_layers:
-                prediction, attn_mask = self.predict(state, mask_features, sizes[i % NUM_FEATURE_LEVELS])
+                prediction, attn_mask = self.predict(state, features, sizes[i % NUM_FEATURE_LEVELS])
                 predictions.append(prediction)
             else:
                 attn_mask = self.attention_mask(state, small[i % NUM_FEATURE_LEVELS])
@@ -189,7 +205,7 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         """Blocked positions (b, Q, t, h, w) -> the boolean attention mask of the next layer."""
 
     @abc.abstractmethod
-    def predict(self, state: State, mask_features: torch.Tensor, size) -> Tuple[Any, torch.Tensor]:
+    def predict(self, state: State, features: MaskFeatures, size) -> Tuple[Any, torch.Tensor]:
         """(prediction, the next attention mask from masks resized to ``size``)."""
 
     @abc.abstractmethod

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ....builder import TRANSFORMER_DECODERS
-from .base import MaskedDecoderBase
+from .base import MaskedDecoderBase, MaskFeatures
 from .layers import blocked_positions, unblock_full_rows
 
 State = Tuple[torch.Tensor, torch.Tensor]  # queries (Q, b, E) and their positions (Q, b, E)
@@ -51,10 +51,10 @@ class MultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         """(b, Q, t, h, w) -> (b * heads, Q, t*h*w): frame-major tokens, the same for every head."""
         return blocked.flatten(2).unsqueeze(1).repeat(1, self.num_heads, 1, 1).flatten(0, 1)
 
-    def predict(self, state: State, mask_features: torch.Tensor, size):
+    def predict(self, state: State, features: MaskFeatures, size):
         """Class logits (b, Q, K+1), mask logits (b, Q, t, Hm, Wm) and the attention mask."""
         queries = self.mask_queries(state)
-        masks = self.mask_logits(queries, mask_features)
+        masks = self.mask_logits(queries, features)
         prediction = {'pred_logits': self.class_embed(queries), 'pred_masks': masks}
         return prediction, self.heads_mask(blocked_positions(masks, size))
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from ....builder import TRANSFORMER_DECODERS
 from ....utils import MLP, map_official_keys
-from .base import MaskedDecoderBase
+from .base import MaskedDecoderBase, MaskFeatures
 from .layers import attend, blocked_positions, unblock_full_rows
 
 State = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # clip, frame queries, frame query positions
@@ -159,7 +159,7 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         blocked = blocked.flatten(3).unsqueeze(1).repeat(1, self.num_heads, 1, 1, 1)  # (b, heads, Q, t, hw)
         return unblock_full_rows(blocked.permute(3, 0, 1, 2, 4).flatten(0, 2))
 
-    def predict(self, state: State, mask_features: torch.Tensor, size):
+    def predict(self, state: State, features: MaskFeatures, size):
         """Both branches' predictions and the next attention mask (from the clip masks).
 
         The prediction is (clip logits (b, Q, K+1), clip masks (b, Q, t, Hm, Wm), frame logits
@@ -167,9 +167,9 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         """
         clip, frames, _ = state
         z = self.mask_queries(state)
-        clip_masks = self.mask_logits(z, mask_features)
+        clip_masks = self.mask_logits(z, features)
         y = self.decoder_norm2(frames)
-        frame_masks = torch.einsum('btqc,btchw->btqhw', self.mask_embed_aux(y), mask_features)
+        frame_masks = torch.einsum('btqc,btchw->btqhw', self.mask_embed_aux(y), features.frames)
         prediction = (self.class_embed(z), clip_masks, self.class_embed_aux(y).flatten(0, 1),
                       frame_masks.flatten(0, 1).unsqueeze(2))
         return prediction, self.heads_mask(blocked_positions(clip_masks, size))
