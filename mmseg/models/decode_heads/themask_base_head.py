@@ -116,3 +116,8 @@ class THEMaskBaseHead(nn.Module, abc.ABC):
     @abc.abstractmethod
     def semantic_map(self, outputs) -> torch.Tensor:
         """Turn the predictor's outputs into (B*T, K, h, w) class probabilities."""
+
+    @abc.abstractmethod
+    def frame_outputs(self, outputs, index: int):
+        """The predictor's outputs for one clip (``num_clips=1``) cut down to its frame ``index``:
+        ``semantic_map`` of them is that frame's map alone."""

@@ -2,7 +2,9 @@
 
 Token tensors are laid out (L, N, E) as ``nn.MultiheadAttention`` expects; boolean attention masks
 use True for "may not attend". In fast mode the attention calls the fused kernel
-(``need_weights=False``); in reference mode the explicit softmax path the original ran.
+(``need_weights=False``) and a mask shared by all heads stays (N, L, S): the kernel broadcasts it,
+where ``nn.MultiheadAttention`` needs it repeated per head (N * heads, L, S) and then converts
+every copy to an additive float mask. In reference mode the explicit softmax path the original ran.
 """
 from typing import Optional
 
@@ -15,8 +17,39 @@ from ....utils import fast_mode
 
 def attend(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
            attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Run ``attn`` on (L, N, E) tensors, fused or explicit according to the global switch."""
+    """Run ``attn`` on (L, N, E) tensors, fused or explicit according to the global switch.
+
+    ``attn_mask``: bool, (N * heads, L, S) as ``nn.MultiheadAttention`` takes it, or (N, L, S)
+    shared by the heads (what :func:`per_head` gives in fast mode).
+    """
+    batch = query.shape[1]
+    if attn_mask is not None and attn_mask.shape[0] == batch and attn.num_heads > 1:
+        return _attend_shared_mask(attn, query, key, value, attn_mask)
     return attn(query, key, value, attn_mask=attn_mask, need_weights=not fast_mode())[0]
+
+
+def _attend_shared_mask(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor,
+                        value: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
+    """``nn.MultiheadAttention``'s fused path with one (N, L, S) mask broadcast over the heads."""
+    length, batch, dim = query.shape
+    heads = attn.num_heads
+    w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
+    b_q, b_k, b_v = attn.in_proj_bias.chunk(3)
+
+    def split(x: torch.Tensor) -> torch.Tensor:  # (L, N, E) -> (N, heads, L, E / heads)
+        return x.view(x.shape[0], batch * heads, -1).transpose(0, 1).view(batch, heads, x.shape[0], -1)
+
+    q, k, v = (split(F.linear(x, w, b)) for x, w, b in ((query, w_q, b_q), (key, w_k, b_k), (value, w_v, b_v)))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=~blocked[:, None],
+                                         dropout_p=attn.dropout if attn.training else 0.0)
+    out = out.permute(2, 0, 1, 3).reshape(length * batch, dim)
+    return F.linear(out, attn.out_proj.weight, attn.out_proj.bias).view(length, batch, dim)
+
+
+def per_head(mask: torch.Tensor, heads: int) -> torch.Tensor:
+    """A mask (N, L, S) shared by the heads, in the form :func:`attend` takes: as it is in fast
+    mode, repeated per head (N * heads, L, S; index n * heads + head) in reference mode."""
+    return mask if fast_mode() else mask.repeat_interleave(heads, dim=0)
 
 
 def _xavier_matrices(module: nn.Module) -> None:
@@ -97,8 +130,26 @@ def resize_mask_features(mask_features: torch.Tensor, sizes) -> list:
     equals the resized full-resolution logits up to float rounding, at a fraction of the cost.
     """
     b, t = mask_features.shape[:2]
+    frames = mask_features.flatten(0, 1)
     out = []
     for size in sizes:
-        small = F.interpolate(mask_features.flatten(0, 1), size=size, mode='bilinear', align_corners=False)
+        small = _shrink_bilinear(frames, size)
         out.append(small.view(b, t, *small.shape[1:]))
     return out
+
+
+def _shrink_bilinear(x: torch.Tensor, size) -> torch.Tensor:
+    """``F.interpolate(x, size, mode='bilinear', align_corners=False)`` (N, C, H, W).
+
+    When ``size`` divides (H, W) by one even factor s, output pixel i sits at input position
+    s * i + s / 2 - 0.5, halfway between pixels s * i + s / 2 - 1 and s * i + s / 2: the result is
+    the mean of those 2 x 2 pixels of each s x s block, read by strided slicing (the same values
+    up to float rounding, without the interpolation kernel's passes over the whole map).
+    """
+    (h, w), (oh, ow) = x.shape[-2:], tuple(size)
+    factor = h // oh if oh else 0
+    if factor < 2 or factor % 2 or oh * factor != h or ow * factor != w:
+        return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False)
+    lo, hi = factor // 2 - 1, factor // 2
+    rows = x[..., lo::factor, :] + x[..., hi::factor, :]
+    return (rows[..., lo::factor] + rows[..., hi::factor]) * 0.25

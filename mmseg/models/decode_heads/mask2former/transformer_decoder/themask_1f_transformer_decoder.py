@@ -11,7 +11,7 @@ from torch import nn
 
 from ....builder import TRANSFORMER_DECODERS
 from .base import MaskedDecoderBase, MaskFeatures
-from .layers import blocked_positions, unblock_full_rows
+from .layers import blocked_positions, per_head, unblock_full_rows
 
 State = Tuple[torch.Tensor, torch.Tensor]  # queries (Q, b, E) and their positions (Q, b, E)
 
@@ -48,8 +48,9 @@ class MultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         return self.decoder_norm(state[0]).transpose(0, 1)
 
     def heads_mask(self, blocked: torch.Tensor) -> torch.Tensor:
-        """(b, Q, t, h, w) -> (b * heads, Q, t*h*w): frame-major tokens, the same for every head."""
-        return blocked.flatten(2).unsqueeze(1).repeat(1, self.num_heads, 1, 1).flatten(0, 1)
+        """(b, Q, t, h, w) -> (b, Q, t*h*w): frame-major tokens, the same for every head
+        (:func:`per_head`)."""
+        return per_head(blocked.flatten(2), self.num_heads)
 
     def predict(self, state: State, features: MaskFeatures, size):
         """Class logits (b, Q, K+1), mask logits (b, Q, t, Hm, Wm) and the attention mask."""

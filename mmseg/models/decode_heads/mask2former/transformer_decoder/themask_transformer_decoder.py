@@ -17,7 +17,7 @@ from torch import nn
 from ....builder import TRANSFORMER_DECODERS
 from ....utils import MLP, map_official_keys
 from .base import MaskedDecoderBase, MaskFeatures
-from .layers import attend, blocked_positions, unblock_full_rows
+from .layers import attend, blocked_positions, per_head, unblock_full_rows
 
 State = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # clip, frame queries, frame query positions
 
@@ -151,13 +151,14 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         return self.decoder_norm1(state[0])
 
     def heads_mask(self, blocked: torch.Tensor) -> torch.Tensor:
-        """(b, Q, t, h, w) clip-mask blocks -> (t * b * heads, Q, h*w), fully blocked rows opened.
+        """(b, Q, t, h, w) clip-mask blocks -> (t * b, Q, h*w), fully blocked rows opened, per head
+        (:func:`per_head`).
 
         Frame tau's queries are masked by the clip mask of frame tau; the batch index is
-        (tau * b + beta) * heads + head, as the frame-major memory.
+        tau * b + beta, as the frame-major memory.
         """
-        blocked = blocked.flatten(3).unsqueeze(1).repeat(1, self.num_heads, 1, 1, 1)  # (b, heads, Q, t, hw)
-        return unblock_full_rows(blocked.permute(3, 0, 1, 2, 4).flatten(0, 2))
+        blocked = blocked.flatten(3).permute(2, 0, 1, 3).flatten(0, 1)  # (t * b, Q, hw)
+        return per_head(unblock_full_rows(blocked), self.num_heads)
 
     def predict(self, state: State, features: MaskFeatures, size):
         """Both branches' predictions and the next attention mask (from the clip masks).

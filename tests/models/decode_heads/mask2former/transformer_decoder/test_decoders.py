@@ -82,7 +82,8 @@ BLOCKED = torch.tensor([[[[True, False]], [[True, True]]],  # query 0: frame 0 h
 
 def test_stage1_heads_mask_is_frame_major_and_the_same_for_every_head():
     decoder = build(MultiScaleMaskedTransformerDecoder, nheads=2)
-    mask = decoder.heads_mask(BLOCKED)
+    with reference_mode():  # the per-head form nn.MultiheadAttention takes
+        mask = decoder.heads_mask(BLOCKED)
     expected_head = torch.tensor([[True, False, True, True],  # tokens t * h * w, frame 0 first
                                   [False, False, False, True]])
     assert mask.shape == (1 * 2, 2, 4)  # (b * heads, Q, t*h*w)
@@ -91,7 +92,8 @@ def test_stage1_heads_mask_is_frame_major_and_the_same_for_every_head():
 
 def test_stage2_heads_mask_is_per_frame_with_fully_blocked_rows_opened():
     decoder = build(VideoMultiScaleMaskedTransformerDecoder, nheads=2)
-    mask = decoder.heads_mask(BLOCKED)
+    with reference_mode():
+        mask = decoder.heads_mask(BLOCKED)
     assert mask.shape == (2 * 1 * 2, 2, 2)  # (t * b * heads, Q, h*w)
     frame0 = torch.tensor([[True, False], [False, False]])
     frame1 = torch.tensor([[False, False], [False, True]])  # query 0 blocked everything: opened
@@ -105,7 +107,10 @@ def test_heads_mask_batch_index_order(cls):
     decoder = build(cls, nheads=heads)
     blocked = torch.rand(b, Q, t, 2, 2) < 0.5
     blocked[1, 0, 1] = True  # a fully blocked row in stage 2
-    mask = decoder.heads_mask(blocked)
+    with reference_mode():
+        mask = decoder.heads_mask(blocked)
+    shared = decoder.heads_mask(blocked)  # fast mode: one mask for all heads, (clip or frame, Q, keys)
+    assert torch.equal(shared.repeat_interleave(heads, dim=0), mask)
     for beta in range(b):
         for head in range(heads):
             if cls is MultiScaleMaskedTransformerDecoder:

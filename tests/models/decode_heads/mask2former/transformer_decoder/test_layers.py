@@ -40,3 +40,34 @@ def test_resize_mask_features_gives_one_map_per_size():
     features = torch.randn(2, 3, 4, 16, 24)
     small = resize_mask_features(features, [(2, 3), (4, 6)])
     assert [tuple(s.shape) for s in small] == [(2, 3, 4, 2, 3), (2, 3, 4, 4, 6)]
+
+
+def test_attend_with_a_mask_shared_by_the_heads_equals_multihead_attention_with_it_repeated():
+    from torch import nn
+
+    from mmseg.models.decode_heads.mask2former.transformer_decoder.layers import attend, per_head
+    from mmseg.models.utils import reference_mode
+    torch.manual_seed(0)
+    attn = nn.MultiheadAttention(16, 4)
+    nn.init.normal_(attn.in_proj_bias)
+    query, key, value = torch.randn(5, 3, 16), torch.randn(7, 3, 16), torch.randn(7, 3, 16)
+    blocked = torch.rand(3, 5, 7) < 0.5
+    blocked[:, :, 0] = False  # every query may attend somewhere
+    shared = attend(attn, query, key, value, per_head(blocked, 4))
+    with reference_mode():
+        repeated = per_head(blocked, 4)
+        explicit = attend(attn, query, key, value, repeated)
+    assert repeated.shape == (12, 5, 7) and torch.equal(repeated[4 * 2 + 3], blocked[2])
+    torch.testing.assert_close(shared, explicit, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(shared, attn(query, key, value, attn_mask=repeated, need_weights=False)[0],
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_resize_mask_features_equals_bilinear_interpolation_for_even_and_other_factors():
+    torch.manual_seed(0)
+    features = torch.randn(1, 2, 3, 24, 40)
+    sizes = [(3, 5), (6, 10), (12, 20), (5, 7), (24, 40)]  # factors 8, 4, 2, none, 1
+    for size, small in zip(sizes, resize_mask_features(features, sizes)):
+        expected = torch.nn.functional.interpolate(features.flatten(0, 1), size=size, mode='bilinear',
+                                                   align_corners=False).view(1, 2, 3, *size)
+        torch.testing.assert_close(small, expected, rtol=1e-6, atol=1e-6)
