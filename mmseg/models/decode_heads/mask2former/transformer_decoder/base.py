@@ -175,7 +175,9 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
                 else:
                     state = self.decoder_layer(i - 1, state, src[level], pos[level], attn_mask)
             if every_layer or i == self.num_layers:
-                prediction, attn_mask = self.predict(state, features, sizes[i % NUM_FEATURE_LEVELS])
+                # no layer reads the final prediction's attention mask: fast mode does not make it
+                last = i == self.num_layers and fast_mode()
+                prediction, attn_mask = self.predict(state, features, None if last else sizes[i % NUM_FEATURE_LEVELS])
                 predictions.append(prediction)
             else:
                 attn_mask = self.attention_mask(state, small[i % NUM_FEATURE_LEVELS])
@@ -205,8 +207,9 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         """Blocked positions (b, Q, t, h, w) -> the boolean attention mask of the next layer."""
 
     @abc.abstractmethod
-    def predict(self, state: State, features: MaskFeatures, size) -> Tuple[Any, torch.Tensor]:
-        """(prediction, the next attention mask from masks resized to ``size``)."""
+    def predict(self, state: State, features: MaskFeatures, size) -> Tuple[Any, Optional[torch.Tensor]]:
+        """(prediction, the next attention mask from masks resized to ``size``, or None when
+        ``size`` is None)."""
 
     @abc.abstractmethod
     def collect(self, predictions: List[Any]) -> Dict:

@@ -53,11 +53,12 @@ class MultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         return per_head(blocked.flatten(2), self.num_heads)
 
     def predict(self, state: State, features: MaskFeatures, size):
-        """Class logits (b, Q, K+1), mask logits (b, Q, t, Hm, Wm) and the attention mask."""
+        """Class logits (b, Q, K+1), mask logits (b, Q, t, Hm, Wm) and the attention mask (None
+        without ``size``)."""
         queries = self.mask_queries(state)
         masks = self.mask_logits(queries, features)
         prediction = {'pred_logits': self.class_embed(queries), 'pred_masks': masks}
-        return prediction, self.heads_mask(blocked_positions(masks, size))
+        return prediction, None if size is None else self.heads_mask(blocked_positions(masks, size))
 
     def collect(self, predictions: List[Dict]) -> Dict:
         return dict(predictions[-1], aux_outputs=predictions[:-1])

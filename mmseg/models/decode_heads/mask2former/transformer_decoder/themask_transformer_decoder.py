@@ -161,7 +161,8 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         return per_head(unblock_full_rows(blocked), self.num_heads)
 
     def predict(self, state: State, features: MaskFeatures, size):
-        """Both branches' predictions and the next attention mask (from the clip masks).
+        """Both branches' predictions and the next attention mask (from the clip masks; None
+        without ``size``).
 
         The prediction is (clip logits (b, Q, K+1), clip masks (b, Q, t, Hm, Wm), frame logits
         (b*t, Q, K+1), frame masks (b*t, Q, 1, Hm, Wm)).
@@ -173,7 +174,7 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         frame_masks = torch.einsum('btqc,btchw->btqhw', self.mask_embed_aux(y), features.frames)
         prediction = (self.class_embed(z), clip_masks, self.class_embed_aux(y).flatten(0, 1),
                       frame_masks.flatten(0, 1).unsqueeze(2))
-        return prediction, self.heads_mask(blocked_positions(clip_masks, size))
+        return prediction, None if size is None else self.heads_mask(blocked_positions(clip_masks, size))
 
     def collect(self, predictions: List[Tuple]) -> Tuple[Dict, Dict]:
         """(clip-branch outputs, frame-branch outputs): clip ``pred_logits`` (B, Q, K+1) and
