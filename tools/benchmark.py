@@ -22,6 +22,11 @@ reference, explicit attention, every intermediate prediction) in the same run, r
 speed-up and checks that both modes give the same labels. Weights are random (``model.pretrained``
 is ignored). GFLOPs count matrix products, convolutions and attention (torch's FlopCounterMode);
 the deformable-attention sampling is not counted.
+
+Peak memory of every mode is measured first, the times after (``mmseg.utils.benchmark`` says
+why). Times are medians over ``--iters`` rounds after ``--warmup`` rounds; each round runs every
+mode's inference, then every mode's training step, so a drift in the machine's speed reaches all
+modes alike.
 """
 import argparse
 import contextlib
@@ -38,7 +43,7 @@ from mmseg.core.runner.optimizer import build_optimizer
 from mmseg.models import build_segmentor
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends
 from mmseg.models.utils import reference_mode
-from mmseg.utils.benchmark import (count_gflops, enable_cpu_peak_memory, median_ms, peak_memory_mib,
+from mmseg.utils.benchmark import (count_gflops, enable_cpu_peak_memory, peak_memory_mib,
                                    settle_allocator, synchronize, text_table)
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.config import DictAction, load_config
@@ -104,78 +109,118 @@ def set_with_cp(model, enabled):
             module.with_cp = enabled
 
 
-def measure(model, args, img, gt, meta, phase, cpu_measurable=False, train=None, inference=True,
-            autocast_dtype=None, optimizer_cfg=None):
-    """One mode's figures, and its labels (phase 'time').
+class ModeCalls:
+    """What one mode measures: the inference call and the training step (with its split), each
+    run under the mode's context (``reference_mode``, ``with_cp`` ...).
 
-    phase 'memory': ``infer_peak_mib`` (and ``train_peak_mib``), each after one warm-up call;
-    phase 'time': ``infer_ms``, ``fps`` (and ``train_ms`` with its split ``forward_ms``,
-    ``criterion_ms``, ``backward_ms``, ``optimizer_ms``).
+    The training step uses the config's optimizer, built in the mode's context (fused in fast
+    mode, torch's default in reference mode). Steps update the weights; ``main`` restores them.
     """
-    model.eval()
-    labels = []
-    result = {}
-    train = args.train if train is None else train
-    memory = phase == 'memory'
 
-    def infer():
-        with torch.no_grad(), torch.autocast(device_type=args.device, dtype=autocast_dtype or torch.bfloat16,
-                                             enabled=autocast_dtype is not None):
-            labels[:] = model.simple_test(img, meta)
+    def __init__(self, name, context, model, args, img, gt, meta, optimizer_cfg, train=None, inference=True,
+                 autocast_dtype=None):
+        self.name, self.context, self.model, self.args = name, context, model, args
+        self.img, self.gt, self.meta = img, gt, meta
+        self.optimizer_cfg = optimizer_cfg or dict(type='AdamW', lr=1e-6)
+        self.inference = inference
+        self.train = args.train if train is None else train
+        self.autocast_dtype = autocast_dtype
+        self.optimizer = None
+        self.labels = None  # of the first inference call (before any training step)
+        self.split = {}
 
-    def figures(run, prefix, warmup, iters):
-        if memory:
-            run()
-            result[f'{prefix}_peak_mib'] = peak_memory_mib(run, args.device, cpu_measurable)
-        else:
-            result[f'{prefix}_ms'] = median_ms(run, args.device, iters, warmup)
+    def infer(self):
+        args = self.args
+        with self.context(), torch.no_grad(), torch.autocast(
+                device_type=args.device, dtype=self.autocast_dtype or torch.bfloat16,
+                enabled=self.autocast_dtype is not None):
+            self.model.eval()
+            labels = self.model.simple_test(self.img, self.meta)
+        if self.labels is None:
+            self.labels = [l.copy() for l in labels]
 
-    if inference:
-        figures(infer, 'infer', args.warmup, args.iters)
-        if not memory:
-            result['fps'] = args.clip_len / result['infer_ms'] * 1e3
-    if train:
-        # the steps update the weights: restore them after, so every mode sees the same model
-        weights = copy.deepcopy(model.state_dict())
-        model.train()
-        # the config's optimizer (fused in fast mode, torch's default in reference mode)
-        optimizer = build_optimizer(model, optimizer_cfg or dict(type='AdamW', lr=1e-6), logger=_QUIET)
+    def _timed(self, name, fn):
+        synchronize(self.args.device)
+        start = time.perf_counter()
+        out = fn()
+        synchronize(self.args.device)
+        self.split.setdefault(name, []).append((time.perf_counter() - start) * 1e3)
+        return out
+
+    def step(self):
+        """One training step: forward_train in its parts (features and decoder, then the
+        criterion), backward, optimizer step and zero_grad."""
+        args, model = self.args, self.model
         amp_dtype = torch.float16 if args.device == 'cuda' else torch.bfloat16
-        scaler = torch.amp.GradScaler(enabled=args.amp and amp_dtype == torch.float16)
-        head = model.decode_head
-        split = {}
-
-        def timed(name, fn):
-            synchronize(args.device)
-            start = time.perf_counter()
-            out = fn()
-            synchronize(args.device)
-            split.setdefault(name, []).append((time.perf_counter() - start) * 1e3)
-            return out
-
-        def step():
-            # forward_train, in its parts: features and decoder, then the criterion
+        with self.context():
+            model.train()
+            if self.optimizer is None:
+                self.optimizer = build_optimizer(model, self.optimizer_cfg, logger=_QUIET)
+                self.scaler = torch.amp.GradScaler(enabled=args.amp and amp_dtype == torch.float16)
+            head = model.decode_head
             with torch.autocast(device_type=args.device, dtype=amp_dtype, enabled=args.amp):
-                outputs = timed('forward_ms', lambda: head.forward(model.extract_feat(img), num_clips=img.shape[0]))
-                losses = timed('criterion_ms', lambda: head.criterion(outputs, gt, iteration=0))
-            timed('backward_ms', lambda: scaler.scale(sum(losses.values()) * head.loss_weight).backward())
+                outputs = self._timed('forward_ms', lambda: head.forward(model.extract_feat(self.img),
+                                                                         num_clips=self.img.shape[0]))
+                losses = self._timed('criterion_ms', lambda: head.criterion(outputs, self.gt, iteration=0))
+            self._timed('backward_ms', lambda: self.scaler.scale(sum(losses.values()) * head.loss_weight).backward())
 
             def update():
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.optimizer.zero_grad(set_to_none=True)
 
-            timed('optimizer_ms', update)
+            self._timed('optimizer_ms', update)
+            model.eval()
 
-        figures(step, 'train', args.warmup, args.iters)
-        if not memory:  # the split of the timed steps (the warm-up left out)
-            for name, times in split.items():
-                result[name] = statistics.median(times[args.warmup:args.warmup + args.iters])
-        optimizer.zero_grad(set_to_none=True)
-        model.load_state_dict(weights)
-        del weights
-        model.eval()
-    return result, [l.copy() for l in labels]
+    def calls(self):
+        """[(prefix, call)]: 'infer' and/or 'train'."""
+        return ([('infer', self.infer)] if self.inference else []) + ([('train', self.step)] if self.train else [])
+
+
+def memory_phase(modes, args, cpu_measurable):
+    """Peak memory of each mode's calls, each after one warm-up call, every inference before any
+    training step: {mode: {prefix_peak_mib}}."""
+    rows = {mode.name: {} for mode in modes}
+    for prefix in ('infer', 'train'):
+        for mode in modes:
+            for name, call in mode.calls():
+                if name == prefix:
+                    call()
+                    rows[mode.name][f'{prefix}_peak_mib'] = peak_memory_mib(call, args.device, cpu_measurable)
+    for mode in modes:
+        print(f'[benchmark] {mode.name} memory: {json.dumps(rows[mode.name])}', flush=True)
+    return rows
+
+
+def timing_phase(modes, args):
+    """Median times of every mode's calls, taken in rounds: each round runs every mode's inference,
+    then every mode's training step, so that a machine whose speed drifts (other tenants, clock
+    changes) slows all modes alike instead of whichever ran during the slow minutes. The first
+    ``--warmup`` rounds are not counted. {mode: {'infer_ms', 'fps', 'train_ms', split}}."""
+    times = {mode.name: {} for mode in modes}
+    for mode in modes:
+        mode.split = {}
+    for round_index in range(args.warmup + args.iters):
+        for prefix in ('infer', 'train'):
+            for mode in modes:
+                for name, call in mode.calls():
+                    if name != prefix:
+                        continue
+                    synchronize(args.device)
+                    start = time.perf_counter()
+                    call()
+                    synchronize(args.device)
+                    if round_index >= args.warmup:
+                        times[mode.name].setdefault(f'{prefix}_ms', []).append((time.perf_counter() - start) * 1e3)
+    rows = {}
+    for mode in modes:
+        row = rows[mode.name] = {key: statistics.median(values) for key, values in times[mode.name].items()}
+        if 'infer_ms' in row:
+            row['fps'] = args.clip_len / row['infer_ms'] * 1e3
+        for name, values in mode.split.items():  # the split of the counted steps
+            row[name] = statistics.median(values[args.warmup:])
+        print(f'[benchmark] {mode.name}: {json.dumps(row)}', flush=True)
+    return rows
 
 
 @contextlib.contextmanager
@@ -219,33 +264,35 @@ def main(argv=None):
                params=sum(p.numel() for p in model.parameters()),
                gflops_per_clip=count_gflops(model, img, meta))
     print(f'[benchmark] {json.dumps(env)}', flush=True)
-    # (name, context, model, measure keywords): every mode measured for memory first, then timed
-    modes = [('fast', contextlib.nullcontext, model, {})]
+    # every mode's memory first, then the timings (see mmseg.utils.benchmark)
+    def mode(name, context=contextlib.nullcontext, mode_model=model, **kwargs):
+        return ModeCalls(name, context, mode_model, args, img, gt, meta, optimizer_cfg, **kwargs)
+
+    modes = [mode('fast')]
     if args.compare_reference:
-        modes.append(('reference', reference_mode, model, {}))
+        modes.append(mode('reference', reference_mode))
     if args.with_cp:
-        modes.append(('with_cp', lambda: with_cp_enabled(model), model, dict(inference=False)))
+        modes.append(mode('with_cp', lambda: with_cp_enabled(model), inference=False))
     if args.bf16:
-        modes.append(('bf16', contextlib.nullcontext, model, dict(train=False, autocast_dtype=torch.bfloat16)))
+        modes.append(mode('bf16', train=False, autocast_dtype=torch.bfloat16))
     if args.compile:
-        modes.append(('compiled', contextlib.nullcontext, compile_model(model), {}))
-    rows = {name: {} for name, *_ in modes}
-    labels = {}
+        modes.append(mode('compiled', mode_model=compile_model(model)))
+    models = {id(m.model): m.model for m in modes}
+    weights = copy.deepcopy(model.state_dict())  # training steps update it: restored after each phase
+    rows = {m.name: {} for m in modes}
     if args.device == 'cuda' or cpu_measurable:
-        for name, context, mode_model, kwargs in modes:
-            with context():
-                rows[name].update(measure(mode_model, args, img, gt, meta, 'memory', cpu_measurable,
-                                         optimizer_cfg=optimizer_cfg, **kwargs)[0])
-            print(f'[benchmark] {name} memory: {json.dumps(rows[name])}', flush=True)
+        for name, row in memory_phase(modes, args, cpu_measurable).items():
+            rows[name].update(row)
+        for m in models.values():
+            m.load_state_dict(weights)
     settle_allocator()
-    for name, context, mode_model, kwargs in modes:
-        with context():
-            timing, labels[name] = measure(mode_model, args, img, gt, meta, 'time', optimizer_cfg=optimizer_cfg,
-                                           **kwargs)
-        rows[name].update(timing)
+    for name, row in timing_phase(modes, args).items():
+        rows[name].update(row)
         for key in ('infer_ms', 'infer_peak_mib', 'fps') + (('train_peak_mib',) if args.train else ()):
             rows[name].setdefault(key, None)
-        print(f'[benchmark] {name}: {json.dumps(rows[name])}', flush=True)
+    for m in models.values():
+        m.load_state_dict(weights)
+    labels = {m.name: m.labels for m in modes}
     if args.bf16:
         env['bf16_labels_equal_fraction'] = equal_fraction(labels['fast'], labels['bf16'])
         env['bf16_infer_speedup_vs_fast'] = rows['fast']['infer_ms'] / rows['bf16']['infer_ms']
