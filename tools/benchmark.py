@@ -113,8 +113,8 @@ class ModeCalls:
     """What one mode measures: the inference call and the training step (with its split), each
     run under the mode's context (``reference_mode``, ``with_cp`` ...).
 
-    The training step uses the config's optimizer, built in the mode's context (fused in fast
-    mode, torch's default in reference mode). Steps update the weights; ``main`` restores them.
+    The training step uses the config's optimizer (``build_optimizer``, built in the mode's
+    context). Steps update the weights; ``main`` restores them.
     """
 
     def __init__(self, name, context, model, args, img, gt, meta, optimizer_cfg, train=None, inference=True,

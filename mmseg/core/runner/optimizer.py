@@ -5,10 +5,7 @@ Rules of ``custom_keys`` (as in mmcv 1.x's DefaultOptimizerConstructor):
   the parameter's name decides its settings, and no other key applies;
 - ``lr_mult`` multiplies the base ``lr``, ``decay_mult`` the base ``weight_decay``;
 - a parameter no key matches gets the base settings.
-Only parameters with ``requires_grad`` are given to the optimizer. In fast mode (the default,
-``mmseg.models.utils.reference_mode``) Adam, AdamW and SGD run their fused implementation (one
-kernel over all parameters; the same update up to float rounding) unless the config sets ``fused``
-or ``foreach``; reference mode keeps torch's default, as the original. Parameters with the same settings
+Only parameters with ``requires_grad`` are given to the optimizer. Parameters with the same settings
 share a param group (mmcv made one group per parameter; the update is the same). Each group keeps
 its base learning rate as ``initial_lr``, which the LR schedule scales.
 """
@@ -19,7 +16,6 @@ from typing import Any, Dict, List, Mapping, Optional
 from torch import nn
 from torch.optim import Optimizer
 
-from ...models.utils.compute_mode import fast_mode
 from ...utils.dist_utils import unwrap_model
 from ...utils.errors import ConfigError, ConfigKeyError
 from ...utils.logger import get_root_logger
@@ -28,7 +24,6 @@ from .builder import OPTIMIZERS
 __all__ = ['build_optimizer', 'sorted_custom_keys']
 
 _CUSTOM_KEY_FIELDS = ('lr_mult', 'decay_mult')
-_FUSED_TYPES = ('Adam', 'AdamW', 'SGD')
 
 
 def sorted_custom_keys(custom_keys: Mapping[str, Any]) -> List[str]:
@@ -90,11 +85,6 @@ def build_optimizer(model: nn.Module, cfg: Mapping[str, Any],
     if not groups:
         raise ConfigError('the model has no trainable parameter (every requires_grad is False); '
                          'check finetune_cfg.trainable_patterns')
-    params = [p for group in groups.values() for p in group['params']]
-    if (fast_mode() and cfg.get('type') in _FUSED_TYPES and 'fused' not in cfg and 'foreach' not in cfg
-            and len({p.device.type for p in params}) == 1 and params[0].device.type in ('cpu', 'cuda')
-            and all(p.is_floating_point() for p in params)):
-        cfg['fused'] = True
     optimizer = OPTIMIZERS.build(cfg | {'params': list(groups.values())})
     _log_groups(optimizer, frozen, logger or get_root_logger())
     return optimizer

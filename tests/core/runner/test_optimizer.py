@@ -68,24 +68,3 @@ def test_bad_configs_are_refused_with_the_key():
     with pytest.raises(ValueError, match='no trainable parameter'):
         build_optimizer(model, dict(type='AdamW', lr=1e-3))
 
-
-def test_fast_mode_fuses_adamw_with_the_same_update_as_torch_default():
-    from mmseg.models.utils import reference_mode
-    torch.manual_seed(0)
-    models = [nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)) for _ in range(2)]
-    models[1].load_state_dict(models[0].state_dict())
-    cfg = dict(type='AdamW', lr=1e-2, weight_decay=0.05)
-    fused = build_optimizer(models[0], cfg)
-    with reference_mode():
-        plain = build_optimizer(models[1], cfg)
-    assert fused.param_groups[0]['fused'] and not plain.param_groups[0]['fused']
-    assert not build_optimizer(models[0], dict(cfg, fused=False)).param_groups[0]['fused']
-    assert not build_optimizer(models[0], dict(cfg, foreach=True)).param_groups[0]['fused']
-    x = torch.randn(8, 6)
-    for _ in range(5):
-        for model, optimizer in zip(models, (fused, plain)):
-            optimizer.zero_grad()
-            model(x).square().sum().backward()
-            optimizer.step()
-    for a, b in zip(models[0].parameters(), models[1].parameters()):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
