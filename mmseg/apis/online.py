@@ -126,8 +126,9 @@ class OnlineSegmenter:
             multi_scale = [torch.cat([f[0][level] for f in clip]) for level in range(levels)]
             mask_features = torch.cat([f[1] for f in clip])
             head = self.model.decode_head
-            outputs = head.decode_clip(multi_scale, mask_features, num_clips=1)
-            maps = head.semantic_map(head.frame_outputs(outputs, self.target_index))
+            # the final prediction of the target frame alone (its queries still see the whole clip)
+            maps = head.semantic_map(head.decode_clip(multi_scale, mask_features, num_clips=1,
+                                                      frame=self.target_index))
             target = self.model.resize_maps(maps, self._input_size)
             scores = self.model.scores_from_maps(target, [meta], rescale=True, probabilities=return_scores)[0]
             labels = scores.argmax(dim=0).to(torch.uint8).cpu().numpy()

@@ -13,8 +13,3 @@ class THEMask1fHead(THEMaskBaseHead):
 
     def semantic_map(self, outputs) -> torch.Tensor:
         return semantic_inference(outputs['pred_logits'], outputs['pred_masks'])
-
-    def frame_outputs(self, outputs, index: int):
-        """The final prediction of one clip's frame ``index`` alone (what its map needs)."""
-        masks = outputs['pred_masks'][:, :, index:index + 1]
-        return {'pred_logits': outputs['pred_logits'], 'pred_masks': masks, 'aux_outputs': []}

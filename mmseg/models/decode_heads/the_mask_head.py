@@ -15,11 +15,3 @@ class THEMaskHead(THEMaskBaseHead):
         clip, frame = outputs
         return (semantic_inference(frame['pred_logits'], frame['pred_masks']) * 0.5
                 + semantic_inference(clip['pred_logits'], clip['pred_masks']) * 0.5)
-
-    def frame_outputs(self, outputs, index: int):
-        """The final predictions of one clip's frame ``index`` alone (what its map needs)."""
-        clip, frame = outputs
-        return ({'pred_logits': clip['pred_logits'], 'pred_masks': clip['pred_masks'][:, :, index:index + 1],
-                 'aux_outputs': []},
-                {'pred_logits': frame['pred_logits'][index:index + 1],
-                 'pred_masks': frame['pred_masks'][index:index + 1], 'aux_outputs': []})

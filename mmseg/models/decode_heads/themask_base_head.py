@@ -92,9 +92,13 @@ class THEMaskBaseHead(nn.Module, abc.ABC):
         mask_features, _, multi_scale = self.pixel_decoder.forward_features(features)
         return list(multi_scale), mask_features
 
-    def decode_clip(self, multi_scale: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int):
-        """The transformer decoder (``predictor``) on the per-frame features of ``num_clips`` clips."""
-        return self.predictor(multi_scale, mask_features, num_clips)
+    def decode_clip(self, multi_scale: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int,
+                    frame: Optional[int] = None):
+        """The transformer decoder (``predictor``) on the per-frame features of ``num_clips`` clips
+        (``frame``: the final prediction of that frame of each clip only)."""
+        if frame is None:
+            return self.predictor(multi_scale, mask_features, num_clips)
+        return self.predictor(multi_scale, mask_features, num_clips, frame=frame)
 
     def forward(self, inputs: List[torch.Tensor], num_clips: int):
         """Decoder outputs for ``num_clips`` clips from the backbone maps of their frames."""
@@ -116,8 +120,3 @@ class THEMaskBaseHead(nn.Module, abc.ABC):
     @abc.abstractmethod
     def semantic_map(self, outputs) -> torch.Tensor:
         """Turn the predictor's outputs into (B*T, K, h, w) class probabilities."""
-
-    @abc.abstractmethod
-    def frame_outputs(self, outputs, index: int):
-        """The predictor's outputs for one clip (``num_clips=1``) cut down to its frame ``index``:
-        ``semantic_map`` of them is that frame's map alone."""

@@ -141,18 +141,26 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         logits = self.mask_logits(self.mask_queries(state), MaskFeatures(small_mask_features))
         return self.heads_mask(blocked_positions(logits))
 
-    def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int):
+    def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int,
+                frame: Optional[int] = None):
         """Decode ``num_clips`` clips from per-frame features (clip-major frames).
 
         Args:
             x: three maps (B*T, C, h_l, w_l) at strides 32, 16, 8.
             mask_features: (B*T, Cm, Hm, Wm).
             num_clips: B.
+            frame: make the final prediction for this frame of each clip only (its queries still
+                see every frame); the outputs then have one frame per clip. For online
+                inference, where only the newest frame's map is wanted.
 
         Returns:
             what :meth:`collect` makes of the predictions (see the subclass).
         """
         bs, t = self.clip_layout(mask_features.shape[0], num_clips)
+        if frame is not None:
+            if not -t <= frame < t:
+                raise ValueError(f'frame={frame} is outside clips of {t} frames')
+            frame %= t
         src, pos, sizes = [], [], []
         for level in range(NUM_FEATURE_LEVELS):
             sizes.append(x[level].shape[-2:])
@@ -163,7 +171,7 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
         every_layer = self.predict_every_layer()
         small = None if every_layer else resize_mask_features(mask_features, sizes)
-        features = MaskFeatures(mask_features, mask_features.transpose(1, 2).flatten(2) if fast_mode() else None)
+        features = self.prediction_features(mask_features) if every_layer else None
         predictions, attn_mask = [], None
         checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
         for i in range(self.num_layers + 1):
@@ -174,6 +182,10 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
                                           attn_mask, use_reentrant=False)
                 else:
                     state = self.decoder_layer(i - 1, state, src[level], pos[level], attn_mask)
+            if i == self.num_layers and (features is None or frame is not None):
+                features = self.prediction_features(mask_features, frame)
+                if frame is not None:
+                    state = self.frame_state(state, frame)
             if every_layer or i == self.num_layers:
                 # no layer reads the final prediction's attention mask: fast mode does not make it
                 last = i == self.num_layers and fast_mode()
@@ -182,6 +194,13 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
             else:
                 attn_mask = self.attention_mask(state, small[i % NUM_FEATURE_LEVELS])
         return self.collect(predictions)
+
+    @staticmethod
+    def prediction_features(mask_features: torch.Tensor, frame: Optional[int] = None) -> MaskFeatures:
+        """The (b, t, C, h, w) mask features, or those of one ``frame``, as the predictions read them."""
+        if frame is not None:
+            mask_features = mask_features[:, frame:frame + 1]
+        return MaskFeatures(mask_features, mask_features.transpose(1, 2).flatten(2) if fast_mode() else None)
 
     # ------------------------------------------------------------------ what a decoder says
 
@@ -197,6 +216,11 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
     def decoder_layer(self, index: int, state: State, src: torch.Tensor, pos: torch.Tensor,
                       attn_mask: torch.Tensor) -> State:
         """Decoder layer ``index`` (cross-attention on one level, self-attention, FFN)."""
+
+    def frame_state(self, state: State, index: int) -> State:
+        """The state a prediction of frame ``index`` alone reads (``forward(frame=...)``);
+        queries of the whole clip need no change."""
+        return state
 
     @abc.abstractmethod
     def mask_queries(self, state: State) -> torch.Tensor:

@@ -146,6 +146,11 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         frames = out.view(q, t, b, e).permute(2, 1, 0, 3)  # (b, t, Q, E)
         return self.temporal_layer.combine(clip, frames), frames, frame_query_pos
 
+    def frame_state(self, state: State, index: int) -> State:
+        """Only frame ``index``'s frame queries (the clip queries stay)."""
+        clip, frames, frame_query_pos = state
+        return clip, frames[:, index:index + 1], frame_query_pos
+
     def mask_queries(self, state: State) -> torch.Tensor:
         """The clip queries: their masks drive the attention."""
         return self.decoder_norm1(state[0])

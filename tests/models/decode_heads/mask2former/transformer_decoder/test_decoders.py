@@ -1,5 +1,7 @@
 """Both masked transformer decoders on a tiny config: output shapes in training and at inference,
 deep supervision, the attention-mask layout of each, and the clip layout checks."""
+import contextlib
+
 import pytest
 import torch
 
@@ -145,3 +147,24 @@ def test_constructor_rejects_what_the_decoders_do_not_support():
         MultiScaleMaskedTransformerDecoder(num_classes=K, mask_dim=16, MASK_DIM=64)
     with pytest.raises(ValueError, match='transformer_in_feature'):
         MultiScaleMaskedTransformerDecoder(num_classes=K, transformer_in_feature='res5')
+
+
+@pytest.mark.parametrize('fast', [True, False], ids=['fast', 'reference'])
+@pytest.mark.parametrize('cls', [MultiScaleMaskedTransformerDecoder, VideoMultiScaleMaskedTransformerDecoder])
+def test_final_prediction_of_one_frame_equals_that_frame_of_the_full_prediction(cls, fast):
+    """forward(frame=k): the online segmenter's call; the same numbers as frame k of the clip."""
+    decoder = build(cls).eval()
+    with torch.no_grad(), (contextlib.nullcontext() if fast else reference_mode()):
+        full = decoder(*inputs(clips=1, frames=3), num_clips=1)
+        for k in (0, 2, -1):
+            one = decoder(*inputs(clips=1, frames=3), num_clips=1, frame=k)
+            if cls is MultiScaleMaskedTransformerDecoder:
+                torch.testing.assert_close(one['pred_logits'], full['pred_logits'])
+                torch.testing.assert_close(one['pred_masks'], full['pred_masks'][:, :, [k]])
+            else:
+                torch.testing.assert_close(one[0]['pred_logits'], full[0]['pred_logits'])
+                torch.testing.assert_close(one[0]['pred_masks'], full[0]['pred_masks'][:, :, [k]])
+                torch.testing.assert_close(one[1]['pred_logits'], full[1]['pred_logits'][[k]])
+                torch.testing.assert_close(one[1]['pred_masks'], full[1]['pred_masks'][[k]])
+        with pytest.raises(ValueError, match='frame=3 is outside clips of 3 frames'):
+            decoder(*inputs(clips=1, frames=3), num_clips=1, frame=3)
