@@ -11,7 +11,8 @@ config's test pipeline (random weights, ``model.pretrained`` ignored):
 * ``clips``: the test protocol, ``make_test_clips(N, len(clip), --test-gap)``, every frame once.
 
 Each mode segments ``--warmup`` untimed frames, then ``--frames`` timed ones; frames/s is timed
-frames over their total wall time.
+frames over their total wall time. Online and recompute alternate frame by frame, so that a drift
+of the machine's speed reaches both alike.
 """
 import argparse
 import json
@@ -74,16 +75,18 @@ def measure(model, frames: List[np.ndarray], dilation: Sequence[int], args) -> D
     results = {}
 
     segmenter = OnlineSegmenter(model, dilation=dilation)
-    for frame in warm:
+
+    def recompute(t: int) -> None:
+        inference_segmentor(model, [frames[max(t + d, 0)] for d in offsets])[target]
+
+    for t, frame in enumerate(warm):
         segmenter(frame)
-    results['online'] = timed(lambda: [segmenter(f) for f in timed_frames], args.device)
-
-    def recompute(start: int, stop: int) -> None:
-        for t in range(start, stop):
-            inference_segmentor(model, [frames[max(t + d, 0)] for d in offsets])[target]
-
-    recompute(0, len(warm))
-    results['recompute'] = timed(lambda: recompute(len(warm), len(frames)), args.device)
+        recompute(t)
+    # frame by frame, online then recompute, so that a drift of the machine's speed reaches both alike
+    results['online'] = results['recompute'] = 0.0
+    for t in range(len(warm), len(frames)):
+        results['online'] += timed(lambda: segmenter(frames[t]), args.device)
+        results['recompute'] += timed(lambda: recompute(t), args.device)
 
     clips = make_test_clips(len(timed_frames), len(offsets), args.test_gap)
     if warm:
