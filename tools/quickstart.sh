@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job on the embedded synthetic dataset (no download), on a laptop CPU in ~13 minutes (2 cores):
+# The main job on the embedded synthetic dataset (no download), on a laptop CPU in ~14 minutes (2 cores):
 # generate the data, train stage 1, finetune stage 2 on two-frame clips from it, test with
 # two-frame clips, and write the metrics, overlays and curves. Each step prints the command a user
 # types for VSPW, then runs its synthetic counterpart.

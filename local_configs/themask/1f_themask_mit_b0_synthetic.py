@@ -26,7 +26,7 @@ model = dict(
 data = dict(samples_per_gpu=2, workers_per_gpu=1, train=dict(dataset=dict(dilation=[0])))
 # From scratch, the backbone learns at the full rate.
 optimizer = dict(lr=4e-4, paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=1.0)}))
-runner = dict(max_iters=1350)
-checkpoint_config = dict(interval=450)
-evaluation = dict(interval=1350, metric=['mIoU', 'mVC'])
+runner = dict(max_iters=2400)
+checkpoint_config = dict(interval=800)
+evaluation = dict(interval=2400, metric=['mIoU', 'mVC'])
 log_config = dict(interval=20)

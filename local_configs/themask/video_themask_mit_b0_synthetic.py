@@ -8,6 +8,6 @@ model = dict(
         transformer_decoder_cfg=dict(type='VideoMultiScaleMaskedTransformerDecoder'),
         loss_cfg=dict(warmup_iters=30000)))  # stage 2 has no warm-up; the key is shared with stage 1
 optimizer = dict(lr=4e-4)
-runner = dict(max_iters=800)
-checkpoint_config = dict(interval=400)
-evaluation = dict(interval=800)
+runner = dict(max_iters=1400)
+checkpoint_config = dict(interval=700)
+evaluation = dict(interval=1400)

@@ -26,6 +26,13 @@ CHANGED = {
     'model.decode_head.pixel_decoder_cfg.with_cp': (None, False),
     'model.decode_head.transformer_decoder_cfg.with_cp': (None, False),
 }
+# per config: the quickstart's schedule, lengthened within its time budget (issue 14)
+CHANGED_IN = {
+    '1f_themask_mit_b0_synthetic.py': {'runner.max_iters': (1350, 2400), 'checkpoint_config.interval': (450, 800),
+                                       'evaluation.interval': (1350, 2400)},
+    'video_themask_mit_b0_synthetic.py': {'runner.max_iters': (800, 1400), 'checkpoint_config.interval': (400, 700),
+                                          'evaluation.interval': (800, 1400)},
+}
 
 
 def plain(cfg):
@@ -50,6 +57,6 @@ def test_every_shipped_config_is_in_the_snapshot():
 def test_merged_config_equals_the_snapshot(path):
     with open(SNAPSHOT) as f:
         expected = json.load(f)[os.path.basename(path)]
-    for key, (then, now) in CHANGED.items():
+    for key, (then, now) in {**CHANGED, **CHANGED_IN.get(os.path.basename(path), {})}.items():
         set_path(expected, key, now)
     assert plain(load_config(path)) == expected
