@@ -102,13 +102,6 @@ def random_batch(args, num_classes):
     return img, gt, {'ori_shape': (height, width, 3)}
 
 
-def set_with_cp(model, enabled):
-    """Switch activation checkpointing of every part that has it (see the ``with_cp`` keys)."""
-    for module in model.modules():
-        if hasattr(module, 'with_cp'):
-            module.with_cp = enabled
-
-
 class ModeCalls:
     """What one mode measures: the inference call and the training step (with its split), each
     run under the mode's context (``reference_mode``, ``with_cp`` ...).
@@ -225,11 +218,15 @@ def timing_phase(modes, args):
 
 @contextlib.contextmanager
 def with_cp_enabled(model):
-    set_with_cp(model, True)
+    """Activation checkpointing of every part that has it (see the ``with_cp`` keys), for the block."""
+    parts = [module for module in model.modules() if hasattr(module, 'with_cp')]
+    for module in parts:
+        module.with_cp = True
     try:
         yield
     finally:
-        set_with_cp(model, False)
+        for module in parts:
+            module.with_cp = False
 
 
 def equal_fraction(labels_a, labels_b):
