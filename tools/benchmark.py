@@ -133,11 +133,8 @@ class ModeCalls:
             self.labels = [l.copy() for l in labels]
 
     def _timed(self, name, fn):
-        synchronize(self.args.device)
-        start = time.perf_counter()
-        out = fn()
-        synchronize(self.args.device)
-        self.split.setdefault(name, []).append((time.perf_counter() - start) * 1e3)
+        out, ms = timed_ms(fn, self.args.device)
+        self.split.setdefault(name, []).append(ms)
         return out
 
     def step(self):
@@ -165,21 +162,30 @@ class ModeCalls:
             self._timed('optimizer_ms', update)
             model.eval()
 
-    def calls(self):
-        """[(prefix, call)]: 'infer' and/or 'train'."""
-        return ([('infer', self.infer)] if self.inference else []) + ([('train', self.step)] if self.train else [])
+
+
+def timed_ms(fn, device):
+    """(fn(), its wall time in ms with a device synchronisation on both sides)."""
+    synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    synchronize(device)
+    return out, (time.perf_counter() - start) * 1e3
+
+
+def calls_in_order(modes):
+    """(mode, prefix, call) for every mode's inference, then every mode's training step."""
+    return ([(mode, 'infer', mode.infer) for mode in modes if mode.inference]
+            + [(mode, 'train', mode.step) for mode in modes if mode.train])
 
 
 def memory_phase(modes, args, cpu_measurable):
     """Peak memory of each mode's calls, each after one warm-up call, every inference before any
     training step: {mode: {prefix_peak_mib}}."""
     rows = {mode.name: {} for mode in modes}
-    for prefix in ('infer', 'train'):
-        for mode in modes:
-            for name, call in mode.calls():
-                if name == prefix:
-                    call()
-                    rows[mode.name][f'{prefix}_peak_mib'] = peak_memory_mib(call, args.device, cpu_measurable)
+    for mode, prefix, call in calls_in_order(modes):
+        call()
+        rows[mode.name][f'{prefix}_peak_mib'] = peak_memory_mib(call, args.device, cpu_measurable)
     for mode in modes:
         print(f'[benchmark] {mode.name} memory: {json.dumps(rows[mode.name])}', flush=True)
     return rows
@@ -194,17 +200,10 @@ def timing_phase(modes, args):
     for mode in modes:
         mode.split = {}
     for round_index in range(args.warmup + args.iters):
-        for prefix in ('infer', 'train'):
-            for mode in modes:
-                for name, call in mode.calls():
-                    if name != prefix:
-                        continue
-                    synchronize(args.device)
-                    start = time.perf_counter()
-                    call()
-                    synchronize(args.device)
-                    if round_index >= args.warmup:
-                        times[mode.name].setdefault(f'{prefix}_ms', []).append((time.perf_counter() - start) * 1e3)
+        for mode, prefix, call in calls_in_order(modes):
+            _, ms = timed_ms(call, args.device)
+            if round_index >= args.warmup:
+                times[mode.name].setdefault(f'{prefix}_ms', []).append(ms)
     rows = {}
     for mode in modes:
         row = rows[mode.name] = {key: statistics.median(values) for key, values in times[mode.name].items()}
