@@ -7,14 +7,16 @@
 
 THE-Mask's backbone and pixel decoder work frame by frame; only the transformer decoder looks
 across the frames of a clip. So each frame goes through the backbone and the pixel decoder once,
-and their outputs (multi-scale maps and mask features) are kept for the frames later clips need.
+and their outputs (multi-scale maps and mask features; at fast inference also the mask features
+shrunk to the decoder's attention sizes) are kept for the frames later clips need. The full-size
+mask features are read for the target frame only: the others serve the attention masks alone.
 The clip of frame ``t`` is the one training uses: frames ``t + d`` for each ``d`` in the config's
 ``dilation``, then ``t`` last (unless 0 is in ``dilation``); indices before the first frame clamp
 to 0, so the first frame repeats at the start of a video, as the training sampler does. The result
 equals ``model.inference`` on that clip built by hand.
 """
 from collections import deque
-from typing import Deque, List, Optional, Sequence, Tuple, Union
+from typing import Deque, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -25,7 +27,14 @@ from .inference import Frame, prepare_clip
 
 __all__ = ['OnlineSegmenter', 'config_dilation', 'clip_offsets']
 
-FrameFeatures = Tuple[List[torch.Tensor], torch.Tensor]  # (multi-scale maps, mask features) of one frame
+
+
+class FrameFeatures(NamedTuple):
+    """What the cache keeps of one frame: the pixel decoder's outputs and, at fast inference, the
+    mask features already resized to the decoder's attention sizes (None in reference mode)."""
+    multi_scale: List[torch.Tensor]
+    mask_features: torch.Tensor
+    small_mask_features: Optional[List[torch.Tensor]]
 
 
 def config_dilation(cfg) -> Optional[List[int]]:
@@ -106,7 +115,8 @@ class OnlineSegmenter:
         self._input_size = size
         head = self.model.decode_head
         multi_scale, mask_features = head.frame_features(self.model.backbone(img))
-        self._cache.append((multi_scale, mask_features))
+        small = head.predictor.attention_features(mask_features, [m.shape[-2:] for m in multi_scale])
+        self._cache.append(FrameFeatures(multi_scale, mask_features, small))
         self.frame_index += 1
         return data['img_metas'][0][0]
 
@@ -122,13 +132,16 @@ class OnlineSegmenter:
             meta = self._encode(frame)
             first = self.frame_index - len(self._cache) + 1
             clip = [self._cache[i - first] for i in self.clip_indices(self.frame_index)]
-            levels = len(clip[0][0])
-            multi_scale = [torch.cat([f[0][level] for f in clip]) for level in range(levels)]
-            mask_features = torch.cat([f[1] for f in clip])
+            multi_scale = [torch.cat(level) for level in zip(*(f.multi_scale for f in clip))]
+            if clip[0].small_mask_features is None:  # reference mode: every layer predicts every frame
+                mask_features, small = torch.cat([f.mask_features for f in clip]), None
+            else:  # fast: full-size mask features of the target only, the others at attention sizes
+                mask_features = clip[self.target_index].mask_features
+                small = [torch.cat(level) for level in zip(*(f.small_mask_features for f in clip))]
             head = self.model.decode_head
             # the final prediction of the target frame alone (its queries still see the whole clip)
             maps = head.semantic_map(head.decode_clip(multi_scale, mask_features, num_clips=1,
-                                                      frame=self.target_index))
+                                                      frame=self.target_index, small_mask_features=small))
             target = self.model.resize_maps(maps, self._input_size)
             scores = self.model.scores_from_maps(target, [meta], rescale=True, probabilities=return_scores)[0]
             labels = scores.argmax(dim=0).to(torch.uint8).cpu().numpy()

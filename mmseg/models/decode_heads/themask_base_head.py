@@ -93,12 +93,14 @@ class THEMaskBaseHead(nn.Module, abc.ABC):
         return list(multi_scale), mask_features
 
     def decode_clip(self, multi_scale: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int,
-                    frame: Optional[int] = None):
+                    frame: Optional[int] = None, small_mask_features: Optional[List[torch.Tensor]] = None):
         """The transformer decoder (``predictor``) on the per-frame features of ``num_clips`` clips
-        (``frame``: the final prediction of that frame of each clip only)."""
+        (``frame``: the final prediction of that frame of each clip only; ``small_mask_features``:
+        see the predictor's ``forward``)."""
         if frame is None:
             return self.predictor(multi_scale, mask_features, num_clips)
-        return self.predictor(multi_scale, mask_features, num_clips, frame=frame)
+        return self.predictor(multi_scale, mask_features, num_clips, frame=frame,
+                              small_mask_features=small_mask_features)
 
     def forward(self, inputs: List[torch.Tensor], num_clips: int):
         """Decoder outputs for ``num_clips`` clips from the backbone maps of their frames."""

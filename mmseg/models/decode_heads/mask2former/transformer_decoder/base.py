@@ -142,35 +142,49 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         return self.heads_mask(blocked_positions(logits))
 
     def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int,
-                frame: Optional[int] = None):
+                frame: Optional[int] = None, small_mask_features: Optional[List[torch.Tensor]] = None):
         """Decode ``num_clips`` clips from per-frame features (clip-major frames).
 
         Args:
             x: three maps (B*T, C, h_l, w_l) at strides 32, 16, 8.
-            mask_features: (B*T, Cm, Hm, Wm).
+            mask_features: (B*T, Cm, Hm, Wm); with ``small_mask_features``, those of ``frame``
+                alone, (B, Cm, Hm, Wm).
             num_clips: B.
             frame: make the final prediction for this frame of each clip only (its queries still
                 see every frame); the outputs then have one frame per clip. For online
                 inference, where only the newest frame's map is wanted.
+            small_mask_features: at fast inference with ``frame``, the mask features of every frame
+                already resized to the three attention sizes, (B*T, Cm, h_l, w_l) per level, as
+                :meth:`attention_features` makes them frame by frame (online inference keeps them
+                per frame, so no frame is resized twice and no full-size clip is assembled).
 
         Returns:
             what :meth:`collect` makes of the predictions (see the subclass).
         """
-        bs, t = self.clip_layout(mask_features.shape[0], num_clips)
+        bs, t = self.clip_layout(x[0].shape[0], num_clips)
         if frame is not None:
             if not -t <= frame < t:
                 raise ValueError(f'frame={frame} is outside clips of {t} frames')
             frame %= t
-        src, pos, sizes = [], [], []
+        every_layer = self.predict_every_layer()
+        if small_mask_features is not None:
+            if frame is None or every_layer:
+                raise ValueError('small_mask_features is for fast inference with frame=... only')
+            small = [f.view(bs, t, *f.shape[1:]) for f in small_mask_features]
+            target_features = mask_features.view(bs, 1, *mask_features.shape[1:])
+        else:
+            mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
+            small = None if every_layer else resize_mask_features(mask_features, [f.shape[-2:] for f in x])
+            target_features = None if frame is None else mask_features[:, frame:frame + 1]
+        values, keys, sizes = [], [], []
         for level in range(NUM_FEATURE_LEVELS):
             sizes.append(x[level].shape[-2:])
             s, p = self.memory(x, level, bs, t)
-            src.append(self.layout_memory(s))
-            pos.append(self.layout_memory(p))
-        state = self.initial_state(bs, t, src, pos)
-        mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
-        every_layer = self.predict_every_layer()
-        small = None if every_layer else resize_mask_features(mask_features, sizes)
+            # laid out once, contiguous, and the keys (memory + position) summed once per level:
+            # the three layers that read a level share them
+            values.append(self.layout_memory(s).contiguous())
+            keys.append(values[-1] + self.layout_memory(p))
+        state = self.initial_state(bs, t, values, keys)
         features = self.prediction_features(mask_features) if every_layer else None
         predictions, attn_mask = [], None
         checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
@@ -178,14 +192,14 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
             if i > 0:
                 level = (i - 1) % NUM_FEATURE_LEVELS
                 if checkpointed:
-                    state = cp.checkpoint(self.decoder_layer, i - 1, state, src[level], pos[level],
+                    state = cp.checkpoint(self.decoder_layer, i - 1, state, values[level], keys[level],
                                           attn_mask, use_reentrant=False)
                 else:
-                    state = self.decoder_layer(i - 1, state, src[level], pos[level], attn_mask)
-            if i == self.num_layers and (features is None or frame is not None):
-                features = self.prediction_features(mask_features, frame)
-                if frame is not None:
-                    state = self.frame_state(state, frame)
+                    state = self.decoder_layer(i - 1, state, values[level], keys[level], attn_mask)
+            if i == self.num_layers and frame is not None:
+                features, state = self.prediction_features(target_features), self.frame_state(state, frame)
+            elif i == self.num_layers and features is None:
+                features = self.prediction_features(mask_features)
             if every_layer or i == self.num_layers:
                 # no layer reads the final prediction's attention mask: fast mode does not make it
                 last = i == self.num_layers and fast_mode()
@@ -196,11 +210,18 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         return self.collect(predictions)
 
     @staticmethod
-    def prediction_features(mask_features: torch.Tensor, frame: Optional[int] = None) -> MaskFeatures:
-        """The (b, t, C, h, w) mask features, or those of one ``frame``, as the predictions read them."""
-        if frame is not None:
-            mask_features = mask_features[:, frame:frame + 1]
+    def prediction_features(mask_features: torch.Tensor) -> MaskFeatures:
+        """The (b, t, C, h, w) mask features as the predictions read them."""
         return MaskFeatures(mask_features, mask_features.transpose(1, 2).flatten(2) if fast_mode() else None)
+
+    def attention_features(self, mask_features: torch.Tensor, sizes: Sequence[Tuple[int, int]]
+                           ) -> Optional[List[torch.Tensor]]:
+        """Mask features (N, Cm, Hm, Wm) resized to the attention ``sizes``, frame by frame
+        (``forward``'s ``small_mask_features``); None where every layer predicts (training,
+        reference mode), which reads the full-size features instead."""
+        if self.predict_every_layer():
+            return None
+        return [f.flatten(0, 1) for f in resize_mask_features(mask_features[:, None], sizes)]
 
     # ------------------------------------------------------------------ what a decoder says
 
@@ -209,13 +230,15 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         """(b, t, E, hw) memory or position -> the (L, N, E) layout the cross-attention reads."""
 
     @abc.abstractmethod
-    def initial_state(self, bs: int, t: int, src: Sequence[torch.Tensor], pos: Sequence[torch.Tensor]) -> State:
-        """The queries before the first decoder layer."""
+    def initial_state(self, bs: int, t: int, values: Sequence[torch.Tensor], keys: Sequence[torch.Tensor]) -> State:
+        """The queries before the first decoder layer (``values``: the memory of each level,
+        ``keys``: memory + position)."""
 
     @abc.abstractmethod
-    def decoder_layer(self, index: int, state: State, src: torch.Tensor, pos: torch.Tensor,
+    def decoder_layer(self, index: int, state: State, value: torch.Tensor, key: torch.Tensor,
                       attn_mask: torch.Tensor) -> State:
-        """Decoder layer ``index`` (cross-attention on one level, self-attention, FFN)."""
+        """Decoder layer ``index`` (cross-attention on one level's memory ``value`` with keys
+        ``key`` = memory + position, self-attention, FFN)."""
 
     def frame_state(self, state: State, index: int) -> State:
         """The state a prediction of frame ``index`` alone reads (``forward(frame=...)``);

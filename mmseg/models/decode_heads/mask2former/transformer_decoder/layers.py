@@ -22,28 +22,39 @@ def attend(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor, 
     ``attn_mask``: bool, (N * heads, L, S) as ``nn.MultiheadAttention`` takes it, or (N, L, S)
     shared by the heads (what :func:`per_head` gives in fast mode).
     """
-    batch = query.shape[1]
-    if attn_mask is not None and attn_mask.shape[0] == batch and attn.num_heads > 1:
-        return _attend_shared_mask(attn, query, key, value, attn_mask)
+    if fast_mode() and attn.num_heads > 1 and (attn_mask is None or attn_mask.shape[0] == query.shape[1]):
+        return _attend_fused(attn, query, key, value, attn_mask)
     return attn(query, key, value, attn_mask=attn_mask, need_weights=not fast_mode())[0]
 
 
-def _attend_shared_mask(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor,
-                        value: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
-    """``nn.MultiheadAttention``'s fused path with one (N, L, S) mask broadcast over the heads."""
+def _attend_fused(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                  blocked: Optional[torch.Tensor]) -> torch.Tensor:
+    """``nn.MultiheadAttention``'s fused path, with one (N, L, S) mask broadcast over the heads and
+    no bias on the memory side.
+
+    The key bias adds q . b_k to every logit of a query's row, which the softmax cancels, so it is
+    dropped; without attention dropout a row's weights sum to 1, so the value bias is added once
+    to the (L, N, E) output (folded into the output projection's bias) instead of to all S values.
+    Both are exact up to float rounding and spare two passes over the (S, N, E) memory.
+    """
     length, batch, dim = query.shape
     heads = attn.num_heads
     w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
-    b_q, b_k, b_v = attn.in_proj_bias.chunk(3)
+    b_q, _, b_v = attn.in_proj_bias.chunk(3)
+    dropout = attn.dropout if attn.training else 0.0
+    out_bias = attn.out_proj.bias
+    if dropout == 0.0:
+        out_bias = out_bias + F.linear(b_v, attn.out_proj.weight)
+        b_v = None
 
     def split(x: torch.Tensor) -> torch.Tensor:  # (L, N, E) -> (N, heads, L, E / heads)
         return x.view(x.shape[0], batch * heads, -1).transpose(0, 1).view(batch, heads, x.shape[0], -1)
 
-    q, k, v = (split(F.linear(x, w, b)) for x, w, b in ((query, w_q, b_q), (key, w_k, b_k), (value, w_v, b_v)))
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=~blocked[:, None],
-                                         dropout_p=attn.dropout if attn.training else 0.0)
+    q, k, v = (split(F.linear(x, w, b)) for x, w, b in ((query, w_q, b_q), (key, w_k, None), (value, w_v, b_v)))
+    mask = None if blocked is None else ~blocked[:, None]
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
     out = out.permute(2, 0, 1, 3).reshape(length * batch, dim)
-    return F.linear(out, attn.out_proj.weight, attn.out_proj.bias).view(length, batch, dim)
+    return F.linear(out, attn.out_proj.weight, out_bias).view(length, batch, dim)
 
 
 def per_head(mask: torch.Tensor, heads: int) -> torch.Tensor:
@@ -74,7 +85,11 @@ class SelfAttentionLayer(nn.Module):
 
 
 class CrossAttentionLayer(nn.Module):
-    """X <- LN(X + MHA(X + P, M + Pm, M; mask)); the memory position goes to the keys only."""
+    """X <- LN(X + MHA(X + P, M + Pm, M; mask)); the memory position goes to the keys only.
+
+    The caller passes the keys M + Pm: the decoders sum them once per level, for the layers that
+    read it.
+    """
 
     def __init__(self, d_model: int, nhead: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -84,8 +99,8 @@ class CrossAttentionLayer(nn.Module):
         _xavier_matrices(self)
 
     def forward(self, tgt: torch.Tensor, memory: torch.Tensor, memory_mask: Optional[torch.Tensor],
-                pos: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
-        out = attend(self.multihead_attn, tgt + query_pos, memory + pos, memory, memory_mask)
+                key: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
+        out = attend(self.multihead_attn, tgt + query_pos, key, memory, memory_mask)
         return self.norm(tgt + self.dropout(out))
 
 

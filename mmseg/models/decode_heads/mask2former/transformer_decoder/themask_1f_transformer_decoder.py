@@ -32,15 +32,15 @@ class MultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         """(b, t, E, hw) -> (t * hw, b, E): frame-major tokens, one batch item per clip."""
         return tokens.permute(1, 3, 0, 2).flatten(0, 1)
 
-    def initial_state(self, bs: int, t: int, src, pos) -> State:
+    def initial_state(self, bs: int, t: int, values, keys) -> State:
         return (self.query_feat.weight.unsqueeze(1).repeat(1, bs, 1),
                 self.query_embed.weight.unsqueeze(1).repeat(1, bs, 1))
 
-    def decoder_layer(self, index: int, state: State, src: torch.Tensor, pos: torch.Tensor,
+    def decoder_layer(self, index: int, state: State, value: torch.Tensor, key: torch.Tensor,
                       attn_mask: torch.Tensor) -> State:
         output, query_pos = state
         output = self.transformer_cross_attention_layers[index](
-            output, src, unblock_full_rows(attn_mask), pos=pos, query_pos=query_pos)
+            output, value, unblock_full_rows(attn_mask), key=key, query_pos=query_pos)
         output = self.transformer_self_attention_layers[index](output, query_pos=query_pos)
         return self.transformer_ffn_layers[index](output), query_pos
 

@@ -63,13 +63,14 @@ class TemporalLayer(nn.Module):
         return attend(attn, q, k, x.transpose(0, 1)).transpose(0, 1)
 
     def forward(self, clip: torch.Tensor, query_pos: torch.Tensor, memory: torch.Tensor,
-                memory_pos: torch.Tensor, t: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                memory_key: torch.Tensor, t: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """Initial temporal layer.
 
         Args:
             clip: learnable queries (b, Q, E); both branches start from them.
             query_pos: (b, Q, E).
-            memory, memory_pos: the three levels of every frame concatenated, (S, t * b, E).
+            memory, memory_key: the memory of the three levels of every frame concatenated,
+                (S, t * b, E), and its keys (memory + position).
             t: frames per clip.
 
         Returns:
@@ -79,7 +80,7 @@ class TemporalLayer(nn.Module):
         clip_out = self.norm2(clip + self.dropout2(self._self_attention(self.self_attn, clip, query_pos)))
         box = self.norm2_box(clip + self.dropout2_box(self._self_attention(self.self_attn_box, clip, query_pos)))
         query = (box + query_pos).transpose(0, 1).repeat(1, t, 1)  # (Q, t * b, E), frame-major
-        cross = attend(self.cross_attn, query, memory + memory_pos, memory)
+        cross = attend(self.cross_attn, query, memory_key, memory)
         cross = cross.transpose(0, 1).reshape(t, b, q, e).permute(1, 0, 2, 3)  # (b, t, Q, E)
         frames = self.norm1_box(box[:, None] + self.dropout1_box(cross))
         ffn = self.linear2_box(self.dropout3_box(F.relu(self.linear1_box(frames))))
@@ -125,21 +126,21 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         """(b, t, E, hw) -> (hw, t * b, E): one attention batch item per (frame, clip)."""
         return tokens.permute(3, 1, 0, 2).flatten(1, 2)
 
-    def initial_state(self, bs: int, t: int, src: Sequence[torch.Tensor], pos: Sequence[torch.Tensor]) -> State:
+    def initial_state(self, bs: int, t: int, values: Sequence[torch.Tensor], keys: Sequence[torch.Tensor]) -> State:
         """The temporal layer's clip queries (b, Q, E), frame queries (b, t, Q, E) and the frame
         queries' positions (Q, t * b, E)."""
         query_pos = self.query_embed.weight.unsqueeze(0).repeat(bs, 1, 1)
         clip = self.query_feat.weight.unsqueeze(0).repeat(bs, 1, 1)
-        clip, frames = self.temporal_layer(clip, query_pos, torch.cat(src), torch.cat(pos), t)
+        clip, frames = self.temporal_layer(clip, query_pos, torch.cat(values), torch.cat(keys), t)
         return clip, frames, query_pos.transpose(0, 1).repeat(1, t, 1)
 
-    def decoder_layer(self, index: int, state: State, src: torch.Tensor, pos: torch.Tensor,
+    def decoder_layer(self, index: int, state: State, value: torch.Tensor, key: torch.Tensor,
                       attn_mask: torch.Tensor) -> State:
         """Refine the frame queries on their own frame, then aggregate them into the clip queries."""
         clip, frames, frame_query_pos = state
         b, t, q, e = frames.shape
         out = frames.permute(2, 1, 0, 3).flatten(1, 2)  # (Q, t * b, E)
-        out = self.transformer_cross_attention_layers[index](out, src, attn_mask, pos=pos,
+        out = self.transformer_cross_attention_layers[index](out, value, attn_mask, key=key,
                                                              query_pos=frame_query_pos)
         out = self.transformer_self_attention_layers[index](out, query_pos=frame_query_pos)
         out = self.transformer_ffn_layers[index](out)

@@ -168,3 +168,23 @@ def test_final_prediction_of_one_frame_equals_that_frame_of_the_full_prediction(
                 torch.testing.assert_close(one[1]['pred_masks'], full[1]['pred_masks'][[k]])
         with pytest.raises(ValueError, match='frame=3 is outside clips of 3 frames'):
             decoder(*inputs(clips=1, frames=3), num_clips=1, frame=3)
+
+
+@pytest.mark.parametrize('cls', [MultiScaleMaskedTransformerDecoder, VideoMultiScaleMaskedTransformerDecoder])
+def test_small_mask_features_made_frame_by_frame_give_the_same_prediction(cls):
+    """The online segmenter's cached form: attention-size mask features made per frame, and the
+    full-size features of the target frame alone, equal the clip call exactly."""
+    decoder = build(cls).eval()
+    x, mask_features = inputs(clips=1, frames=3)
+    with torch.no_grad():
+        expected = decoder(x, mask_features, num_clips=1, frame=1)
+        per_frame = [decoder.attention_features(mask_features[[i]], SIZES) for i in range(3)]
+        small = [torch.cat(level) for level in zip(*per_frame)]
+        assert [tuple(s.shape) for s in small] == [(3, MASK_DIM, h, w) for h, w in SIZES]
+        cached = decoder(x, mask_features[[1]], num_clips=1, frame=1, small_mask_features=small)
+        for a, b in zip(torch.utils._pytree.tree_leaves(cached), torch.utils._pytree.tree_leaves(expected)):
+            assert torch.equal(a, b)
+        with pytest.raises(ValueError, match='small_mask_features is for fast inference'):
+            decoder(x, mask_features, num_clips=1, small_mask_features=small)
+        with reference_mode():
+            assert decoder.attention_features(mask_features, SIZES) is None  # every layer predicts

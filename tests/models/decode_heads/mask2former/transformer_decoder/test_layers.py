@@ -63,6 +63,21 @@ def test_attend_with_a_mask_shared_by_the_heads_equals_multihead_attention_with_
                                rtol=1e-6, atol=1e-6)
 
 
+def test_fused_attention_without_memory_biases_equals_multihead_attention():
+    """Fast mode drops the key bias (the softmax cancels it) and adds the value bias to the output
+    (the weights of a row sum to 1); with non-zero biases it still equals nn.MultiheadAttention."""
+    from torch import nn
+
+    from mmseg.models.decode_heads.mask2former.transformer_decoder.layers import attend
+    torch.manual_seed(1)
+    attn = nn.MultiheadAttention(16, 4).eval()
+    nn.init.normal_(attn.in_proj_bias, std=3.0)
+    nn.init.normal_(attn.out_proj.bias)
+    query, key, value = torch.randn(5, 3, 16), torch.randn(9, 3, 16), torch.randn(9, 3, 16)
+    expected = attn(query, key, value, need_weights=True)[0]  # the explicit softmax path
+    torch.testing.assert_close(attend(attn, query, key, value), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_resize_mask_features_equals_bilinear_interpolation_for_even_and_other_factors():
     torch.manual_seed(0)
     features = torch.randn(1, 2, 3, 24, 40)
