@@ -40,7 +40,8 @@ setup(
         'safetensors',            # Hugging Face MiT weights (model.pretrained), read without pickle
     ],
     extras_require={
-        'test': ['pytest', 'transformers'],  # transformers: makes the Hugging Face MiT test weights
+        # transformers: makes the Hugging Face MiT test weights; pytest-xdist: the optional `-n 2` run
+        'test': ['pytest', 'pytest-xdist', 'transformers'],
         'tensorboard': ['tensorboard'],
     },
     zip_safe=False,

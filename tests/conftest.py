@@ -2,6 +2,17 @@ import os
 
 import pytest
 
+# Under pytest-xdist (the README's `-n 2`) each worker computes with one thread, and so do the
+# processes the tests start: the workers share the cores instead of oversubscribing them.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
+
+
+def pytest_configure(config):
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        import torch
+        torch.set_num_threads(1)
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Golden outputs of the original implementation (tests/data/golden/README.md says how they were made).
 GOLDEN_DIR = os.environ.get('THEMASK_GOLDEN_DIR', os.path.join(REPO_ROOT, 'tests', 'data', 'golden'))

@@ -76,6 +76,15 @@ def test_online_equals_the_clip_of_every_frame_four_frames():
     assert len(seg._cache) == 10
 
 
+def test_online_in_reference_mode_reads_the_full_size_features_of_every_frame(video):
+    """Reference mode predicts every frame at every layer, so the cache keeps no shrunk features."""
+    from mmseg.models.utils import reference_mode
+    model = build(dilation=[-3])
+    with reference_mode():
+        seg = check_every_frame(model, video[:5], [-3, 0])
+        assert all(f.small_mask_features is None for f in seg._cache)
+
+
 def test_reset_and_dilation_override_and_stage1():
     rng = np.random.default_rng(2)
     frames = [rng.integers(0, 256, (64, 80, 3), dtype=np.uint8) for _ in range(5)]

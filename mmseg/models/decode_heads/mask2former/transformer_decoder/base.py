@@ -167,6 +167,7 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
                 raise ValueError(f'frame={frame} is outside clips of {t} frames')
             frame %= t
         every_layer = self.predict_every_layer()
+        sizes = [level.shape[-2:] for level in x]
         if small_mask_features is not None:
             if frame is None or every_layer:
                 raise ValueError('small_mask_features is for fast inference with frame=... only')
@@ -174,11 +175,10 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
             target_features = mask_features.view(bs, 1, *mask_features.shape[1:])
         else:
             mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
-            small = None if every_layer else resize_mask_features(mask_features, [f.shape[-2:] for f in x])
+            small = None if every_layer else resize_mask_features(mask_features, sizes)
             target_features = None if frame is None else mask_features[:, frame:frame + 1]
-        values, keys, sizes = [], [], []
+        values, keys = [], []
         for level in range(NUM_FEATURE_LEVELS):
-            sizes.append(x[level].shape[-2:])
             s, p = self.memory(x, level, bs, t)
             # laid out once, contiguous, and the keys (memory + position) summed once per level:
             # the three layers that read a level share them
