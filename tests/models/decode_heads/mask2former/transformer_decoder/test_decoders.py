@@ -188,3 +188,22 @@ def test_small_mask_features_made_frame_by_frame_give_the_same_prediction(cls):
             decoder(x, mask_features, num_clips=1, small_mask_features=small)
         with reference_mode():
             assert decoder.attention_features(mask_features, SIZES) is None  # every layer predicts
+
+
+def test_stage2_is_equivariant_to_the_order_of_the_frames_and_stage1_is_not():
+    """Stage 2 attends within one frame per attention row (the 3-D encoding's frame term cancels in
+    the softmax) and aggregates frames by a weighted sum: permuting a clip's frames permutes the
+    frame outputs and leaves the clip logits. Stage 1 attends across frames, where the order counts."""
+    order = [2, 0, 1]
+    x, mask_features = inputs(clips=1, frames=3)
+    shuffled = [level[order] for level in x], mask_features[order]
+    for fast in (True, False):
+        with torch.no_grad(), (contextlib.nullcontext() if fast else reference_mode()):
+            video = build(VideoMultiScaleMaskedTransformerDecoder, num_frames=3).eval()
+            (clip, frame), (clip_p, frame_p) = video(x, mask_features, 1), video(*shuffled, 1)
+            torch.testing.assert_close(clip_p['pred_logits'], clip['pred_logits'], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(clip_p['pred_masks'], clip['pred_masks'][:, :, order], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(frame_p['pred_logits'], frame['pred_logits'][order], rtol=1e-5, atol=1e-5)
+            stage1 = build(MultiScaleMaskedTransformerDecoder, num_frames=3).eval()
+            a, b = stage1(x, mask_features, 1), stage1(*shuffled, 1)
+            assert (a['pred_logits'] - b['pred_logits']).abs().max() > 1e-3
