@@ -97,8 +97,6 @@ class THEMaskBaseHead(nn.Module, abc.ABC):
         """The transformer decoder (``predictor``) on the per-frame features of ``num_clips`` clips
         (``frame``: the final prediction of that frame of each clip only; ``small_mask_features``:
         see the predictor's ``forward``)."""
-        if frame is None:
-            return self.predictor(multi_scale, mask_features, num_clips)
         return self.predictor(multi_scale, mask_features, num_clips, frame=frame,
                               small_mask_features=small_mask_features)
 

@@ -198,7 +198,7 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
                     state = self.decoder_layer(i - 1, state, values[level], keys[level], attn_mask)
             if i == self.num_layers and frame is not None:
                 features, state = self.prediction_features(target_features), self.frame_state(state, frame)
-            elif i == self.num_layers and features is None:
+            elif i == self.num_layers and not every_layer:
                 features = self.prediction_features(mask_features)
             if every_layer or i == self.num_layers:
                 # no layer reads the final prediction's attention mask: fast mode does not make it
