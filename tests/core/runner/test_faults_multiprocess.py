@@ -16,14 +16,13 @@ import time
 
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mmseg.core.runner import Hook, build_runner, build_train_dataloader
 from mmseg.core.runner.runner import stream_start
 from mmseg.datasets import collate_clips
 from mmseg.utils.checkpoint import LATEST, read_checkpoint
-from mmseg.utils.dist_utils import init_dist, unwrap_model, wrap_model
+from mmseg.utils.dist_utils import close_dist, init_dist, wrap_model
 from mmseg.utils.errors import CheckpointError, LostProcessError
 from mmseg.utils.seed import set_random_seed
 from runner_toy import ToyClips, ToySegmentor, toy_config
@@ -82,7 +81,7 @@ def _worker(rank, world_size, port, work_dir, max_iters, kill_at, resume_from, s
         with open(os.path.join(work_dir, f'error_rank{rank}.txt'), 'w') as handle:
             handle.write(str(err))
         os._exit(KILLED_EXIT)  # what run_cli does after printing the line (exit status 1)
-    dist.destroy_process_group()
+    close_dist()
 
 
 def launch(world_size, work_dir, *, max_iters, kill_at=None, resume_from=None, sig=signal.SIGKILL,

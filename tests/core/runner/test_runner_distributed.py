@@ -5,12 +5,11 @@ import time
 
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mmseg.core.runner import build_runner, build_train_dataloader
 from mmseg.utils.checkpoint import read_checkpoint
-from mmseg.utils.dist_utils import init_dist, unwrap_model, wrap_model
+from mmseg.utils.dist_utils import close_dist, init_dist, unwrap_model, wrap_model
 from mmseg.utils.seed import set_random_seed
 from mmseg.datasets import collate_clips
 from runner_toy import ToyClips, ToySegmentor, toy_config
@@ -35,7 +34,7 @@ def _worker(rank, world_size, port, out_dir):
                                       rank=rank, world_size=world_size))
     torch.save({'state_dict': unwrap_model(model).state_dict(), 'skipped': runner.nonfinite_skipped},
                os.path.join(out_dir, f'rank{rank}.pt'))
-    dist.destroy_process_group()
+    close_dist()  # barrier first: a rank that leaves early can abort in gloo's threads
 
 
 def free_port():
