@@ -31,6 +31,7 @@ from mmseg.datasets import make_test_clips
 from mmseg.datasets.file_io import natural_sort_key, read_image
 from mmseg.utils.cli import run_cli
 from mmseg.utils.errors import DataError, UsageError
+from mmseg.utils.paths import check_writable_output
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 Frames = Iterator[Tuple[str, np.ndarray]]
@@ -118,15 +119,9 @@ def frame_source(path: str) -> Tuple[Frames, int, float]:
 
 def check_output_dir(out: str) -> str:
     """Create ``out/labels`` and make sure files can be written there."""
+    check_writable_output(out, '--out', directory=True)
     labels = os.path.join(out, 'labels')
-    try:
-        os.makedirs(labels, exist_ok=True)
-        probe = os.path.join(out, '.write_test')
-        with open(probe, 'w'):
-            pass
-        os.remove(probe)
-    except OSError as err:
-        raise UsageError(f'--out {out}: cannot write there ({err.strerror or err})') from None
+    check_writable_output(labels, '--out', directory=True)
     return labels
 
 

@@ -21,6 +21,7 @@ from ..utils.config import Config
 from ..utils.dist_utils import close_dist, get_dist_info, init_dist, unwrap_model, wrap_model
 from ..utils.errors import ConfigError, UsageError
 from ..utils.logger import get_root_logger
+from ..utils.paths import check_writable_output
 from ..utils.seed import init_random_seed, set_random_seed
 
 __all__ = ['init_training_env', 'train_segmentor', 'train_from_config', 'make_eval_fn',
@@ -105,16 +106,11 @@ def _check_file(path: Optional[str], what: str) -> None:
 
 
 def prepare_work_dir(work_dir: str) -> None:
-    """Create ``work_dir`` and check that files can be written there (before any work starts)."""
-    try:
-        os.makedirs(work_dir, exist_ok=True)
-        probe = os.path.join(work_dir, '.write_test')
-        with open(probe, 'w') as f:
-            f.write('ok')
-        os.remove(probe)
-    except OSError as err:
-        raise UsageError(f'the work directory {work_dir!r} (--work-dir / work_dir) is not writable: '
-                         f'{err}') from None
+    """Create ``work_dir`` and check that files can be written there (before any work starts).
+
+    Every rank of a distributed run probes with a file of its own, so the ranks cannot race.
+    """
+    check_writable_output(work_dir, '--work-dir / work_dir', directory=True)
 
 
 def check_workflow(cfg: Mapping[str, Any]) -> None:

@@ -247,4 +247,4 @@ def test_unwritable_work_dir_is_refused(setup):
     res = run([sys.executable, 'tools/train.py', STAGE1, '--work-dir', str(blocker / 'run'), '--options',
                *options], root, check=False)
     assert res.returncode != 0
-    assert 'is not writable' in res.stderr and str(blocker / 'run') in res.stderr
+    assert '--work-dir / work_dir' in res.stderr and 'cannot be written' in res.stderr and str(blocker / 'run') in res.stderr

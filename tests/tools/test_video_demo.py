@@ -99,7 +99,7 @@ def test_demo_user_errors(inputs, tmp_path):
     main = demo_main()
     blocker = tmp_path / 'a_file'
     blocker.write_text('x')
-    with pytest.raises(UsageError, match='cannot write there'):
+    with pytest.raises(UsageError, match='--out .* cannot be written'):
         main([CONFIG, checkpoint, folder, '--out', str(blocker / 'out')])
     with pytest.raises(DataError, match='holds no frames'):
         main([CONFIG, checkpoint, str(tmp_path), '--out', str(tmp_path / 'o1')])
