@@ -19,7 +19,7 @@ from ..utils.checkpoint import load_checkpoint
 from .class_check import check_num_classes
 from ..utils.config import Config
 from ..utils.dist_utils import close_dist, get_dist_info, init_dist, unwrap_model, wrap_model
-from ..utils.errors import ConfigError, UsageError
+from ..utils.errors import ConfigError
 from ..utils.logger import get_root_logger
 from ..utils.paths import check_writable_output
 from ..utils.seed import init_random_seed, set_random_seed
