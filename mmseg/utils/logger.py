@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Optional, Union
 
-__all__ = ['get_root_logger', 'print_log', 'LOG_LEVELS']
+__all__ = ['get_root_logger', 'close_log_file', 'print_log', 'LOG_LEVELS']
 
 _FORMAT = '%(asctime)s - %(name)s - %(levelname)s - %(message)s'
 LOG_LEVELS = ('DEBUG', 'INFO', 'WARNING', 'ERROR')
@@ -56,6 +56,20 @@ def get_root_logger(log_file: Optional[str] = None,
         logger._themask_level = _level(log_level)
     logger.setLevel(logger._themask_level if rank == 0 else logging.ERROR)
     return logger
+
+
+def close_log_file(log_file: str) -> None:
+    """Stop writing the package logger to ``log_file`` (added by :func:`get_root_logger`) and close it.
+
+    A second run in the same process (a sweep, a notebook) then does not also log into the first
+    run's file.
+    """
+    logger = logging.getLogger('mmseg')
+    path = os.path.abspath(log_file)
+    for handler in list(logger.handlers):
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename == path:
+            logger.removeHandler(handler)
+            handler.close()
 
 
 def print_log(msg: str, logger: Optional[logging.Logger] = None, level: int = logging.INFO) -> None:
