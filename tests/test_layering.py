@@ -2,8 +2,9 @@
 
 ``mmseg.utils`` is the bottom layer and loads nothing above it; ``mmseg.models``, ``mmseg.datasets``
 and ``mmseg.core.evaluation`` never load the training runner (``mmseg.core.runner``) or the
-library entry points (``mmseg.apis``). Each import runs in a fresh interpreter, so what another
-test imported does not hide an upward import.
+library entry points (``mmseg.apis``). The imports run in one fresh interpreter, ``mmseg.utils``
+first, so what another test imported does not hide an upward import (``sys.modules`` only grows, so a
+module that loaded the runner would show in every later record).
 """
 import ast
 import json
@@ -14,12 +15,18 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ORDER = ['mmseg.utils', 'mmseg.core.evaluation', 'mmseg.datasets', 'mmseg.models']
 
 
-def loaded_after_import(module: str):
-    """The ``mmseg`` modules in ``sys.modules`` after ``import module`` in a fresh interpreter."""
-    code = (f'import json, sys; import {module}; '
-            f'print(json.dumps(sorted(m for m in sys.modules if m == "mmseg" or m.startswith("mmseg."))))')
+@pytest.fixture(scope='module')
+def loaded_after_import():
+    """{module: the ``mmseg`` modules in ``sys.modules`` after importing it}, in ``ORDER``."""
+    code = ('import importlib, json, sys\n'
+            'loaded = {}\n'
+            f'for module in {ORDER!r}:\n'
+            '    importlib.import_module(module)\n'
+            '    loaded[module] = sorted(m for m in sys.modules if m == "mmseg" or m.startswith("mmseg."))\n'
+            'print(json.dumps(loaded))\n')
     res = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env=dict(os.environ, PYTHONPATH=ROOT))
     assert res.returncode == 0, res.stderr[-3000:]
@@ -31,14 +38,14 @@ def under(modules, *packages):
 
 
 @pytest.mark.parametrize('module', ['mmseg.models', 'mmseg.datasets', 'mmseg.core.evaluation'])
-def test_models_datasets_and_evaluation_do_not_load_the_runner_or_apis(module):
-    loaded = loaded_after_import(module)
+def test_models_datasets_and_evaluation_do_not_load_the_runner_or_apis(module, loaded_after_import):
+    loaded = loaded_after_import[module]
     assert module in loaded
     assert under(loaded, 'mmseg.core.runner', 'mmseg.apis') == []
 
 
-def test_utils_loads_nothing_above_it():
-    loaded = loaded_after_import('mmseg.utils')
+def test_utils_loads_nothing_above_it(loaded_after_import):
+    loaded = loaded_after_import['mmseg.utils']
     assert 'mmseg.utils' in loaded
     assert under(loaded, 'mmseg.models', 'mmseg.datasets', 'mmseg.core', 'mmseg.apis') == []
 

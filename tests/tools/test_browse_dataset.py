@@ -1,8 +1,5 @@
 """tools/browse_dataset.py draws clips after the pipeline, with a legend; bad input is one line."""
 import os
-import runpy
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,13 +8,13 @@ from PIL import Image
 from mmseg.datasets.toy_dataset import TOY_PALETTE, make_toy_dataset
 from mmseg.utils.errors import UsageError
 from mmseg.utils.figures import VOID_COLOUR
+from tool_runs import ROOT, run_tool, tool_main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = 'local_configs/custom/themask_b0_3class_example.py'
 
 
 def main():
-    return runpy.run_path(os.path.join(ROOT, 'tools', 'browse_dataset.py'))['main']
+    return tool_main('browse_dataset')
 
 
 def test_montages_show_frames_masks_and_legend(tmp_path, monkeypatch):
@@ -37,12 +34,11 @@ def test_montages_show_frames_masks_and_legend(tmp_path, monkeypatch):
     assert os.listdir(out) == ['val_0000.png']
 
 
-def test_bad_input_is_one_line(tmp_path, monkeypatch):
+def test_bad_input_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     with pytest.raises(UsageError, match='--num'):
         main()([CONFIG, '--num', '0'])
-    res = subprocess.run([sys.executable, 'tools/browse_dataset.py', CONFIG, '--options',
-                          f'data_root={tmp_path}/missing'], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-                         capture_output=True, text=True)
-    assert res.returncode == 1 and 'Traceback' not in res.stderr
-    assert 'error: split file' in res.stderr
+    code, _, err = run_tool('browse_dataset', [CONFIG, '--options', f'data_root={tmp_path}/missing'], capsys)
+    assert code == 1  # a traceback would have raised here
+    errors = [line for line in err.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and errors[0].startswith('error: split file'), err

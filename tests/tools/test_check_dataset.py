@@ -1,10 +1,7 @@
 """tools/check_dataset.py lists every problem of a broken dataset in one run."""
 import json
 import os
-import runpy
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,8 +9,7 @@ from PIL import Image
 
 from mmseg.datasets.dataset_check import scan_dataset
 from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tool_runs import run_tool, tool_main
 
 
 @pytest.mark.slow
@@ -76,13 +72,11 @@ def test_every_problem_is_reported(tmp_path, capsys):
     assert counts['videos'] == 6
 
     out = tmp_path / 'report.json'
-    res = subprocess.run([sys.executable, 'tools/check_dataset.py', root, '--workers', '2', '--json',
-                          str(out)], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-                         capture_output=True, text=True)
-    assert res.returncode == 1
-    assert f'{len(broken)} problem(s)' in res.stdout
+    code, stdout, _ = run_tool('check_dataset', [root, '--workers', '2', '--json', str(out)], capsys)
+    assert code == 1
+    assert f'{len(broken)} problem(s)' in stdout
     assert json.loads(out.read_text())['problems'] == problems
 
-    main = runpy.run_path(os.path.join(ROOT, 'tools', 'check_dataset.py'))['main']
+    main = tool_main('check_dataset')
     assert main([root, '--split', 'train', '--split', 'val', '--workers', '0']) == 1
     assert f'{len(broken) - 1} problem(s)' in capsys.readouterr().out

@@ -7,10 +7,7 @@ a traceback would surface as an exception instead of ``SystemExit``. User errors
 The shell launchers (dist_train.sh / dist_test.sh) are covered in test_dist_scripts_errors.py.
 """
 import json
-import logging
 import os
-import runpy
-import sys
 
 import pytest
 import torch
@@ -18,6 +15,7 @@ import torch
 from mmseg.models import build_segmentor
 from mmseg.utils.cli import run_cli
 from mmseg.utils.config import load_config
+from tool_runs import run_tool, tool_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
@@ -26,13 +24,6 @@ TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory',
          'browse_dataset',
          'check_dataset', 'confusion_matrix', 'convert_checkpoint', 'export', 'get_flops', 'make_synthetic_vspw',
          'make_toy_dataset', 'print_config', 'test', 'train', 'video_demo']
-_MAINS = {}
-
-
-def tool_main(name):
-    if name not in _MAINS:
-        _MAINS[name] = runpy.run_path(os.path.join(ROOT, 'tools', f'{name}.py'), run_name=f'tool_{name}')['main']
-    return _MAINS[name]
 
 
 @pytest.fixture(scope='module')
@@ -93,7 +84,7 @@ ROWS = [
     ('test', ['{s1}', '{ckpt1}', '--local_rank', 'x'], 'argument --local_rank/--local-rank: invalid int value'),
     # tools/train.py
     ('train', ['{tmp}/absent.py'], "config file '"),
-    ('train', ['{s1}', '--work-dir', '{afile}/wd'], 'the work directory'),
+    ('train', ['{s1}', '--work-dir', '{afile}/wd'], "--work-dir / work_dir '"),
     ('train', ['{s1}', '--work-dir', '{tmp}/wd1', '--load-from', '{tmp}/absent.pth'], '--load-from / load_from'),
     ('train', ['{s1}', '--work-dir', '{tmp}/wd1', '--resume-from', '{tmp}/absent.pth'], '--resume-from / resume_from'),
     ('train', ['{s1}', '--work-dir', '{tmp}/wd1', '--finetune-from', '{tmp}/absent.pth'], '--finetune-from'),
@@ -222,36 +213,8 @@ DEMO_ROWS = [  # video_demo rows that need a prepared folder
 ]
 
 
-class _CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is at the time (each test's capture)."""
-
-    def write(self, text):
-        return sys.stderr.write(text)
-
-    def flush(self):
-        sys.stderr.flush()
-
-
-def _point_logger_at_stderr():
-    """The package logger's console handler writes to this test's captured stderr; no log files."""
-    logger = logging.getLogger('mmseg')
-    for handler in list(logger.handlers):
-        if type(handler) is logging.FileHandler:
-            logger.removeHandler(handler)
-            handler.close()
-        elif type(handler) is logging.StreamHandler:  # the package's console handler, not pytest's
-            handler.stream = _CurrentStderr()  # not setStream: it flushes the old, possibly closed, stream
-
-
-def _run(tool, argv, capsys, monkeypatch):
-    monkeypatch.delenv('THEMASK_DEBUG', raising=False)
-    capsys.readouterr()
-    _point_logger_at_stderr()
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(tool_main(tool), argv)
-    code, err = exit_info.value.code, capsys.readouterr().err
-    if isinstance(code, str):  # SystemExit('error: ...'): Python prints it on stderr and exits with 1
-        code, err = 1, err + code + '\n'
+def _run(tool, argv, capsys):
+    code, _, err = run_tool(tool, argv, capsys)
     return code, err
 
 
@@ -268,20 +231,20 @@ def _check(code, err, fragment, argv):
 
 
 @pytest.mark.parametrize('tool,argv,fragment', [pytest.param(*row, id=f'{row[0]}-{i}') for i, row in enumerate(ROWS)])
-def test_bad_input_gives_one_line(tool, argv, fragment, paths, capsys, monkeypatch):
+def test_bad_input_gives_one_line(tool, argv, fragment, paths, capsys):
     argv = _format(argv, paths)
-    code, err = _run(tool, argv, capsys, monkeypatch)
+    code, err = _run(tool, argv, capsys)
     _check(code, err, fragment, argv)
 
 
 @pytest.mark.parametrize('tool,argv,fragment', [pytest.param(*row, id=f'demo-{i}') for i, row in enumerate(DEMO_ROWS)])
-def test_video_demo_rows_with_prepared_inputs(tool, argv, fragment, paths, capsys, monkeypatch, tmp_path):
+def test_video_demo_rows_with_prepared_inputs(tool, argv, fragment, paths, capsys, tmp_path):
     video = sorted(os.listdir(os.path.join(paths['data'], 'data')))[0]
     corrupt = tmp_path / 'frames'
     corrupt.mkdir()
     (corrupt / 'corrupt.jpg').write_bytes(b'\xff\xd8 not a jpeg')
     argv = _format(argv, dict(paths, video=video, corrupt=str(corrupt)))
-    code, err = _run(tool, argv, capsys, monkeypatch)
+    code, err = _run(tool, argv, capsys)
     _check(code, err, fragment, argv)
 
 

@@ -4,11 +4,8 @@ by training and by testing; nothing is skipped silently.
 Each case corrupts a fresh copy of a tiny generated dataset (one train video and one val video)
 and runs the three entry points in this process.
 """
-import importlib.util
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,19 +16,12 @@ from mmseg.datasets import DataError
 from mmseg.datasets.dataset_check import scan_dataset
 from mmseg.models import build_segmentor
 from mmseg.utils.config import load_config
+from tool_runs import run_tool, tool_main
 
 pytestmark = pytest.mark.slow  # training and testing on every kind of damaged data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
-
-
-def tool_main(name):
-    """``main(argv)`` of tools/<name>.py: parses the flags and calls the library, raising typed errors."""
-    spec = importlib.util.spec_from_file_location(f'{name}_tool', os.path.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 @pytest.fixture(scope='module')
@@ -147,13 +137,12 @@ def test_bad_data_is_reported_by_check_train_and_test(clean_dataset, random_chec
     assert_names_one_of(str(err.value), bad_val)
 
 
-def test_check_dataset_tool_exits_non_zero_and_lists_everything(clean_dataset, tmp_path):
+def test_check_dataset_tool_exits_non_zero_and_lists_everything(clean_dataset, tmp_path, capsys):
     data = tmp_path / 'data'
     shutil.copytree(clean_dataset, data)
     bad = corrupt(data, first_video(data, 'train'), 'corrupt_jpeg') + corrupt(data, first_video(data, 'val'),
                                                                              'mask_values')
-    res = subprocess.run([sys.executable, 'tools/check_dataset.py', str(data), '--workers', '0'], cwd=ROOT,
-                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
-    assert res.returncode == 1
+    code, out, _ = run_tool('check_dataset', [str(data), '--workers', '0'], capsys)
+    assert code == 1
     for path in bad:
-        assert path in res.stdout
+        assert path in out

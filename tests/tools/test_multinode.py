@@ -12,10 +12,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 STAGE1 = 'local_configs/themask/1f_themask_mit_b0_synthetic.py'
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+def free_ports(count):
+    """``count`` distinct free ports (the sockets are held open together while choosing)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(('127.0.0.1', 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def launch(work_dir, data, gpus, port, **env):
@@ -44,11 +50,11 @@ def test_two_nodes_match_one_node_with_two_processes(tmp_path):
     from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
     data = tmp_path / 'data'
     make_synthetic_vspw(str(data), videos=4, size=(48, 64), frames=(3, 4))
-    port = free_port()
+    port, single_port = free_ports(2)
     nodes = [launch(tmp_path / 'multi', data, 1, port, NNODES='2', NODE_RANK=str(rank)) for rank in (0, 1)]
-    for node in nodes:
-        finish(node)
-    finish(launch(tmp_path / 'single', data, 2, free_port()))
+    single = launch(tmp_path / 'single', data, 2, single_port)  # at the same time: the launches mostly wait
+    for process in nodes + [single]:
+        finish(process)
     multi = torch.load(tmp_path / 'multi' / 'iter_4.pth', weights_only=True)
     single = torch.load(tmp_path / 'single' / 'iter_4.pth', weights_only=True)
     assert multi['meta']['world_size'] == single['meta']['world_size'] == 2

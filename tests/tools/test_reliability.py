@@ -2,7 +2,8 @@
 point, clear errors for bad configs before training starts, and the non-finite-loss guard.
 
 Faults are injected with ``custom_imports`` / ``custom_hooks`` (the module below), as a user would
-add their own hooks.
+add their own hooks. Runs that are killed are subprocesses; the others run the tool in this process
+(``tool_runs``) with one thread, as the subprocesses do, so that their weights compare bitwise.
 """
 import glob
 import json
@@ -14,6 +15,8 @@ import time
 
 import pytest
 import torch
+
+from tool_runs import run_tool
 
 pytestmark = pytest.mark.slow  # training subprocesses, SIGKILL and resume
 
@@ -93,22 +96,29 @@ def config_with(root, name, text):
     return str(path)
 
 
-def train_cmd(config, work_dir, options, *extra):
-    return [sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir), '--seed', '0', '--deterministic',
-            '--no-validate', *extra, '--options', *options]
+def train_args(config, work_dir, options, *extra):
+    return [config, '--work-dir', str(work_dir), '--seed', '0', '--deterministic', '--no-validate', *extra,
+            '--options', *options]
 
 
-def run(cmd, root, check=True):
+@pytest.fixture
+def run(setup, capsys, monkeypatch):
+    """``run(tool, argv, check=True) -> (exit status, stderr)``: the tool in this process, one thread."""
+    monkeypatch.syspath_prepend(str(setup[0]))  # custom_imports = ['fault_hooks']
+
+    def run_here(tool, argv, check=True):
+        code, _, err = run_tool(tool, argv, capsys, threads=1)
+        if check and code != 0:
+            raise AssertionError(f'{tool} {argv} failed:\n{err[-4000:]}')
+        return code, err
+    return run_here
+
+
+def start(argv, root):
+    """tools/train.py ``argv`` in a subprocess (to be killed)."""
     env = dict(os.environ, PYTHONPATH=f'{ROOT}:{root}', OMP_NUM_THREADS='1')
-    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    if check and res.returncode != 0:
-        raise AssertionError(f'{cmd} failed:\n{res.stderr[-4000:]}')
-    return res
-
-
-def start(cmd, root):
-    env = dict(os.environ, PYTHONPATH=f'{ROOT}:{root}', OMP_NUM_THREADS='1')
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, 'tools/train.py', *argv], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def weights(path):
@@ -131,11 +141,12 @@ def logged_iterations(work_dir):
     return max(iters, default=0)
 
 
-@pytest.fixture(scope='module')
-def uninterrupted(setup):
+@pytest.fixture
+def uninterrupted(setup, run):
     root, options = setup
     work = root / 'straight'
-    run(train_cmd(STAGE1, work, options), root)
+    if not (work / f'iter_{MAX_ITERS}.pth').exists():  # made once, by the first test that needs it
+        run('train', train_args(STAGE1, work, options))
     return weights(work / f'iter_{MAX_ITERS}.pth')
 
 
@@ -145,48 +156,48 @@ def assert_same_weights(a, b):
         assert torch.equal(a[key], b[key]), key
 
 
-def resume_and_finish(root, work, options):
+def resume_and_finish(run, work, options):
     latest = work / 'latest.pth'
     weights(latest)  # loadable
-    run(train_cmd(STAGE1, work, options, '--resume-from', str(latest)), root)
+    run('train', train_args(STAGE1, work, options, '--resume-from', str(latest)))
     return weights(work / f'iter_{MAX_ITERS}.pth')
 
 
-def test_sigkill_between_iterations_then_resume_is_exact(setup, uninterrupted):
+def test_sigkill_between_iterations_then_resume_is_exact(setup, uninterrupted, run):
     root, options = setup
     work = root / 'killed_between'
-    proc = start(train_cmd(STAGE1, work, options), root)
+    proc = start(train_args(STAGE1, work, options), root)
     wait_for(lambda: logged_iterations(work) >= 3, proc, 'iteration 3')
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert os.path.realpath(work / 'latest.pth').endswith('iter_2.pth') or \
         os.path.realpath(work / 'latest.pth').endswith('iter_4.pth')
-    assert_same_weights(resume_and_finish(root, work, options), uninterrupted)
+    assert_same_weights(resume_and_finish(run, work, options), uninterrupted)
 
 
-def test_sigkill_during_a_checkpoint_write_then_resume_is_exact(setup, uninterrupted):
+def test_sigkill_during_a_checkpoint_write_then_resume_is_exact(setup, uninterrupted, run):
     root, options = setup
     work = root / 'killed_writing'
     marker = root / 'writing_iter_4'
     config = config_with(root, 'slow_write',
                          f'custom_hooks = [dict(type="SlowCheckpointWrite", at_iter=4, marker={str(marker)!r})]')
-    proc = start(train_cmd(config, work, options), root)
+    proc = start(train_args(config, work, options), root)
     wait_for(marker.exists, proc, 'the write of iter_4.pth')
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert glob.glob(str(work / '.iter_4.pth.tmp'))  # the half-written file is there...
     assert not (work / 'iter_4.pth').exists()  # ...but never under the real name
     assert os.path.realpath(work / 'latest.pth') == str((work / 'iter_2.pth').resolve())
-    assert_same_weights(resume_and_finish(root, work, options), uninterrupted)
+    assert_same_weights(resume_and_finish(run, work, options), uninterrupted)
 
 
-def test_nonfinite_loss_stops_naming_the_iteration_and_keeps_the_checkpoints(setup):
+def test_nonfinite_loss_stops_naming_the_iteration_and_keeps_the_checkpoints(setup, run):
     root, options = setup
     work = root / 'nan'
     config = config_with(root, 'nan', 'custom_hooks = [dict(type="NaNAtIteration", at_iter=3)]')
-    res = run(train_cmd(config, work, options), root, check=False)
-    assert res.returncode == 1
-    message = res.stderr.strip().splitlines()[-1]
+    code, err = run('train', train_args(config, work, options), check=False)
+    assert code == 1
+    message = err.strip().splitlines()[-1]
     assert message.startswith('error:') and 'iteration 3' in message and 'decode.loss_ce' in message
     assert not (work / 'iter_4.pth').exists()
     assert os.path.realpath(work / 'latest.pth') == str((work / 'iter_2.pth').resolve())
@@ -195,25 +206,24 @@ def test_nonfinite_loss_stops_naming_the_iteration_and_keeps_the_checkpoints(set
     assert (work / 'iter_2.pth').read_bytes() == before
 
 
-def test_unsafe_checkpoints_are_refused_by_every_entry_point(setup):
+def test_unsafe_checkpoints_are_refused_by_every_entry_point(setup, run):
     root, options = setup
     marker = root / 'pwned'
     evil = root / 'evil.pth'
     torch.save({'state_dict': {'w': torch.zeros(1)}, 'meta': Evil(str(marker))}, evil)
     work = root / 'unsafe'
     commands = {
-        '--load-from': train_cmd(STAGE1, work, options, '--load-from', str(evil)),
-        '--resume-from': train_cmd(STAGE1, work, options, '--resume-from', str(evil)),
-        '--finetune-from': train_cmd(STAGE2, work, options, '--finetune-from', str(evil)),
-        'tools/test.py': [sys.executable, 'tools/test.py', STAGE1, str(evil), '--eval', 'mIoU', '--options',
-                          *options],
-        'model.pretrained': [sys.executable, 'tools/train.py', STAGE1, '--work-dir', str(work), '--options',
-                             *options, f'model.pretrained={evil}'],
+        '--load-from': ('train', train_args(STAGE1, work, options, '--load-from', str(evil))),
+        '--resume-from': ('train', train_args(STAGE1, work, options, '--resume-from', str(evil))),
+        '--finetune-from': ('train', train_args(STAGE2, work, options, '--finetune-from', str(evil))),
+        'tools/test.py': ('test', [STAGE1, str(evil), '--eval', 'mIoU', '--options', *options]),
+        'model.pretrained': ('train', [STAGE1, '--work-dir', str(work), '--options', *options,
+                                       f'model.pretrained={evil}']),
     }
-    for entry, cmd in commands.items():
-        res = run(cmd, root, check=False)
-        assert res.returncode == 1, entry
-        assert 'refusing to load' in res.stderr and 'convert_checkpoint.py' in res.stderr, (entry, res.stderr[-2000:])
+    for entry, (tool, argv) in commands.items():
+        code, err = run(tool, argv, check=False)
+        assert code == 1, entry
+        assert 'refusing to load' in err and 'convert_checkpoint.py' in err, (entry, err[-2000:])
         assert not marker.exists(), f'{entry} unpickled the checkpoint'
     assert not glob.glob(str(work / '*.pth'))
 
@@ -226,25 +236,22 @@ def test_unsafe_checkpoints_are_refused_by_every_entry_point(setup):
     ('missing finetune', ['--finetune-from', 'nowhere/stage1.pth'], "--finetune-from 'nowhere/stage1.pth'"),
     ('missing resume', ['--resume-from', 'nowhere/latest.pth'], "'nowhere/latest.pth' does not exist"),
 ])
-def test_bad_configs_fail_before_training_and_touch_no_checkpoint(setup, case, extra, expected):
+def test_bad_configs_fail_before_training_and_touch_no_checkpoint(setup, run, case, extra, expected):
     root, options = setup
     work = root / 'existing_run'
     work.mkdir(exist_ok=True)
     (work / 'iter_2.pth').write_bytes(b'previous checkpoint')
-    res = run([sys.executable, 'tools/train.py', STAGE1, '--work-dir', str(work), '--options', *options] + extra,
-              root, check=False)
-    assert res.returncode != 0, case
-    assert expected in res.stderr, (case, res.stderr[-2000:])
-    assert 'Traceback' not in res.stderr, case
+    code, err = run('train', [STAGE1, '--work-dir', str(work), '--options', *options] + extra, check=False)
+    assert code != 0, case
+    assert expected in err, (case, err[-2000:])  # a traceback would have raised
     assert (work / 'iter_2.pth').read_bytes() == b'previous checkpoint'
     assert not glob.glob(str(work / '*.log.json')), f'{case}: training started'
 
 
-def test_unwritable_work_dir_is_refused(setup):
+def test_unwritable_work_dir_is_refused(setup, run):
     root, options = setup
     blocker = root / 'a_file'
     blocker.write_text('not a folder')
-    res = run([sys.executable, 'tools/train.py', STAGE1, '--work-dir', str(blocker / 'run'), '--options',
-               *options], root, check=False)
-    assert res.returncode != 0
-    assert '--work-dir / work_dir' in res.stderr and 'cannot be written' in res.stderr and str(blocker / 'run') in res.stderr
+    code, err = run('train', [STAGE1, '--work-dir', str(blocker / 'run'), '--options', *options], check=False)
+    assert code != 0
+    assert '--work-dir / work_dir' in err and 'cannot be written' in err and str(blocker / 'run') in err

@@ -1,8 +1,5 @@
 """tools/video_demo.py on a folder of frames and on an mp4 video, in both modes, and its errors."""
-import importlib.util
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -14,20 +11,17 @@ from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
 from mmseg.models import build_segmentor
 from mmseg.utils.config import load_config
 from mmseg.utils.errors import DataError, UsageError
+from tool_runs import run_tool, tool_main
 
 pytestmark = pytest.mark.slow  # the demo tool on a video and a folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
-DEMO = os.path.join(ROOT, 'tools', 'video_demo.py')
 LEGEND_GREY = 32
 
 
 def demo_main():
-    spec = importlib.util.spec_from_file_location('video_demo', DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return tool_main('video_demo')
 
 
 @pytest.fixture(scope='module')
@@ -110,16 +104,12 @@ def test_demo_user_errors(inputs, tmp_path):
             main([CONFIG, checkpoint, folder, '--out', str(tmp_path / 'o3'), '--device', 'cuda'])
 
 
-def test_demo_on_a_non_video_file_exits_non_zero_with_one_line(inputs, tmp_path):
+def test_demo_on_a_non_video_file_exits_non_zero_with_one_line(inputs, tmp_path, capsys):
     _, checkpoint, _, _ = inputs
     bogus = tmp_path / 'notes.mp4'
     bogus.write_text('this is not a video\n')
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    env.pop('THEMASK_DEBUG', None)
-    result = subprocess.run([sys.executable, DEMO, CONFIG, checkpoint, str(bogus), '--out', str(tmp_path / 'out')],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
-    assert result.returncode != 0
-    assert 'Traceback' not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith('error: cannot read a frame from'), result.stderr
+    code, _, err = run_tool('video_demo', [CONFIG, checkpoint, str(bogus), '--out', str(tmp_path / 'out')], capsys)
+    assert code != 0  # a traceback would have raised here
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith('error: cannot read a frame from'), err
     assert not os.path.exists(tmp_path / 'out' / 'overlay.mp4')
