@@ -138,11 +138,11 @@ def test_killed_rank_stops_the_other_and_resume_continues(straight, tmp_path):
 @pytest.mark.slow
 def test_hung_rank_stops_the_other_after_the_configured_timeout(tmp_path):
     """Rank 1 stops (SIGSTOP) after iteration 3; rank 0 waits dist_params.timeout, then stops."""
-    codes = launch(2, tmp_path, max_iters=6, kill_at=3, sig=signal.SIGSTOP, timeout=15, wait_for=[0])
+    codes = launch(2, tmp_path, max_iters=6, kill_at=3, sig=signal.SIGSTOP, timeout=8, wait_for=[0])
     assert codes[0] == KILLED_EXIT
     message = (tmp_path / 'error_rank0.txt').read_text()
     assert 'rank 0 of 2 lost contact with rank 1 at iteration 3' in message
-    assert 'dist_params.timeout=15 s' in message
+    assert 'dist_params.timeout=8 s' in message
     assert read_checkpoint(str(tmp_path / LATEST))['meta']['iter'] == 2
 
 

@@ -1,6 +1,6 @@
 """torch.compile and torch.export of the model region that holds the deformable-attention op: the
-pixel decoder's ``forward_features`` compiles with ``fullgraph=True`` and matches eager, the backbone
-plus pixel decoder and the whole segmentor inference trace without a graph break, and an export
+pixel decoder's ``forward_features`` compiles with ``fullgraph=True`` and matches eager, the whole
+segmentor inference (backbone, pixel decoder, decoder) traces without a graph break, and an export
 of the pixel decoder survives a save/load round trip. All need the CPU kernel (the reference reads
 the level shapes from a tensor, which breaks the graph)."""
 import os
@@ -8,7 +8,7 @@ import os
 import torch
 from torch import nn
 
-from mmseg.models import build_backbone, build_segmentor
+from mmseg.models import build_segmentor
 from mmseg.models.builder import PIXEL_DECODERS
 from mmseg.utils.config import load_config
 from tests.conftest import REPO_ROOT
@@ -61,22 +61,6 @@ def test_pixel_decoder_compiles_fullgraph_and_matches_eager():
     for out, ref in zip(result, expected):
         assert out.shape == ref.shape
         assert (out - ref).abs().max() < 1e-5
-
-
-def test_backbone_and_pixel_decoder_trace_without_graph_break():
-    require_kernel('cpu')
-    torch.manual_seed(0)
-    backbone = build_backbone(dict(type='mit_b0')).eval()
-    decoder = pixel_decoder()
-
-    def region(img):
-        return decoder.forward_features(dict(zip(INPUT_SHAPE, backbone(img))))
-
-    with torch.no_grad():
-        explanation = torch._dynamo.explain(region)(torch.randn(2, 3, 64, 96))
-    assert explanation.graph_break_count == 0 and explanation.graph_count == 1, \
-        explanation.break_reasons
-    assert op_calls(explanation.graphs) == PIXEL_DECODER['transformer_enc_layers']
 
 
 def test_segmentor_inference_traces_without_graph_break():
