@@ -192,12 +192,13 @@ def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] 
         logger.info('environment:\n' + env_info)
         config_text = cfg.pretty_text  # formatted by yapf: ~0.3 s, so once
         logger.info(f'config ({config_path}):\n{config_text}')
-        copy = os.path.join(cfg.work_dir, os.path.basename(config_path))
-        if get_dist_info()[0] == 0 and copy.endswith('.py'):
-            with open(copy, 'w', encoding='utf-8') as f:
-                f.write(config_text)  # what cfg.dump(copy) writes
-        elif get_dist_info()[0] == 0:
-            cfg.dump(copy)
+        if get_dist_info()[0] == 0:  # the config as run, beside the checkpoints
+            copy = os.path.join(cfg.work_dir, os.path.basename(config_path))
+            if copy.endswith('.py'):  # what cfg.dump(copy) writes, without formatting it again
+                with open(copy, 'w', encoding='utf-8') as f:
+                    f.write(config_text)
+            else:
+                cfg.dump(copy)
         logger.info(f'seed {seed}, deterministic: {deterministic}, distributed: {distributed}')
 
         model = build_segmentor(cfg.model)

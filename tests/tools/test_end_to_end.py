@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from mmseg.utils.config import load_config
 from tool_runs import run_tool
 
 pytestmark = pytest.mark.slow  # training and testing end to end through the tools and torchrun
@@ -67,6 +68,9 @@ def test_train_resume_finetune_test_and_format(tiny, capsys):
     assert os.path.realpath(stage1 / 'latest.pth') == str((stage1 / 'iter_4.pth').resolve())
     log = [json.loads(line) for line in open(glob.glob(str(stage1 / '*.log.json'))[0])]
     assert [r['iter'] for r in log if r.get('mode') == 'train'] == [1, 2, 3, 4]
+    copy = stage1 / os.path.basename(STAGE1)  # the config as run, stored beside the checkpoints and in them
+    assert load_config(str(copy)).runner.max_iters == 4
+    assert torch.load(stage1 / 'iter_4.pth', weights_only=True)['meta']['config'] == copy.read_text()
 
     # resuming at iteration 2 reproduces iteration 4 exactly
     resumed = root / 'resumed'
