@@ -70,19 +70,21 @@ say "training curves"
 import json, os, sys
 import numpy as np
 from PIL import Image
-from mmseg.datasets import VSPW_PALETTE
 work_dir, data = sys.argv[1:]
 m = json.load(open(os.path.join(work_dir, 'metrics.json')))
 print('[quickstart] ' + ', '.join(f'{k} {100 * m[k]:.2f}%' for k in ('mIoU', 'mIoU_present', 'aAcc', 'mVC8', 'mVC16')))
-palette = np.zeros((256, 3), np.uint8)
-palette[:len(VSPW_PALETTE)] = VSPW_PALETTE
 rows = []
 for video in sorted(os.listdir(os.path.join(work_dir, 'results')))[:3]:
     frame = sorted(os.listdir(os.path.join(work_dir, 'results', video)))[0][:-4]
+    prediction = Image.open(os.path.join(work_dir, 'results', video, frame + '.png'))
+    pred = np.asarray(prediction)
+    # the label PNG carries the VSPW palette (255, void, black): no need to import the package and torch
+    palette = np.zeros((256, 3), np.uint8)
+    carried = np.asarray(prediction.getpalette(), np.uint8).reshape(-1, 3)
+    palette[:len(carried)] = carried
     image = np.asarray(Image.open(os.path.join(data, 'data', video, 'origin', frame + '.jpg')).convert('RGB'))
     raw = np.asarray(Image.open(os.path.join(data, 'data', video, 'mask', frame + '.png')))
     gt = np.where((raw == 0) | (raw == 255), 255, raw.astype(np.int64) - 1)
-    pred = np.asarray(Image.open(os.path.join(work_dir, 'results', video, frame + '.png')))
     overlay = np.asarray(Image.open(os.path.join(work_dir, 'overlays', video, frame + '.jpg')).convert('RGB'))
     panels = [np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in (image, palette[gt], palette[pred], overlay)]
     rows.append(np.concatenate(panels, axis=1))

@@ -9,6 +9,8 @@ import pytest
 import numpy as np
 from PIL import Image
 
+from mmseg.datasets import VSPW_PALETTE
+
 pytestmark = pytest.mark.slow  # tools/quickstart.sh end to end
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -41,3 +43,11 @@ def test_quickstart_runs_every_step_and_writes_what_it_promises(tmp_path, synthe
     # montage: one row per val video (at most 3), 4 panels of 96x128 with 2-pixel borders
     montage = np.asarray(Image.open(work / 'montage.png'))
     assert montage.shape == (min(3, len(val)) * 100, 4 * 132, 3)
+    # second panel of the first row: the first val video's first mask in VSPW colours, void black
+    video = sorted(os.listdir(work / 'results'))[0]
+    frame = sorted(os.listdir(work / 'results' / video))[0]
+    raw = np.asarray(Image.open(data / 'data' / video / 'mask' / frame)).astype(np.int64)
+    palette = np.zeros((256, 3), np.uint8)
+    palette[:len(VSPW_PALETTE)] = VSPW_PALETTE
+    expected = palette[np.where((raw == 0) | (raw == 255), 255, raw - 1)]
+    assert np.array_equal(montage[2:98, 134:262], expected)
