@@ -1,27 +1,16 @@
 """A two-node launch on one machine: two tools/dist_train.sh with NNODES=2, NODE_RANK=0/1, one
 MASTER_ADDR and PORT, one process each, ends with the weights of one node with two processes."""
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 
+from ports import free_ports
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = 'local_configs/themask/1f_themask_mit_b0_synthetic.py'
-
-
-def free_ports(count):
-    """``count`` distinct free ports (the sockets are held open together while choosing)."""
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(('127.0.0.1', 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def launch(work_dir, data, gpus, port, **env):

@@ -1,7 +1,6 @@
 """The streaming evaluator: brute-force agreement, order and process independence, errors."""
 import json
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from PIL import Image
 from mmseg.core.evaluation import VideoSegEvaluator, format_results_table
 from mmseg.datasets.file_io import reduce_zero_label, reduce_zero_label_table
 from mmseg.utils.dist_utils import close_dist
+from ports import free_port
 
 NUM_CLASSES = 6
 LENGTHS = [5, 17, 20, 25, 16, 30]  # VC skips the videos of 5 and 16 frames
@@ -152,12 +152,6 @@ def test_format_only_writes_pngs(tmp_path):
     np.testing.assert_array_equal(written, videos['video3'][1][7])
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _distributed_worker(rank, port, out_dir):
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=2)
     videos = make_videos()
@@ -171,7 +165,7 @@ def _distributed_worker(rank, port, out_dir):
 
 @pytest.mark.slow  # two processes
 def test_two_processes_give_the_single_process_results(tmp_path):
-    mp.spawn(_distributed_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_distributed_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
     videos = make_videos()
     ev = evaluator(videos)
     feed(ev, videos)

@@ -11,7 +11,6 @@
 import errno
 import os
 import signal
-import socket
 import time
 
 import pytest
@@ -25,6 +24,7 @@ from mmseg.utils.checkpoint import LATEST, read_checkpoint
 from mmseg.utils.dist_utils import close_dist, init_dist, wrap_model
 from mmseg.utils.errors import CheckpointError, LostProcessError
 from mmseg.utils.seed import set_random_seed
+from ports import free_port
 from runner_toy import ToyClips, ToySegmentor, toy_config
 
 TIMEOUT = 20  # dist_params.timeout in seconds
@@ -42,12 +42,6 @@ class KillAt(Hook):
     def after_train_iter(self, runner):
         if runner.iter == self.at:
             os.kill(os.getpid(), self.sig)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def make_runner(work_dir, *, max_iters, distributed, resume_from=None, timeout=TIMEOUT):

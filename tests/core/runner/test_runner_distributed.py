@@ -1,6 +1,5 @@
 """Two gloo processes train the toy model through DDP and the runner and end with the same weights."""
 import os
-import socket
 import time
 
 import pytest
@@ -12,6 +11,7 @@ from mmseg.utils.checkpoint import read_checkpoint
 from mmseg.utils.dist_utils import close_dist, init_dist, unwrap_model, wrap_model
 from mmseg.utils.seed import set_random_seed
 from mmseg.datasets import collate_clips
+from ports import free_port
 from runner_toy import ToyClips, ToySegmentor, toy_config
 
 NAN_AT = 2  # a NaN loss on rank 1 only: both ranks must skip that step together
@@ -35,12 +35,6 @@ def _worker(rank, world_size, port, out_dir):
     torch.save({'state_dict': unwrap_model(model).state_dict(), 'skipped': runner.nonfinite_skipped},
                os.path.join(out_dir, f'rank{rank}.pt'))
     close_dist()  # barrier first: a rank that leaves early can abort in gloo's threads
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow  # two processes (gloo)
