@@ -40,7 +40,7 @@ setup(
         'safetensors',            # Hugging Face MiT weights (model.pretrained), read without pickle
     ],
     extras_require={
-        # transformers: makes the Hugging Face MiT test weights; pytest-xdist: the optional `-n 2` run
+        # transformers: makes the Hugging Face MiT test weights; pytest-xdist: the README's `-n 2` test run
         'test': ['pytest', 'pytest-xdist', 'transformers'],
         'tensorboard': ['tensorboard'],
     },

@@ -28,7 +28,6 @@ from .inference import Frame, prepare_clip
 __all__ = ['OnlineSegmenter', 'config_dilation', 'clip_offsets']
 
 
-
 class FrameFeatures(NamedTuple):
     """What the cache keeps of one frame: the pixel decoder's outputs and, at fast inference, the
     mask features already resized to the decoder's attention sizes (None in reference mode)."""

@@ -18,7 +18,7 @@ import torch
 
 from tool_runs import run_tool
 
-pytestmark = pytest.mark.slow  # training subprocesses, SIGKILL and resume
+pytestmark = pytest.mark.slow  # training runs, SIGKILLed subprocesses and resumes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
