@@ -1,4 +1,4 @@
-"""THE-Mask: `pip install -e .` (extras: `[test]`, `[tensorboard]`).
+"""THE-Mask: `pip install -e .` (extras: `[test]`, `[tensorboard]`, `[deploy]`).
 
 The multi-scale deformable attention op is built separately (tools/install.sh does it):
     cd mmseg/models/decode_heads/mask2former/pixel_decoder/ops && sh make.sh
@@ -40,9 +40,12 @@ setup(
         'safetensors',            # Hugging Face MiT weights (model.pretrained), read without pickle
     ],
     extras_require={
-        # transformers: makes the Hugging Face MiT test weights; pytest-xdist: the README's `-n 2` test run
-        'test': ['pytest', 'pytest-xdist', 'transformers'],
+        # transformers: makes the Hugging Face MiT test weights; pytest-xdist: the README's `-n 2` test
+        # run; ruff: the linter CI runs
+        'test': ['pytest', 'pytest-xdist', 'transformers', 'ruff'],
         'tensorboard': ['tensorboard'],
+        # ONNX export (the exporter needs onnxscript) and ONNX Runtime inference
+        'deploy': ['onnx', 'onnxruntime', 'onnxscript'],
     },
     zip_safe=False,
 )

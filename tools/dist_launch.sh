@@ -6,6 +6,10 @@
 set -euo pipefail
 GPUS=$1
 shift
+case "$GPUS" in
+    ''|*[!0-9]*|0*) echo "error: GPUS (processes per node) must be a positive integer such as 2, got '$GPUS'" >&2
+                    exit 1 ;;
+esac
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}

@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
-# Install THE-Mask into ./.venv on a fresh machine: PyTorch, the package with its test and
-# TensorBoard extras, and the multi-scale deformable attention op (the CPU kernel always; the CUDA
+# Install THE-Mask into ./.venv on a fresh machine: PyTorch, the package with its test, TensorBoard
+# and deploy extras, and the multi-scale deformable attention op (the CPU kernel always; the CUDA
 # kernel too where a CUDA toolkit is found, see the op's make.sh).
-#   TORCH_VERSION   torch release to install (default 2.14.1)
+#
+# By default every package is installed at the version the project is tested with
+# (the_requirements.txt, used as pip constraints), so a fresh machine gets the tested environment on
+# any day. THEMASK_LATEST=1 installs the newest releases instead (the open ranges of setup.py).
+#   THEMASK_LATEST  1: newest releases instead of the tested versions
+#   TORCH_VERSION   torch release to install (default: the tested one, 2.14.1)
 #   PYTHON          interpreter that creates the venv (default python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 TORCH_VERSION=${TORCH_VERSION:-2.14.1}
+PIP=(pip install -q --disable-pip-version-check)
+if [ "${THEMASK_LATEST:-0}" = 1 ]; then
+    VERSIONS="the newest releases"
+    CONSTRAINTS=()
+else
+    VERSIONS="the tested versions (the_requirements.txt)"
+    # torch comes from TORCH_VERSION, so its pin is left out of the constraints
+    CONSTRAINTS_FILE=$(mktemp)
+    trap 'rm -f "$CONSTRAINTS_FILE"' EXIT
+    grep -v '^torch==' the_requirements.txt > "$CONSTRAINTS_FILE"
+    CONSTRAINTS=(-c "$CONSTRAINTS_FILE")
+fi
 if [ ! -x .venv/bin/python ]; then
     echo "[install] creating .venv with $($PYTHON --version)"
     "$PYTHON" -m venv .venv
 fi
 . .venv/bin/activate
-echo "[install] pip install torch==$TORCH_VERSION and the package (-e .[test,tensorboard])"
-pip install -q --disable-pip-version-check "torch==$TORCH_VERSION"
-pip install -q --disable-pip-version-check -e ".[test,tensorboard]"
+echo "[install] torch==$TORCH_VERSION and the package (-e .[test,tensorboard,deploy]) at $VERSIONS"
+"${PIP[@]}" "torch==$TORCH_VERSION"
+"${PIP[@]}" ${CONSTRAINTS[@]+"${CONSTRAINTS[@]}"} -e ".[test,tensorboard,deploy]"
 if [ -z "${CUDA_HOME:-}" ] && [ -f /usr/local/cuda/include/cuda_runtime.h ]; then
     export CUDA_HOME=/usr/local/cuda
 fi

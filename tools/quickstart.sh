@@ -3,7 +3,9 @@
 # generate the data, train stage 1, finetune stage 2 on two-frame clips from it, test with
 # two-frame clips, and write the metrics, overlays and curves. Each step prints the command a user
 # types for VSPW, then runs its synthetic counterpart.
-#   WORK_DIR   output folder (default work_dirs/quickstart)
+#   QUICK      1: the same flow in about 3 minutes, for trying it: 250 + 100 iterations, the first
+#              4 val videos (the full flow is the default)
+#   WORK_DIR   output folder (default work_dirs/quickstart, with QUICK=1 work_dirs/quickstart_quick)
 #   DATA       synthetic dataset folder (default data/vspw_synthetic; generated when absent)
 #   GPUS       N > 0: N processes through dist_train.sh / dist_test.sh (torchrun); default 0: one
 #              process with tools/train.py and tools/test.py
@@ -11,7 +13,8 @@
 #   OPTIONS    extra config overrides for every step, e.g. "runner.max_iters=2" for a smoke test
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WORK_DIR=${WORK_DIR:-work_dirs/quickstart}
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then WORK_DIR=${WORK_DIR:-work_dirs/quickstart_quick}; else WORK_DIR=${WORK_DIR:-work_dirs/quickstart}; fi
 DATA=${DATA:-data/vspw_synthetic}
 GPUS=${GPUS:-0}
 SEED=${SEED:-0}
@@ -20,11 +23,18 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 STAGE1=local_configs/themask/1f_themask_mit_b0_synthetic.py
 STAGE2=local_configs/themask/video_themask_mit_b0_synthetic.py
 read -r -a EXTRA_OPTIONS <<< "${OPTIONS:-}"
-DATA_OPTIONS=(data.train.dataset.data_root="$DATA" data.val.data_root="$DATA" data.test.data_root="$DATA"
-              ${EXTRA_OPTIONS[@]+"${EXTRA_OPTIONS[@]}"})
+DATA_OPTIONS=(data.train.dataset.data_root="$DATA" data.val.data_root="$DATA" data.test.data_root="$DATA")
+STAGE1_OPTIONS=() STAGE2_OPTIONS=() TEST_OPTIONS=()
+if [ "$QUICK" = 1 ]; then  # OPTIONS still win: they come last
+    STAGE1_OPTIONS=(runner.max_iters=250 checkpoint_config.interval=250 log_config.interval=50)
+    STAGE2_OPTIONS=(runner.max_iters=100 checkpoint_config.interval=100 log_config.interval=50)
+    mkdir -p "$WORK_DIR"
+    TEST_OPTIONS=(data.test.split="$(cd "$WORK_DIR" && pwd)/val_quick.txt")
+fi
 START=$(date +%s)
 
-say() { printf '\n\033[1m[quickstart %4ds] %s\033[0m\n' $(( $(date +%s) - START )) "$*"; }
+if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD='' PLAIN=''; fi  # colour on a terminal only
+say() { printf '\n%s[quickstart %4ds] %s%s\n' "$BOLD" $(( $(date +%s) - START )) "$*" "$PLAIN"; }
 train() {  # train CONFIG ARGS...
     if [ "$GPUS" = 0 ]; then "$PYTHON" tools/train.py "$@"; else PYTHON="$PYTHON" bash tools/dist_train.sh "$1" "$GPUS" "${@:2}"; fi
 }
@@ -38,10 +48,12 @@ if [ ! -f "$DATA/train.txt" ]; then
     "$PYTHON" tools/make_synthetic_vspw.py --out "$DATA"
 fi
 "$PYTHON" tools/check_dataset.py "$DATA" --split val
+if [ "$QUICK" = 1 ]; then head -n 4 "$DATA/val.txt" > "$WORK_DIR/val_quick.txt"; fi
 
 say "stage 1: one-frame clips. On VSPW you would run:
     ./tools/dist_train.sh local_configs/themask/1f_themask_mit_b5.py <GPU_NUM> --work-dir /path/to/save_model_1f"
-train "$STAGE1" --work-dir "$WORK_DIR/stage1" --seed "$SEED" --no-validate --options "${DATA_OPTIONS[@]}"
+train "$STAGE1" --work-dir "$WORK_DIR/stage1" --seed "$SEED" --no-validate \
+    --options "${DATA_OPTIONS[@]}" ${STAGE1_OPTIONS[@]+"${STAGE1_OPTIONS[@]}"} ${EXTRA_OPTIONS[@]+"${EXTRA_OPTIONS[@]}"}
 
 say "stage 2: temporal aggregation decoder on two-frame clips, from stage 1. On VSPW:
     ./tools/dist_train.sh local_configs/themask/video_themask_mit_b5.py <GPU_NUM> --work-dir /path/to/save_model \\
@@ -50,14 +62,15 @@ say "stage 2: temporal aggregation decoder on two-frame clips, from stage 1. On 
 train "$STAGE2" --work-dir "$WORK_DIR/stage2" --seed "$SEED" --no-validate \
     --finetune-from "$WORK_DIR/stage1/latest.pth" \
     --options model.decode_head.transformer_decoder_cfg.num_frames=2 data.train.dataset.dilation="[-3]" \
-    "${DATA_OPTIONS[@]}"
+    "${DATA_OPTIONS[@]}" ${STAGE2_OPTIONS[@]+"${STAGE2_OPTIONS[@]}"} ${EXTRA_OPTIONS[@]+"${EXTRA_OPTIONS[@]}"}
 
 say "test with two-frame clips. On VSPW:
     ./tools/dist_test.sh local_configs/themask/video_themask_mit_b5.py /path/to/save_model/latest.pth <GPU_NUM> \\
         --options data.test.test_size=2 --eval mIoU mVC"
 run_test "$STAGE2" "$WORK_DIR/stage2/latest.pth" --eval mIoU mVC --out "$WORK_DIR/metrics.json" \
     --show-dir "$WORK_DIR/overlays" --eval-options imgfile_prefix="$WORK_DIR/results" \
-    --options data.test.test_size=2 "${DATA_OPTIONS[@]}"
+    --options data.test.test_size=2 "${DATA_OPTIONS[@]}" ${TEST_OPTIONS[@]+"${TEST_OPTIONS[@]}"} \
+    ${EXTRA_OPTIONS[@]+"${EXTRA_OPTIONS[@]}"}
 
 say "training curves"
 "$PYTHON" tools/analyze_logs.py plot_curve "$WORK_DIR"/stage1/*.log.json --keys loss \
@@ -93,3 +106,6 @@ print(f'[quickstart] {work_dir}/montage.png: frame | ground truth (void black) |
 EOF
 say "done: metrics in $WORK_DIR/metrics.json, overlays in $WORK_DIR/overlays, label PNGs in $WORK_DIR/results,
     curves in $WORK_DIR/*_loss.png, picture in $WORK_DIR/montage.png"
+echo "The trained model on your own video (a file, a folder of frames or a camera index; its training
+config, two-frame clips with dilation [-3], comes with the checkpoint):
+    python tools/video_demo.py $WORK_DIR/stage2/latest.pth YOUR_VIDEO.mp4 --out $WORK_DIR/my_video"

@@ -1,8 +1,12 @@
 """Segment a video (a file, a folder of frames or a camera) and write an overlay video and label PNGs.
 
-    python tools/video_demo.py CONFIG CHECKPOINT INPUT [--out DIR] [--mode online|clips]
+    python tools/video_demo.py [CONFIG] CHECKPOINT INPUT [--out DIR] [--mode online|clips]
         [--dilation -9 -6 -3] [--clip-len 2] [--gap 3] [--side-by-side] [--no-legend]
         [--opacity 0.6] [--fps 15] [--max-frames N] [--device cpu]
+
+Without CONFIG the model is built from the training config the checkpoint carries; with it, the
+checkpoint's clip settings (training dilation, frames per clip, classes) still win, with a notice
+(see ``mmseg.apis.init_segmentor``).
 
 INPUT is a video file, a folder of frames (ordered by the numbers in their names) or a camera
 index (``0``). ``--mode online`` (default) runs :class:`mmseg.apis.OnlineSegmenter`: the backbone
@@ -39,9 +43,10 @@ Frames = Iterator[Tuple[str, np.ndarray]]
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Segment a video with THE-Mask')
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('input', help='a video file, a folder of frames or a camera index (0, 1, ...)')
+    parser.add_argument('sources', nargs='+', metavar='[CONFIG] CHECKPOINT INPUT',
+                        help='the config (optional: by default the one the checkpoint was trained '
+                             'with), the checkpoint (a file or a work directory), and a video file, a '
+                             'folder of frames or a camera index (0, 1, ...)')
     parser.add_argument('--out', default='work_dirs/video_demo', help='output folder')
     parser.add_argument('--mode', choices=['online', 'clips'], default='online',
                         help='online: one frame at a time with cached features (default); clips: the '
@@ -56,7 +61,12 @@ def parse_args(argv=None):
     parser.add_argument('--fps', type=float, help='of the output video (default: the input\'s, or 15)')
     parser.add_argument('--max-frames', type=int, help='stop after this many frames (e.g. for a camera)')
     parser.add_argument('--device', default='cpu')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if len(args.sources) not in (2, 3):
+        parser.error(f'expected [CONFIG] CHECKPOINT INPUT, got {len(args.sources)} positional '
+                     f'arguments: {" ".join(args.sources)}')
+    args.config, args.checkpoint, args.input = ([None] * (3 - len(args.sources))) + args.sources
+    return args
 
 
 @contextlib.contextmanager
@@ -181,7 +191,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     frames, count, fps = frame_source(args.input)
     if args.max_frames:
         count = min(count, args.max_frames) if count else args.max_frames
-    model = init_segmentor(args.config, args.checkpoint, device=args.device)
+    model = (init_segmentor(args.checkpoint, device=args.device) if args.config is None else
+             init_segmentor(args.config, args.checkpoint, device=args.device))
     video_path = os.path.join(args.out, 'overlay.mp4')
     writer, written = None, 0
     start = time.perf_counter()

@@ -1,23 +1,24 @@
 """The Python API of mmseg 0.x: build a segmentor from a config and predict a frame or a clip.
 
     model = init_segmentor('local_configs/themask/video_themask_mit_b1.py', 'latest.pth', device='cpu')
+    model = init_segmentor('work_dirs/b1/latest.pth')          # the config it was trained with
     labels = inference_segmentor(model, ['f0.jpg', 'f3.jpg'])   # one (H, W) uint8 map per frame
     label = inference_segmentor(model, 'f0.jpg')                # one frame: one (H, W) map
     model.CLASSES, model.PALETTE                                # names and RGB colours of 0..K-1
 """
 import os
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..utils.checkpoint import load_checkpoint
-from ..datasets.builder import DATASETS
 from ..datasets.pipelines import Compose
 from ..models import build_segmentor
-from ..utils.config import Config, load_config
+from ..utils.checkpoint import apply_checkpoint, read_checkpoint, resolve_checkpoint_path
+from ..utils.config import CONFIG_SUFFIXES, Config, load_config
 from ..utils.errors import UsageError
+from .trained_config import dataset_classes, reconcile_with_checkpoint, saved_config
 
 __all__ = ['init_segmentor', 'inference_segmentor', 'prepare_clip', 'dataset_classes']
 
@@ -25,53 +26,54 @@ Frame = Union[str, os.PathLike, np.ndarray]
 EXPECTED_ARRAY = 'an (H, W, 3) uint8 BGR array (as cv2.imread gives)'
 
 
-def dataset_classes(cfg: Config) -> Tuple[Tuple[str, ...], Tuple[Tuple[int, int, int], ...]]:
-    """(class names, RGB palette) of the config's test dataset.
-
-    The dataset config's ``classes``/``palette`` keys win, then the dataset class's ``CLASSES``/
-    ``PALETTE`` (wrappers are followed through ``dataset``), else VSPW's.
-    """
-    from ..datasets.vspw import VSPW_CLASSES, VSPW_PALETTE
-    data = cfg.get('data', {}) if hasattr(cfg, 'get') else {}
-    node = data.get('test') or {}
-    classes = palette = None
-    while node:
-        classes = classes if classes is not None else node.get('classes')
-        palette = palette if palette is not None else node.get('palette')
-        kind = node.get('type')
-        if kind in DATASETS:
-            cls = DATASETS.get(kind)
-            classes = classes if classes is not None else getattr(cls, 'CLASSES', None)
-            palette = palette if palette is not None else getattr(cls, 'PALETTE', None)
-        node = node.get('dataset') if classes is None or palette is None else None
-    classes = tuple(classes) if classes is not None else tuple(VSPW_CLASSES)
-    if palette is None:
-        palette = VSPW_PALETTE if len(classes) <= len(VSPW_PALETTE) else None
-    if palette is None or len(palette) < len(classes):
-        from ..datasets.vspw import _grid_palette
-        palette = _grid_palette(len(classes))
-    return classes, tuple(tuple(int(v) for v in colour) for colour in palette)
+def _is_config_file(path: Any) -> bool:
+    return isinstance(path, (str, os.PathLike)) and os.path.splitext(os.fspath(path))[1] in CONFIG_SUFFIXES
 
 
 def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
                    device: Union[str, torch.device] = 'cpu', *, strict: bool = True) -> nn.Module:
-    """Build the segmentor of ``config`` (a path or a Config), load ``checkpoint``, move to ``device``.
+    """Build a segmentor, load its weights, move it to ``device``.
 
-    ``model.pretrained`` is ignored: the checkpoint holds the weights (random weights without one).
-    The config is kept as ``model.cfg`` for :func:`inference_segmentor`; ``model.CLASSES`` and
-    ``model.PALETTE`` are the test dataset's class names and RGB colours (see :func:`dataset_classes`).
-    With ``strict`` (the default) a checkpoint that leaves model tensors uninitialised, holds
-    unknown ones or ones of another shape is a :class:`~mmseg.utils.errors.CheckpointError`;
-    ``strict=False`` loads what fits and logs the rest.
+    ``init_segmentor(config, checkpoint)``: the model of ``config`` (a path or a Config) with the
+    checkpoint's weights. Where the checkpoint carries its training config (every checkpoint
+    training writes does), the two are compared (see :mod:`~mmseg.apis.trained_config`): a model
+    key that differs is an error, and for the clip settings (frames per clip, training dilation,
+    class names and palette) the checkpoint's values are used, with one notice per key.
+    ``init_segmentor(checkpoint)`` builds the model from the checkpoint's own training config.
+    ``init_segmentor(config)`` gives random weights.
+
+    ``model.pretrained`` is ignored: the checkpoint holds the weights. The config is kept as
+    ``model.cfg`` for :func:`inference_segmentor`; ``model.CLASSES`` and ``model.PALETTE`` are the
+    class names and RGB colours of labels 0..K-1 (see :func:`dataset_classes`). With ``strict`` (the
+    default) a checkpoint that leaves model tensors uninitialised, holds unknown ones or ones of
+    another shape is a :class:`~mmseg.utils.errors.CheckpointError`; ``strict=False`` loads what
+    fits and logs the rest.
     """
-    cfg = load_config(config) if isinstance(config, str) else config
+    if checkpoint is None and not isinstance(config, Config) and not _is_config_file(config):
+        config, checkpoint = None, config  # init_segmentor(checkpoint)
+    saved = path = weights = None
+    if checkpoint is not None:
+        path = resolve_checkpoint_path(checkpoint, 'init_segmentor checkpoint')
+        weights = read_checkpoint(path, 'init_segmentor checkpoint')
+        saved = saved_config(weights, path)
+    if config is None:
+        if saved is None:
+            raise UsageError(f'init_segmentor({checkpoint!r}): the checkpoint carries no training '
+                             f'config (meta["config"]); pass the config too: init_segmentor(CONFIG, '
+                             f'CHECKPOINT)')
+        cfg = saved
+    else:
+        cfg = load_config(config) if not isinstance(config, Config) else config
+        if saved is not None:
+            reconcile_with_checkpoint(cfg, saved, path=path, use_checkpoint=True,
+                                      reason='what the model was trained with')
     cfg.model.pretrained = None
     model = build_segmentor(cfg.model)
-    if checkpoint is not None:
-        load_checkpoint(model, checkpoint, strict=strict, source='init_segmentor checkpoint',
-                        partial_hint='init_segmentor(..., strict=False)')
+    if weights is not None:
+        apply_checkpoint(model, weights, path, strict=strict, source='init_segmentor checkpoint',
+                         partial_hint='init_segmentor(..., strict=False)')
     model.cfg = cfg
-    model.CLASSES, model.PALETTE = dataset_classes(cfg)
+    model.CLASSES, model.PALETTE = dataset_classes(saved if saved is not None else cfg)
     return model.to(device).eval()
 
 

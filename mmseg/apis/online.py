@@ -24,6 +24,7 @@ from torch import nn
 
 from ..utils.errors import ConfigError, UsageError
 from .inference import Frame, prepare_clip
+from .trained_config import config_dilation
 
 __all__ = ['OnlineSegmenter', 'config_dilation', 'clip_offsets']
 
@@ -34,16 +35,6 @@ class FrameFeatures(NamedTuple):
     multi_scale: List[torch.Tensor]
     mask_features: torch.Tensor
     small_mask_features: Optional[List[torch.Tensor]]
-
-
-def config_dilation(cfg) -> Optional[List[int]]:
-    """``dilation`` of the config's training dataset (followed through wrappers), or None."""
-    node = cfg.get('data', {}).get('train') if cfg is not None else None
-    while node:
-        if node.get('dilation') is not None:
-            return [int(d) for d in node['dilation']]
-        node = node.get('dataset')
-    return None
 
 
 def clip_offsets(dilation: Sequence[int]) -> List[int]:

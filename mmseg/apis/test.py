@@ -12,10 +12,9 @@ from torch import nn
 from tqdm import tqdm
 
 from ..core.evaluation import METRICS
-from ..datasets import build_dataloader, build_dataset
+from ..datasets import build_dataloader, build_dataset, check_data_settings
 from ..models import build_segmentor
-from ..utils.checkpoint import load_checkpoint
-from .class_check import check_num_classes
+from ..utils.checkpoint import apply_checkpoint, read_checkpoint, resolve_checkpoint_path
 from ..utils.config import Config
 from ..utils.dist_utils import (close_dist, get_dist_info, init_dist, is_communication_failure, local_device,
                                 lost_process_error)
@@ -23,6 +22,8 @@ from ..utils.errors import ConfigError, UsageError
 from ..utils.json_io import write_json_atomically
 from ..utils.logger import get_root_logger
 from ..utils.paths import check_writable_output
+from .class_check import check_num_classes
+from .trained_config import reconcile_with_checkpoint, saved_config
 
 __all__ = ['inference_on_dataset', 'test_from_config', 'enable_aug_test', 'AUG_TEST_RATIOS']
 
@@ -31,6 +32,7 @@ EVAL_OPTIONS = {'imgfile_prefix': 'a directory for the VSPW-format label PNGs',
                 'vc_gt': '"shifted" (default) or "raw"',
                 'label_offset': 'an integer added to the written labels (1: VSPW raw ids)'}
 PARTIAL_LOAD_HINT = 'tools/test.py --allow-partial-load'
+CHECKPOINT_SOURCE = 'tools/test.py checkpoint'
 
 
 def _to_device(batch: Mapping[str, Any], device: torch.device) -> Dict[str, Any]:
@@ -155,6 +157,7 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
     eval_options = dict(eval_options or {})
     check_eval_options(eval_options)
     check_test_clips(cfg)
+    check_data_settings(cfg.data)
     if out:
         check_writable_output(out, '--out')
     if show_dir:
@@ -172,8 +175,14 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
                               dist=distributed, shuffle=False)
     model = build_segmentor(cfg.model)
     check_num_classes(model, dataset, cfg, what='data.test')
-    load_checkpoint(model, checkpoint, strict=strict, logger=logger, source='tools/test.py checkpoint',
-                    partial_hint=PARTIAL_LOAD_HINT)
+    path = resolve_checkpoint_path(checkpoint, CHECKPOINT_SOURCE)
+    weights = read_checkpoint(path, CHECKPOINT_SOURCE)
+    saved = saved_config(weights, path)
+    if saved is not None:  # the config decides, as in the original; say where it differs
+        reconcile_with_checkpoint(cfg, saved, path=path, use_checkpoint=False,
+                                  reason='tools/test.py follows the config it is given')
+    apply_checkpoint(model, weights, path, strict=strict, logger=logger, source=CHECKPOINT_SOURCE,
+                     partial_hint=PARTIAL_LOAD_HINT)
     device = local_device()
     model.to(device)
     if compile or cfg.get('compile', False):

@@ -16,13 +16,13 @@ from torch.utils.data import Dataset
 
 from ..core.runner import IterBasedRunner, build_runner, build_train_dataloader, finetune_from
 from ..utils.checkpoint import load_checkpoint
-from .class_check import check_num_classes
 from ..utils.config import Config
 from ..utils.dist_utils import close_dist, get_dist_info, init_dist, unwrap_model, wrap_model
 from ..utils.errors import ConfigError
-from ..utils.logger import close_log_file, get_root_logger
+from ..utils.logger import FILE_ONLY, close_log_file, get_root_logger
 from ..utils.paths import check_writable_output
 from ..utils.seed import init_random_seed, set_random_seed
+from .class_check import check_num_classes
 
 __all__ = ['init_training_env', 'train_segmentor', 'train_from_config', 'make_eval_fn',
            'prepare_work_dir', 'check_workflow']
@@ -163,13 +163,14 @@ def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] 
         amp: mixed precision (``cfg.amp.dtype``).
         compile: ``torch.compile`` the model (also with the config key ``compile``).
     """
-    from ..datasets import build_dataset, collate_clips, limit_worker_threads
+    from ..datasets import build_dataset, check_data_settings, collate_clips, limit_worker_threads
     from ..models import build_segmentor
     from ..utils.collect_env import env_info_text
     from ..utils.custom_imports import import_modules_from_config
 
     import_modules_from_config(cfg.get('custom_imports'))
     check_workflow(cfg)
+    check_data_settings(cfg.data)
     if amp:
         cfg.amp.enabled = True
     cfg.work_dir = work_dir or cfg.get('work_dir') or os.path.join(
@@ -189,25 +190,28 @@ def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] 
     logger = get_root_logger(log_file=log_file, log_level=cfg.get('log_level', 'INFO'))
     try:
         env_info = env_info_text()
-        logger.info('environment:\n' + env_info)
         config_text = cfg.pretty_text  # formatted by yapf: ~0.3 s, so once
-        logger.info(f'config ({config_path}):\n{config_text}')
+        copy = os.path.join(cfg.work_dir, os.path.basename(config_path))
         if get_dist_info()[0] == 0:  # the config as run, beside the checkpoints
-            copy = os.path.join(cfg.work_dir, os.path.basename(config_path))
             if copy.endswith('.py'):  # what cfg.dump(copy) writes, without formatting it again
                 with open(copy, 'w', encoding='utf-8') as f:
                     f.write(config_text)
             else:
                 cfg.dump(copy)
+        # the environment and the whole config go to the log file only; the console gets where
+        logger.info('environment:\n' + env_info, extra=FILE_ONLY)
+        logger.info(f'config ({config_path}):\n{config_text}', extra=FILE_ONLY)
+        logger.info(f'config {config_path} as run: {copy} (and with the environment in {log_file})')
         logger.info(f'seed {seed}, deterministic: {deterministic}, distributed: {distributed}')
 
+        # the data first: a bad split file or frame is reported before any weights are read
+        dataset = build_dataset(cfg.data.train)
         model = build_segmentor(cfg.model)
         if compile:
             cfg.compile = True
         if cfg.get('compile', False):
             from .compile import compile_segmentor
             compile_segmentor(model)
-        dataset = build_dataset(cfg.data.train)
         check_num_classes(model, dataset, cfg, what='data.train')
         eval_fn = make_eval_fn(cfg, distributed) if validate else None
         meta = dict(env_info=env_info, config=config_text, seed=seed, exp_name=os.path.basename(config_path))

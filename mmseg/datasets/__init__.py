@@ -1,4 +1,5 @@
-from .builder import DATASETS, PIPELINES, build_dataloader, build_dataset, collate_clips, limit_worker_threads
+from .builder import (DATASETS, PIPELINES, build_dataloader, build_dataset, check_data_settings,
+                      collate_clips, limit_worker_threads)
 from .clips import make_test_clips
 from .dataset_wrappers import RepeatDataset
 from .file_io import DataError
@@ -6,6 +7,7 @@ from .pipelines import Compose
 from .samplers import DistributedVideoSampler
 from .vspw import VSPW_CLASSES, VSPW_PALETTE, VSPWDataset2, VSPWDataset_multiFrameTest
 
-__all__ = ['DATASETS', 'PIPELINES', 'build_dataloader', 'build_dataset', 'collate_clips', 'limit_worker_threads',
+__all__ = ['DATASETS', 'PIPELINES', 'build_dataloader', 'build_dataset', 'check_data_settings',
+           'collate_clips', 'limit_worker_threads',
            'make_test_clips', 'RepeatDataset', 'DataError', 'Compose', 'DistributedVideoSampler',
            'VSPW_CLASSES', 'VSPW_PALETTE', 'VSPWDataset2', 'VSPWDataset_multiFrameTest']

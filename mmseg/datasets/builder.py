@@ -18,7 +18,7 @@ from ..utils.dist_utils import get_dist_info
 from .samplers import DistributedVideoSampler
 
 __all__ = ['DATASETS', 'PIPELINES', 'build_dataset', 'build_dataloader', 'collate_clips',
-           'limit_worker_threads']
+           'limit_worker_threads', 'check_data_settings', 'DATA_KEYS']
 
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')
@@ -27,6 +27,28 @@ PIPELINES = Registry('pipeline')
 def limit_worker_threads(worker_id: int) -> None:
     """``worker_init_fn`` of the loaders: the workers are the parallelism, so no OpenCV threads."""
     cv2.setNumThreads(0)
+
+
+# the keys of a config's ``data`` dict: the loaders' settings and the three datasets
+DATA_KEYS = {'samples_per_gpu': 'clips per process in a training batch (an integer >= 1)',
+             'workers_per_gpu': 'loader processes per process (an integer >= 0; 0 loads in the '
+                                'main process)',
+             'train': 'the training dataset', 'val': 'the validation dataset',
+             'test': 'the test dataset'}
+
+
+def check_data_settings(data: Dict[str, Any]) -> None:
+    """Refuse a ``data`` dict with unknown keys or loader settings a ``DataLoader`` would reject,
+    before anything is built (a ``ConfigError`` naming the key)."""
+    from ..utils.errors import ConfigError
+    unknown = sorted(set(data) - set(DATA_KEYS))
+    if unknown:
+        raise ConfigError(f'data has unknown keys {unknown}; expected ' + ', '.join(
+            f'{key} ({what})' for key, what in DATA_KEYS.items()))
+    for key, least in (('samples_per_gpu', 1), ('workers_per_gpu', 0)):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise ConfigError(f'data.{key}={value!r}: expected {DATA_KEYS[key]}')
 
 
 def build_dataset(cfg: Dict[str, Any], default_args: Optional[Dict[str, Any]] = None) -> Dataset:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..core.evaluation.result_writers import palette_image
 from .vspw import VSPW_CLASSES, VSPW_PALETTE
 
 __all__ = ['SYNTHETIC_CLASSES', 'make_synthetic_vspw']
@@ -281,9 +282,7 @@ def make_synthetic_vspw(out: str, *, videos: int = 24, seed: int = 0, size: Sequ
             Image.fromarray(image).save(os.path.join(origin, frame + '.jpg'), format='JPEG',
                                         quality=jpeg_quality)
             if split != 'test':
-                mask = Image.fromarray(label, mode='P')
-                mask.putpalette(palette)
-                mask.save(os.path.join(mask_dir, frame + '.png'), format='PNG')
+                palette_image(label, palette).save(os.path.join(mask_dir, frame + '.png'), format='PNG')
         splits[split].append(name)
     for split, names in splits.items():
         with open(os.path.join(out, f'{split}.txt'), 'w', encoding='utf-8') as f:

@@ -67,7 +67,7 @@ def make_toy_dataset(out: str, *, videos: int = 6, frames: Sequence[int] = (12, 
         length = int(rng.integers(frames[0], frames[1] + 1))
         for t, (image, label) in enumerate(_video(rng, length, height, width)):
             Image.fromarray(image).save(os.path.join(frame_dir, f'{t}.png'))
-            Image.fromarray(label, mode='L').save(os.path.join(label_dir, f'{t}.png'))
+            Image.fromarray(label).save(os.path.join(label_dir, f'{t}.png'))
         splits['val' if index >= videos - num_val else 'train'].append(name)
     os.makedirs(os.path.join(out, 'splits'), exist_ok=True)
     for split, names in splits.items():

@@ -132,6 +132,9 @@ def _looks_like_torch_file(path: str) -> bool:
 
 
 def _not_a_checkpoint(path: str, source: str) -> CheckpointError:
+    if os.path.splitext(path)[1].lower() in ('.py', '.yml', '.yaml', '.json'):
+        return CheckpointError(f'{source}: {path!r} is a config file, not a checkpoint; the tools '
+                               f'take the config first, e.g. tools/test.py CONFIG CHECKPOINT')
     with open(path, 'rb') as handle:
         head = handle.read(8)
     return CheckpointError(f'{source}: {path!r} is not a PyTorch checkpoint (it starts with bytes '

@@ -4,7 +4,8 @@ An error that names a wrong input (:class:`~mmseg.utils.errors.UserError`: a con
 flag, an unknown type, a missing, unsafe or unfitting file, bad data, a non-finite loss; and
 ``FileNotFoundError``/``NotADirectoryError``) is printed as one line ``error: <message>`` on stderr
 with exit status 1. Any other exception keeps its traceback. ``THEMASK_DEBUG=1`` shows tracebacks
-for everything.
+for everything. Either way the output folders the command's checks created and left empty are
+removed.
 """
 import argparse
 import os
@@ -13,6 +14,7 @@ import sys
 from typing import Any, Callable, Optional, Sequence, Tuple
 
 from .errors import UserError
+from .paths import forget_created_dirs, remove_created_empty_dirs
 
 __all__ = ['run_cli', 'USER_ERRORS', 'DEBUG_ENV', 'size_hw', 'size_text', 'int_range', 'positive_int', 'non_negative_int']
 
@@ -28,10 +30,15 @@ def run_cli(main: Callable[[Optional[Sequence[str]]], Any], argv: Optional[Seque
     try:
         result = main(argv)
     except USER_ERRORS as err:
+        remove_created_empty_dirs()
         if os.environ.get(DEBUG_ENV):
             raise
         print(f'error: {err}', file=sys.stderr, flush=True)
         sys.exit(1)
+    except BaseException:
+        remove_created_empty_dirs()
+        raise
+    forget_created_dirs()
     if isinstance(result, int) and not isinstance(result, bool):
         sys.exit(result)
     return result

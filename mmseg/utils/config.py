@@ -23,7 +23,10 @@ from .errors import ConfigError
 from .logger import get_root_logger
 
 __all__ = ['Config', 'ConfigDict', 'ConfigError', 'DictAction', 'apply_overrides', 'load_config',
-           'flatten_keys', 'DERIVED_KEYS', 'expand_derived_keys']
+           'flatten_keys', 'DERIVED_KEYS', 'expand_derived_keys', 'CONFIG_SUFFIXES']
+
+CONFIG_SUFFIXES = ('.py', '.yml', '.yaml', '.json')
+CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.ckpt', '.bin', '.safetensors')
 
 # top-level config variable -> the keys the base files set from it (re-applied when it is overridden)
 DERIVED_KEYS = {
@@ -76,11 +79,51 @@ class DictAction(_MMEngineDictAction):
                                                f'(expected KEY=VALUE, lists as "[1,2]")') from None
 
 
+def _read_config_file(path: str) -> Config:
+    """``Config.fromfile(path)``, every failure a :class:`ConfigError` naming the file."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in CONFIG_SUFFIXES:
+        kind = ('a checkpoint' if ext in CHECKPOINT_SUFFIXES or _starts_like_torch_file(path)
+                else f'a {ext or "suffix-less"} file')
+        raise ConfigError(f'config {path!r} is {kind}, not a config file (expected .py, .yml, '
+                          f'.yaml or .json); the tools take the config first, e.g. '
+                          f'tools/test.py CONFIG CHECKPOINT')
+    try:
+        cfg = Config.fromfile(path)
+    except SyntaxError as err:
+        where = err.filename if err.filename and err.filename != '<unknown>' else path
+        raise ConfigError(f'config {where!r}, line {err.lineno}: syntax error: {err.msg}') from None
+    except FileNotFoundError as err:  # a _base_ file
+        raise ConfigError(f'config {path!r} names a file that does not exist: {err.filename!r} '
+                          f'(in _base_ or an import)') from None
+    except Exception as err:  # mmengine's verdicts on a .py that is not a config
+        raise ConfigError(f'config {path!r} is not a config file: reading it failed with '
+                          f'{type(err).__name__}: {err or "(no message)"}; a config holds '
+                          f'assignments such as model = dict(...) and _base_ = [...]') from None
+    if ext == '.py' and not any(key in cfg for key in ('model', 'data', '_base_')):
+        raise ConfigError(f'config {path!r} is not a config file: it defines neither model nor data')
+    return cfg
+
+
+def _starts_like_torch_file(path: str) -> bool:
+    """A zip archive (torch.save's format) or a pickle stream."""
+    with open(path, 'rb') as handle:
+        head = handle.read(4)
+    return head.startswith(b'PK\x03\x04') or (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5)
+
+
 def load_config(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Config:
-    """Read the config file ``path`` and apply ``overrides`` (see :func:`apply_overrides`)."""
+    """Read the config file ``path`` and apply ``overrides`` (see :func:`apply_overrides`).
+
+    A missing file, a checkpoint or another kind of file, a syntax error (file and line) and a .py
+    that is not a config are each a one-line :class:`ConfigError` (``FileNotFoundError`` for a
+    missing file).
+    """
+    if os.path.isdir(path):
+        raise ConfigError(f'config {path!r} is a directory; expected a config file (.py)')
     if not os.path.isfile(path):
         raise FileNotFoundError(f'config file {path!r} does not exist')
-    cfg = Config.fromfile(path)
+    cfg = _read_config_file(path)
     if overrides:
         apply_overrides(cfg, overrides)
     return cfg

@@ -7,10 +7,17 @@ import logging
 import os
 from typing import Optional, Union
 
-__all__ = ['get_root_logger', 'close_log_file', 'print_log', 'LOG_LEVELS']
+__all__ = ['get_root_logger', 'close_log_file', 'print_log', 'LOG_LEVELS', 'FILE_ONLY']
 
 _FORMAT = '%(asctime)s - %(name)s - %(levelname)s - %(message)s'
 LOG_LEVELS = ('DEBUG', 'INFO', 'WARNING', 'ERROR')
+# ``logger.info(text, extra=FILE_ONLY)``: a record for the log file, not the console (the whole
+# config, the environment)
+FILE_ONLY = {'file_only': True}
+
+
+def _console_record(record: logging.LogRecord) -> bool:
+    return not getattr(record, 'file_only', False)
 
 
 def _rank() -> int:
@@ -42,6 +49,7 @@ def get_root_logger(log_file: Optional[str] = None,
     if not getattr(logger, '_themask_configured', False):
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(_FORMAT))
+        handler.addFilter(_console_record)
         logger.addHandler(handler)
         logger.propagate = False
         logger._themask_configured = True

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmseg.core.evaluation.result_writers import palette_image
+
 
 def save_index_png(path, label):
     """Save a palette PNG whose pixel values are ``label`` (PIL renumbers a P image without palette)."""
-    png = Image.fromarray(np.asarray(label, np.uint8), mode='P')
-    png.putpalette([v for i in range(256) for v in (i, i, i)])
-    png.save(path)
+    palette_image(label, [v for i in range(256) for v in (i, i, i)]).save(path)
 
 
 class TinyVSPW:

@@ -45,9 +45,12 @@ def paths(tmp_path_factory):
     (root / 'not_json.log.json').write_text('Iter [1/2] loss: 2.0\n')
     (root / 'full').mkdir()
     (root / 'full' / 'old.txt').write_text('stale')
+    (root / 'syntax.py').write_text("_base_ = ['x.py']\nmodel = dict(type='EncoderDecoder_clips'\n")
+    (root / 'script.py').write_text("import sys\n\nif __name__ == '__main__':\n    print(sys.argv)\n")
     return dict(data=str(data), ckpt1=str(root / 'stage1.pth'), afile=str(root / 'afile'),
                 mp4=str(root / 'clip.mp4'), log=str(root / 'run.log.json'), tmp=str(root),
-                notjson=str(root / 'not_json.log.json'), full=str(root / 'full'), s1=STAGE1, s2=STAGE2)
+                notjson=str(root / 'not_json.log.json'), full=str(root / 'full'), s1=STAGE1, s2=STAGE2,
+                syntax=str(root / 'syntax.py'), script=str(root / 'script.py'))
 
 
 DATA = ['--options', 'data.test.data_root={data}', 'data.workers_per_gpu=0']
@@ -82,6 +85,12 @@ ROWS = [
     ('test', ['{s1}', '{ckpt1}', '--launcher', 'mpi'], "argument --launcher: invalid choice: 'mpi'"),
     ('test', ['{s1}', '{ckpt1}', '--log-level', 'LOUD'], "argument --log-level: invalid choice"),
     ('test', ['{s1}', '{ckpt1}', '--local_rank', 'x'], 'argument --local_rank/--local-rank: invalid int value'),
+    ('test', ['{ckpt1}', '{s1}'], 'is a checkpoint, not a config file'),  # the two swapped
+    ('test', ['{s1}', '{s2}', *DATA], 'is a config file, not a checkpoint'),
+    ('test', ['{syntax}', '{ckpt1}'], "syntax.py', line 2: syntax error: '(' was never closed"),
+    ('test', ['{script}', '{ckpt1}'], 'script.py\' is not a config file'),
+    ('test', ['{s1}', '{ckpt1}', '--options', 'data.workers_per_gpu=-1'], 'data.workers_per_gpu=-1: expected'),
+    ('test', ['{s1}', '{ckpt1}', '--out', '/proc/x.json', *NO_DATA], "files cannot be created in '/proc'"),
     # tools/train.py
     ('train', ['{tmp}/absent.py'], "config file '"),
     ('train', ['{s1}', '--work-dir', '{afile}/wd'], "--work-dir / work_dir '"),
@@ -108,6 +117,17 @@ ROWS = [
      'checkpoint_config.interval must be a positive number'),
     ('train', ['{s1}', '--work-dir', '{tmp}/wd2', '--no-validate', '--resume-from', '{mp4}', *TRAIN_DATA],
      "--resume-from: '"),
+    ('train', ['{ckpt1}'], 'is a checkpoint, not a config file'),
+    ('train', ['{s1}', '--work-dir', '{tmp}/wd2', '--load-from', '{s2}', '--no-validate', *TRAIN_DATA],
+     'is a config file, not a checkpoint'),
+    ('train', ['{syntax}'], "line 2: syntax error"),
+    ('train', ['{script}'], 'is not a config file'),
+    ('train', ['{s1}', '--work-dir', '{tmp}/wd2', '--options', 'data.samples_per_gpu=0'],
+     'data.samples_per_gpu=0: expected clips per process in a training batch (an integer >= 1)'),
+    ('train', ['{s1}', '--work-dir', '{tmp}/wd2', '--options', 'data.workers_per_gpu=-1'],
+     'data.workers_per_gpu=-1: expected loader processes'),
+    ('train', ['{s1}', '--work-dir', '{tmp}/wd2', '--options', '+data.sample_per_gpu=2'],
+     "data has unknown keys ['sample_per_gpu']"),
     # tools/print_config.py
     ('print_config', ['{tmp}/absent.py'], "config file '"),
     ('print_config', ['{s1}', '--options', 'runner.max_iters'], 'argument --options/--cfg-options: expected KEY=VALUE'),
@@ -252,6 +272,18 @@ def test_every_tool_has_rows():
     scripts = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, 'tools')) if name.endswith('.py'))
     assert scripts == sorted(TOOLS), 'a new tool needs rows in ROWS'
     assert {row[0] for row in ROWS} == set(TOOLS)
+
+
+def test_a_failed_run_leaves_no_empty_output_folder(paths, capsys, tmp_path):
+    out = tmp_path / 'new' / 'demo'
+    code, err = _run('video_demo', [STAGE1, paths['ckpt1'], str(tmp_path / 'absent'), '--out', str(out)], capsys)
+    assert code == 1 and 'is neither a video file' in err
+    assert not (tmp_path / 'new').exists()  # created by the output check, empty, removed
+    kept = tmp_path / 'kept'
+    kept.mkdir()
+    (kept / 'mine.txt').write_text('x')
+    code, err = _run('video_demo', [STAGE1, paths['ckpt1'], str(tmp_path / 'absent'), '--out', str(kept)], capsys)
+    assert code == 1 and sorted(os.listdir(kept)) == ['mine.txt']  # labels/ removed, the folder kept
 
 
 def test_debug_switch_shows_the_traceback(paths, monkeypatch):

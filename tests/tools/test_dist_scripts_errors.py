@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from mmseg.utils.launch_filter import filter_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -60,3 +62,13 @@ def test_dist_train_sh_user_error_appears_once(tmp_path):
     res = run_script('tools/dist_train.sh', STAGE1, '2', '--work-dir', str(tmp_path / 'wd'), '--options',
                      'runner.max_iters=2.5', port=29742)
     assert_one_line(res, 'runner.max_iters=2.5 has the wrong type')
+
+
+@pytest.mark.parametrize('script,args', [
+    ('tools/dist_train.sh', [STAGE1, '0']), ('tools/dist_train.sh', [STAGE1, 'two']),
+    ('tools/dist_test.sh', [STAGE1, 'ckpt.pth', 'abc']), ('tools/dist_test.sh', [STAGE1, 'ckpt.pth', '-1'])])
+def test_dist_scripts_check_the_process_count_before_torchrun(script, args):
+    res = run_script(script, *args, port=29743)
+    assert res.returncode == 1 and res.stdout == ''
+    assert res.stderr == (f"error: GPUS (processes per node) must be a positive integer such as 2, got "
+                          f"'{args[-1]}'\n")

@@ -62,8 +62,17 @@ def here(tool, *argv, capsys):
 def test_train_resume_finetune_test_and_format(tiny, capsys):
     root, data, options = tiny
     stage1 = root / 'stage1'
-    here('train', STAGE1, '--work-dir', str(stage1), '--seed', '0', '--deterministic', '--no-validate',
-         '--options', *options, 'runner.max_iters=4', 'checkpoint_config.interval=2', capsys=capsys)
+    code, out, err = run_tool('train', [STAGE1, '--work-dir', str(stage1), '--seed', '0', '--deterministic',
+                                        '--no-validate', '--options', *options, 'runner.max_iters=4',
+                                        'checkpoint_config.interval=2'], capsys)
+    assert code == 0, err[-5000:]
+    # a quiet console: the config and the environment go to the log file, the console says where
+    before_first_iteration = (out + err).split('Iter [1/4]')[0].splitlines()
+    assert len(before_first_iteration) <= 40, '\n'.join(before_first_iteration)
+    assert 'as run: ' in err and 'train_pipeline' not in err
+    log_text = open(glob.glob(str(stage1 / '*.log'))[0]).read()
+    assert 'train_pipeline' in log_text and 'environment:' in log_text
+    assert 'hooks (in call order): CheckpointHook(every 2 it), TextLoggerHook(every 1 it)' in err
     assert {'iter_2.pth', 'iter_4.pth', 'latest.pth'} <= set(os.listdir(stage1))
     assert os.path.realpath(stage1 / 'latest.pth') == str((stage1 / 'iter_4.pth').resolve())
     log = [json.loads(line) for line in open(glob.glob(str(stage1 / '*.log.json'))[0])]

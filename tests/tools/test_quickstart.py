@@ -1,4 +1,5 @@
-"""tools/quickstart.sh end to end with two iterations per stage on a tiny generated dataset."""
+"""tools/quickstart.sh end to end (QUICK=1: the test on the first 4 val videos) with two iterations
+per stage on a tiny generated dataset."""
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ SMOKE = ('runner.max_iters=2 checkpoint_config.interval=2 data.workers_per_gpu=0
 def test_quickstart_runs_every_step_and_writes_what_it_promises(tmp_path, synthetic_vspw):
     data, work = synthetic_vspw, tmp_path / 'quickstart'
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHON=sys.executable, OMP_NUM_THREADS='1', WORK_DIR=str(work),
-               DATA=str(data), OPTIONS=SMOKE)
+               DATA=str(data), OPTIONS=SMOKE, QUICK='1')
     res = subprocess.run(['bash', 'tools/quickstart.sh'], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
@@ -31,12 +32,14 @@ def test_quickstart_runs_every_step_and_writes_what_it_promises(tmp_path, synthe
                     '--options data.test.test_size=2 --eval mIoU mVC'):
         assert command in res.stdout, command
     assert [json.loads(line)['iter'] for line in open(next((work / 'stage2').glob('*.log.json')))
-            if json.loads(line).get('mode') == 'train'] == [1, 2]
+            if json.loads(line).get('mode') == 'train'] == [1, 2]  # OPTIONS win over QUICK's 100
+    assert '\033[' not in res.stdout  # no colour codes in a redirected log
+    assert f'python tools/video_demo.py {work}/stage2/latest.pth YOUR_VIDEO.mp4' in res.stdout
 
     metrics = json.load(open(work / 'metrics.json'))
     assert metrics['test_size'] == 2 and 0 <= metrics['mIoU'] <= 1 and metrics['mVC8'] is not None
     assert f'mIoU {100 * metrics["mIoU"]:.2f}%' in res.stdout
-    val = [line.strip() for line in open(data / 'val.txt')]
+    val = [line.strip() for line in open(data / 'val.txt')][:4]
     frames = sum(len(os.listdir(data / 'data' / video / 'origin')) for video in val)
     assert len(list(work.glob('results/*/*.png'))) == frames == len(list(work.glob('overlays/*/*.jpg')))
     assert (work / 'stage1_loss.png').is_file() and (work / 'stage2_loss.png').is_file()

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ['write_label_png', 'blend_overlay', 'write_overlay']
+__all__ = ['palette_image', 'write_label_png', 'blend_overlay', 'write_overlay']
 
 
 def _check_labels(labels: np.ndarray, num_colours: int, path: str) -> np.ndarray:
@@ -20,14 +20,23 @@ def _check_labels(labels: np.ndarray, num_colours: int, path: str) -> np.ndarray
     return labels.astype(np.uint8)
 
 
+def palette_image(labels: np.ndarray, palette: Sequence[int]) -> Image.Image:
+    """A palette ('P') image whose pixel values are the uint8 ``labels`` (H, W), with ``palette``
+    (a flat list of up to 256 RGB triples) attached. Built from the raw bytes: PIL's
+    ``fromarray(mode=...)`` is deprecated."""
+    labels = np.ascontiguousarray(labels, dtype=np.uint8)
+    image = Image.frombytes('P', (labels.shape[1], labels.shape[0]), labels.tobytes())
+    image.putpalette(list(palette))
+    return image
+
+
 def write_label_png(path: str, labels: np.ndarray, palette: Sequence[Sequence[int]]) -> None:
     """Save ``labels`` (H, W), values 0..len(palette)-1, as a single-channel PNG with ``palette``
     (RGB triples) attached, creating the folder."""
     labels = _check_labels(labels, len(palette), path)
-    image = Image.fromarray(labels, mode='P')
     flat = np.zeros((256, 3), dtype=np.uint8)
     flat[:len(palette)] = np.asarray(palette, dtype=np.uint8)
-    image.putpalette(flat.ravel().tolist())
+    image = palette_image(labels, flat.ravel().tolist())
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     image.save(path, format='PNG')
 

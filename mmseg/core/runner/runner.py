@@ -385,6 +385,12 @@ def stream_start(samples_seen: int, world_size: int) -> Tuple[int, int]:
     return start, start * world_size - samples_seen
 
 
+def _describe_hook(hook: Hook) -> str:
+    """``CheckpointHook(every 4000 it)``: what the hook does, for the run's summary line."""
+    interval = getattr(hook, 'interval', None)
+    return type(hook).__name__ + (f'(every {interval} it)' if isinstance(interval, int) else '')
+
+
 def build_runner(cfg: Mapping[str, Any], *, model: nn.Module, work_dir: str,
                  logger: Optional[logging.Logger] = None, meta: Optional[Mapping[str, Any]] = None,
                  timestamp: Optional[str] = None, eval_fn: Optional[Any] = None) -> IterBasedRunner:
@@ -429,6 +435,6 @@ def build_runner(cfg: Mapping[str, Any], *, model: nn.Module, work_dir: str,
         evaluation = dict(cfg['evaluation'])
         runner.register_hook(EvalHook(eval_fn=eval_fn, interval=evaluation['interval'],
                                       at_end=evaluation.get('at_end', False)))
-    runner.logger.info(f'runner: {max_iters} iterations, hooks: '
-                       + ', '.join(f'{type(h).__name__}({h.priority})' for h in runner.hooks))
+    runner.logger.info(f'runner: {max_iters} iterations; hooks (in call order): '
+                       + ', '.join(_describe_hook(h) for h in runner.hooks))
     return runner

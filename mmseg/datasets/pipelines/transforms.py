@@ -305,12 +305,12 @@ class Normalize_clips:
         self.to_rgb = to_rgb
 
     def _normalize(self, img: np.ndarray) -> np.ndarray:
-        if self.to_rgb:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        img = img.astype(np.float32)
-        cv2.subtract(img, self.mean.astype(np.float64)[None], img)
-        cv2.multiply(img, 1.0 / self.std.astype(np.float64)[None], img)
-        return img
+        # numpy broadcasting of the (3,) mean and std over (H, W, 3): one rule for every frame shape
+        # (OpenCV's array-as-scalar arithmetic changed its broadcasting for small frames in 5.1)
+        out = (img[..., ::-1] if self.to_rgb else img).astype(np.float32)  # a fresh array
+        out -= self.mean
+        out /= self.std
+        return out
 
     def __call__(self, results: Dict[str, Any]) -> Dict[str, Any]:
         results['img'] = [self._normalize(img) for img in results['img']]

@@ -120,6 +120,19 @@ def test_normalize_converts_bgr_to_rgb():
     assert out['img'][0].dtype == np.float32 and out['img_norm_cfg']['to_rgb'] is True
 
 
+@pytest.mark.parametrize('shape', [(1, 1), (2, 1), (1, 3), (480, 853)])
+@pytest.mark.parametrize('to_rgb', [True, False])
+def test_normalize_is_per_channel_on_every_frame_shape(shape, to_rgb):
+    """(img - mean) / std per channel, whatever the frame's shape (OpenCV 5.1 broadcast a (1, 3)
+    array differently on 1x1, 2x1 and 1x3 frames)."""
+    img = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    mean, std = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]  # the configs' values
+    out = Normalize_clips(mean=mean, std=std, to_rgb=to_rgb)(dict(img=[img]))['img'][0]
+    expected = ((img[..., ::-1] if to_rgb else img).astype(np.float64) - mean) / std
+    assert out.shape == (*shape, 3) and out.dtype == np.float32 and out.flags.c_contiguous
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
+
+
 def test_pad_to_size_and_divisor():
     clip = coordinate_clip(2, 20, 30)
     out = Pad_clips(size=(32, 48), pad_val=0, seg_pad_val=255)(dict(clip))
