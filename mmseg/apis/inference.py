@@ -66,7 +66,7 @@ def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
         cfg = load_config(config) if not isinstance(config, Config) else config
         if saved is not None:
             reconcile_with_checkpoint(cfg, saved, path=path, use_checkpoint=True,
-                                      reason='what the model was trained with')
+                                      reason='what the model was trained with', strict=strict)
     cfg.model.pretrained = None
     model = build_segmentor(cfg.model)
     if weights is not None:

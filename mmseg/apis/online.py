@@ -6,35 +6,29 @@
     seg.reset()                            # before the next video
 
 THE-Mask's backbone and pixel decoder work frame by frame; only the transformer decoder looks
-across the frames of a clip. So each frame goes through the backbone and the pixel decoder once,
-and their outputs (multi-scale maps and mask features; at fast inference also the mask features
-shrunk to the decoder's attention sizes) are kept for the frames later clips need. The full-size
-mask features are read for the target frame only: the others serve the attention masks alone.
+across the frames of a clip. So each frame goes through ``model.encode_frames`` once, and its
+features are kept for the frames later clips need; ``model.decode_clip`` then decodes the clip of
+the newest frame from the cache, and ``model.postprocess`` turns its map into scores, as the
+segmentor does for a whole clip. This class only manages the cache.
 The clip of frame ``t`` is the one training uses: frames ``t + d`` for each ``d`` in the config's
 ``dilation``, then ``t`` last (unless 0 is in ``dilation``); indices before the first frame clamp
 to 0, so the first frame repeats at the start of a video, as the training sampler does. The result
 equals ``model.inference`` on that clip built by hand.
 """
 from collections import deque
-from typing import Deque, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Deque, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..models.decode_heads.themask_base_head import FrameFeatures
+from ..models.segmentors import EncoderDecoder_clips
 from ..utils.errors import ConfigError, UsageError
 from .inference import Frame, prepare_clip
-from .trained_config import config_dilation
+from .trained_config import config_dilation, config_num_frames
 
 __all__ = ['OnlineSegmenter', 'config_dilation', 'clip_offsets']
-
-
-class FrameFeatures(NamedTuple):
-    """What the cache keeps of one frame: the pixel decoder's outputs and, at fast inference, the
-    mask features already resized to the decoder's attention sizes (None in reference mode)."""
-    multi_scale: List[torch.Tensor]
-    mask_features: torch.Tensor
-    small_mask_features: Optional[List[torch.Tensor]]
 
 
 def clip_offsets(dilation: Sequence[int]) -> List[int]:
@@ -58,14 +52,13 @@ class OnlineSegmenter:
     """
 
     def __init__(self, model: nn.Module, *, dilation: Optional[Sequence[int]] = None) -> None:
-        head = getattr(model, 'decode_head', None)
-        if not (hasattr(head, 'frame_features') and hasattr(head, 'decode_clip')):
+        if not isinstance(model, EncoderDecoder_clips):
             raise UsageError(f'OnlineSegmenter needs a THE-Mask segmentor (EncoderDecoder_clips), got '
                              f'{type(model).__name__}')
         if dilation is None:
             dilation = config_dilation(getattr(model, 'cfg', None))
         if dilation is None:
-            if getattr(head.predictor, 'num_frames', 1) != 1:
+            if config_num_frames(getattr(model, 'cfg', None)) not in (None, 1):
                 raise ConfigError('the config gives no data.train...dilation; pass '
                                   'OnlineSegmenter(model, dilation=[...])')
             dilation = [0]
@@ -103,10 +96,7 @@ class OnlineSegmenter:
             raise UsageError(f'frame {self.frame_index + 1} has network input size {size} but the video '
                              f'so far {self._input_size}; call reset() before a new video')
         self._input_size = size
-        head = self.model.decode_head
-        multi_scale, mask_features = head.frame_features(self.model.backbone(img))
-        small = head.predictor.attention_features(mask_features, [m.shape[-2:] for m in multi_scale])
-        self._cache.append(FrameFeatures(multi_scale, mask_features, small))
+        self._cache.append(self.model.encode_frames(img))
         self.frame_index += 1
         return data['img_metas'][0][0]
 
@@ -122,17 +112,9 @@ class OnlineSegmenter:
             meta = self._encode(frame)
             first = self.frame_index - len(self._cache) + 1
             clip = [self._cache[i - first] for i in self.clip_indices(self.frame_index)]
-            multi_scale = [torch.cat(level) for level in zip(*(f.multi_scale for f in clip))]
-            if clip[0].small_mask_features is None:  # reference mode: every layer predicts every frame
-                mask_features, small = torch.cat([f.mask_features for f in clip]), None
-            else:  # fast: full-size mask features of the target only, the others at attention sizes
-                mask_features = clip[self.target_index].mask_features
-                small = [torch.cat(level) for level in zip(*(f.small_mask_features for f in clip))]
-            head = self.model.decode_head
             # the final prediction of the target frame alone (its queries still see the whole clip)
-            maps = head.semantic_map(head.decode_clip(multi_scale, mask_features, num_clips=1,
-                                                      frame=self.target_index, small_mask_features=small))
-            target = self.model.resize_maps(maps, self._input_size)
-            scores = self.model.scores_from_maps(target, [meta], rescale=True, probabilities=return_scores)[0]
+            maps = self.model.decode_clip(clip, target=self.target_index)
+            scores = self.model.postprocess(maps, self._input_size, [meta],
+                                            probabilities=return_scores)[0]
             labels = scores.argmax(dim=0).to(torch.uint8).cpu().numpy()
         return (labels, scores) if return_scores else labels

@@ -180,7 +180,7 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
     saved = saved_config(weights, path)
     if saved is not None:  # the config decides, as in the original; say where it differs
         reconcile_with_checkpoint(cfg, saved, path=path, use_checkpoint=False,
-                                  reason='tools/test.py follows the config it is given')
+                                  reason='tools/test.py follows the config it is given', strict=strict)
     apply_checkpoint(model, weights, path, strict=strict, logger=logger, source=CHECKPOINT_SOURCE,
                      partial_hint=PARTIAL_LOAD_HINT)
     device = local_device()

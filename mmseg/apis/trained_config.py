@@ -13,18 +13,18 @@ are compared:
   checkpoint's (what the model was trained with); ``tools/test.py`` keeps the config's, as the
   original does, and says so.
 
-Checkpoints without a saved config (the original's, converted files) are used with the given
-config as they are.
+Checkpoints without a saved config (converted files, bare state dicts) are used with the given
+config as they are; so are those whose saved config cannot be read (with a notice).
 """
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..datasets.builder import DATASETS
 from ..utils.config import Config
-from ..utils.errors import CheckpointError, ConfigError
+from ..utils.errors import ConfigError
 from ..utils.logger import get_root_logger
 
 __all__ = ['MODEL_KEYS', 'CLIP_SETTINGS', 'saved_config', 'reconcile_with_checkpoint',
-           'config_dilation', 'dataset_classes']
+           'config_dilation', 'config_num_frames', 'dataset_classes']
 
 MISSING = object()
 MODEL_KEYS = ('model.backbone.type', 'model.decode_head.type', 'model.decode_head.num_classes')
@@ -55,6 +55,12 @@ def config_dilation(cfg: Optional[Mapping]) -> Optional[List[int]]:
     """``dilation`` of the config's training dataset (followed through wrappers), or None."""
     node = _train_dataset_node(cfg, 'dilation')
     return None if node is None else [int(d) for d in node['dilation']]
+
+
+def config_num_frames(cfg: Optional[Mapping]) -> Optional[int]:
+    """Frames per training clip of the config's decoder, or None."""
+    value = _lookup(cfg, 'model.decode_head.transformer_decoder_cfg.num_frames') if cfg is not None else MISSING
+    return None if value is MISSING else value
 
 
 def dataset_classes(cfg: Mapping) -> Tuple[Tuple[str, ...], Tuple[Tuple[int, int, int], ...]]:
@@ -98,8 +104,7 @@ def _set_num_frames(cfg: Config, value: int) -> None:
 # the key named in the notice)
 Setting = Tuple[Callable[[Mapping], Any], Optional[Callable[[Config, Any], None]], str]
 CLIP_SETTINGS: Dict[str, Setting] = {
-    'num_frames': (lambda c: _lookup(c, 'model.decode_head.transformer_decoder_cfg.num_frames'),
-                   _set_num_frames, 'model.decode_head.transformer_decoder_cfg.num_frames'),
+    'num_frames': (config_num_frames, _set_num_frames, 'model.decode_head.transformer_decoder_cfg.num_frames'),
     'dilation': (config_dilation, _set_dilation, 'data.train...dilation'),
     # the labels' names and colours: init_segmentor sets model.CLASSES / PALETTE from the checkpoint's
     'classes': (lambda c: dataset_classes(c)[0], None, 'data.test classes'),
@@ -115,9 +120,10 @@ def saved_config(checkpoint: Any, path: str) -> Optional[Config]:
         return None
     try:
         return Config.fromstring(text, '.py')
-    except Exception as err:  # a damaged or foreign meta entry: say which file
-        raise CheckpointError(f'{path!r}: the training config saved in its meta cannot be read '
-                              f'({type(err).__name__}: {err})') from None
+    except Exception as err:  # a damaged or foreign meta entry: the weights are still usable
+        get_root_logger().warning(f'{path}: the training config saved in its meta cannot be read '
+                                  f'({type(err).__name__}: {err}); using the config given with it')
+        return None
 
 
 def _short(value: Any) -> str:
@@ -126,7 +132,7 @@ def _short(value: Any) -> str:
 
 
 def reconcile_with_checkpoint(cfg: Config, saved: Config, *, path: str, use_checkpoint: bool,
-                              reason: str) -> List[str]:
+                              reason: str, strict: bool = True) -> List[str]:
     """Compare ``cfg`` with the checkpoint's ``saved`` config; return the clip settings that differ.
 
     Args:
@@ -137,17 +143,21 @@ def reconcile_with_checkpoint(cfg: Config, saved: Config, *, path: str, use_chec
         use_checkpoint: use the checkpoint's clip settings (inference) or keep the config's
             (``tools/test.py``).
         reason: why that side is used, ending the notice (``'what the model was trained with'``).
+        strict: a model key that differs is an error; without, a warning (for a partial load).
 
     Raises:
-        ConfigError: a key of :data:`MODEL_KEYS` differs (the weights cannot fit the config).
+        ConfigError: with ``strict``, a key of :data:`MODEL_KEYS` differs (the weights cannot fit
+            the config).
     """
+    logger = get_root_logger()
     for key in MODEL_KEYS:
         mine, theirs = _lookup(cfg, key), _lookup(saved, key)
         if MISSING not in (mine, theirs) and mine != theirs:
-            raise ConfigError(f'{key} is {mine!r} in the config but {theirs!r} in the training config '
-                              f'of the checkpoint {path!r}: they describe different models; use the '
-                              f'config the checkpoint was trained with')
-    logger = get_root_logger()
+            message = (f'{key} is {mine!r} in the config but {theirs!r} in the training config of the '
+                       f'checkpoint {path!r}: they describe different models')
+            if strict:
+                raise ConfigError(f'{message}; use the config the checkpoint was trained with')
+            logger.warning(f'{message}; loading what fits (partial load)')
     differing = []
     for name, (read, write, key) in CLIP_SETTINGS.items():
         mine, theirs = read(cfg), read(saved)

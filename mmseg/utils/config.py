@@ -6,9 +6,10 @@ exists: a typo such as ``runner.max_iter=5`` is refused with the closest existin
 of the wrong type (``data.test.test_size=two``) is refused too. A leading ``+`` adds a new key on
 purpose (``+model.foo=1``).
 
-Overriding a top-level variable that the base files use to set other keys (``data_root``,
-``num_classes``, see :data:`DERIVED_KEYS`) also sets those keys where they still hold the old value,
-and says so on stderr; keys overridden explicitly in the same command win.
+Overriding a top-level variable that the config files use to compute other keys (``data_root``,
+``num_classes``, ``dec_layers``, ``MASK_DIM``, ...; see :mod:`mmseg.utils.config_variables`)
+recomputes those keys where they still hold the value computed from the old one, and says so on
+stderr; keys overridden explicitly in the same command win.
 """
 import argparse
 import difflib
@@ -19,49 +20,16 @@ from typing import Any, Iterator, List, Mapping, Optional, Tuple
 from mmengine.config import Config, ConfigDict
 from mmengine.config import DictAction as _MMEngineDictAction
 
+from .config_variables import derived_overrides, variable_uses
 from .errors import ConfigError
 from .logger import get_root_logger
 
 __all__ = ['Config', 'ConfigDict', 'ConfigError', 'DictAction', 'apply_overrides', 'load_config',
-           'flatten_keys', 'DERIVED_KEYS', 'expand_derived_keys', 'CONFIG_SUFFIXES']
+           'flatten_keys', 'CONFIG_SUFFIXES']
 
 CONFIG_SUFFIXES = ('.py', '.yml', '.yaml', '.json')
+MAPPINGS = (Mapping, Config)  # a Config is no Mapping, but its top level is walked as one
 CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.ckpt', '.bin', '.safetensors')
-
-# top-level config variable -> the keys the base files set from it (re-applied when it is overridden)
-DERIVED_KEYS = {
-    'data_root': ('data.train.data_root', 'data.train.dataset.data_root', 'data.val.data_root',
-                  'data.test.data_root'),
-    'num_classes': ('model.decode_head.num_classes',
-                    'model.decode_head.transformer_decoder_cfg.num_classes'),
-}
-
-
-def _get(root: Mapping, path: str) -> Any:
-    node: Any = root
-    for part in path.split('.'):
-        if not isinstance(node, Mapping) or part not in node:
-            return KeyError
-        node = node[part]
-    return node
-
-
-def expand_derived_keys(cfg: Config, overrides: Mapping[str, Any]) -> dict:
-    """``overrides`` plus, for an overridden ``data_root`` or ``num_classes``, the keys of
-    :data:`DERIVED_KEYS` that still hold the variable's old value (each one reported on stderr)."""
-    out = dict(overrides)
-    for name, paths in DERIVED_KEYS.items():
-        if name not in overrides or name not in cfg._cfg_dict:
-            continue
-        old = cfg._cfg_dict[name]
-        derived = [p for p in paths if p not in overrides and _get(cfg._cfg_dict, p) == old]
-        for path in derived:
-            out[path] = overrides[name]
-        if derived:
-            print(f'config override {name}={overrides[name]!r} also sets {", ".join(derived)}',
-                  file=sys.stderr)
-    return out
-
 
 class DictAction(_MMEngineDictAction):
     """mmengine's ``KEY=VALUE`` action; a malformed item is an argparse error naming the flag."""
@@ -131,7 +99,7 @@ def load_config(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Con
 
 def flatten_keys(node: Any, prefix: str = '') -> Iterator[str]:
     """Yield every dotted key path of a nested dict (lists are not entered)."""
-    if isinstance(node, Mapping):
+    if isinstance(node, MAPPINGS):
         for key, value in node.items():
             path = f'{prefix}{key}'
             yield path
@@ -179,7 +147,7 @@ def _missing_key_error(path: List[str], depth: int, node: Any, root: Mapping) ->
     key = '.'.join(path)
     parent = '.'.join(path[:depth]) or '<top level>'
     missing = path[depth]
-    if isinstance(node, Mapping):
+    if isinstance(node, MAPPINGS):
         siblings = [str(k) for k in node.keys()]
         close = difflib.get_close_matches(missing, siblings, n=3, cutoff=0.6)
         close_paths = ['.'.join(path[:depth] + [c]) for c in close]
@@ -205,8 +173,8 @@ def _walk(root: Mapping, path: List[str], add: bool) -> Tuple[Any, Any]:
                                   f'for {".".join(path[:depth]) or "<top level>"} (a list of {len(node)})')
             node = node[index]
             continue
-        if not isinstance(node, Mapping) or part not in node:
-            if add and isinstance(node, Mapping):
+        if not isinstance(node, MAPPINGS) or part not in node:
+            if add and isinstance(node, MAPPINGS):
                 node[part] = ConfigDict()
             else:
                 raise _missing_key_error(path, depth, node, root)
@@ -216,7 +184,7 @@ def _walk(root: Mapping, path: List[str], add: bool) -> Tuple[Any, Any]:
         if not -len(node) <= int(last) < len(node):
             raise ConfigError(f'config override {".".join(path)!r}: index {last} is out of range')
         return node, int(last)
-    if not isinstance(node, Mapping) or (last not in node and not add):
+    if not isinstance(node, MAPPINGS) or (last not in node and not add):
         raise _missing_key_error(path, len(path) - 1, node, root)
     return node, last
 
@@ -226,18 +194,21 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
 
     Every key path must exist (list elements are addressed by index, ``a.0.b``) unless it starts
     with ``+``; the new value must have the type of the value it replaces (int and float mix,
-    ``None`` goes anywhere). ``data_root`` and ``num_classes`` also set their derived keys (see
-    :func:`expand_derived_keys`).
+    ``None`` goes anywhere). An overridden top-level variable also recomputes the keys the config
+    files compute from it (see :func:`~mmseg.utils.config_variables.derived_overrides`).
     """
-    root = cfg._cfg_dict  # the ConfigDict behind the Config
-    overrides = expand_derived_keys(cfg, overrides)
-    for raw_key, value in overrides.items():
+    uses = variable_uses(cfg.filename) if any('.' not in key for key in overrides) else []
+    derived, report = derived_overrides(cfg, overrides, uses)
+    for name, paths in report.items():
+        print(f'config override {name}={overrides[name]!r} also sets '
+              + ', '.join(f'{p}={derived[p]!r}' for p in paths), file=sys.stderr)
+    for raw_key, value in {**overrides, **derived}.items():
         add = raw_key.startswith('+')
         key = raw_key[1:] if add else raw_key
         path = key.split('.')
         if not key or any(not part for part in path):
             raise ConfigError(f'config override {raw_key!r} is not a dotted key path')
-        container, last = _walk(root, path, add)
+        container, last = _walk(cfg, path, add)
         exists = (isinstance(container, list) or last in container)
         if exists:
             value = _check_type(key, container[last], value)

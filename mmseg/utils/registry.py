@@ -46,7 +46,9 @@ class Registry(_MMEngineRegistry):
 
 def build_from_cfg(cfg: Dict[str, Any], registry: Registry,
                    default_args: Optional[Dict[str, Any]] = None) -> Any:
-    """Build ``registry.get(cfg['type'])(**rest_of_cfg)``.
+    """Build ``registry.get(cfg['type'])(**rest_of_cfg)``; a class with a ``from_config``
+    classmethod gets ``cls(**cls.from_config(**rest_of_cfg))`` (Mask2Former's pattern: the
+    config is translated in one place and the constructor takes plain arguments).
 
     Args:
         cfg: a dict with a ``type`` key (a registered name or a class) and the constructor's
@@ -64,6 +66,8 @@ def build_from_cfg(cfg: Dict[str, Any], registry: Registry,
     obj_type = args.pop('type')
     obj_cls = obj_type if inspect.isclass(obj_type) else registry.get(obj_type)
     try:
+        if hasattr(obj_cls, 'from_config'):  # the class translates its config into arguments
+            args = obj_cls.from_config(**args)
         return obj_cls(**args)
     except TypeError as err:
         # Name the registry entry, so a misspelled keyword in a config is easy to find.

@@ -74,6 +74,8 @@ def test_a_model_key_that_differs_is_an_error(trained):
     cfg = load_config(STAGE2, {'num_classes': 5})
     with pytest.raises(ConfigError, match='model.decode_head.num_classes is 5 in the config but 124'):
         init_segmentor(cfg, checkpoint)
+    model = init_segmentor(STAGE1, checkpoint, strict=False)  # a partial load is still possible
+    assert type(model.decode_head).__name__ == 'THEMask1fHead'
 
 
 def test_a_checkpoint_without_its_config(trained, tmp_path, mmseg_caplog):
@@ -85,6 +87,11 @@ def test_a_checkpoint_without_its_config(trained, tmp_path, mmseg_caplog):
     assert OnlineSegmenter(model).dilation == [0]
     with pytest.raises(UsageError, match='carries no training config'):
         init_segmentor(str(bare))
+    damaged = tmp_path / 'damaged.pth'
+    torch.save({'state_dict': torch.load(checkpoint, weights_only=True)['state_dict'],
+                'meta': {'config': 'model = dict(\n'}}, damaged)
+    assert OnlineSegmenter(init_segmentor(STAGE2, str(damaged))).dilation == [0]
+    assert any('cannot be read' in r.message for r in mmseg_caplog.records)
 
 
 def test_tools_test_follows_its_config_and_says_so(trained, synthetic_vspw, tmp_path, capsys):

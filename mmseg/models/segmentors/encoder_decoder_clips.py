@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..builder import SEGMENTORS, build_backbone, build_head
+from ..decode_heads.themask_base_head import FrameFeatures
 from ..utils import fast_mode
 
 FrameMeta = Dict
@@ -78,10 +79,38 @@ class EncoderDecoder_clips(nn.Module):
         losses = self.decode_head.forward_train(self.extract_feat(img), gt_semantic_seg, iteration)
         return {f'decode.{k}': v for k, v in losses.items()}
 
+    # ------------------------------------------------------------------ streaming steps
+    def encode_frames(self, img: torch.Tensor) -> FrameFeatures:
+        """Backbone and pixel decoder on N normalised frames (N, 3, H, W), each on its own.
+
+        The result serves any clip those frames are part of: concatenate the features of a clip's
+        frames in clip order (``FrameFeatures.cat``) and pass them to :meth:`decode_clip`. This is
+        how :class:`~mmseg.apis.OnlineSegmenter` encodes each frame of a stream once.
+        """
+        if img.dim() != 4:
+            raise ValueError(f'expected frames (N, 3, H, W), got a tensor of shape {tuple(img.shape)}')
+        return self.decode_head.encode_frames(self.backbone(img))
+
+    def decode_clip(self, frames: Union[FrameFeatures, Sequence[FrameFeatures]],
+                    target: Optional[int] = None, num_clips: int = 1) -> torch.Tensor:
+        """The temporal decoder on the features of ``num_clips`` clips' frames (clip-major):
+        class maps (B*T, K, H/4, W/4) at stride 4, or with ``target`` that frame's of each clip
+        (B, K, H/4, W/4). Turn them into scores with :meth:`postprocess`."""
+        features = frames if isinstance(frames, FrameFeatures) else FrameFeatures.cat(list(frames))
+        return self.decode_head.decode_maps(features, num_clips, target)
+
+    def postprocess(self, maps: torch.Tensor, input_size: Sequence[int], metas: ClipMetas,
+                    rescale: bool = True, probabilities: bool = True) -> torch.Tensor:
+        """Stride-4 class maps of one clip's frames (T, K, h, w) -> scores at the original frame
+        size (see :meth:`scores_from_maps`); ``input_size`` is the network input's (H, W)."""
+        return self.scores_from_maps(self.resize_maps(maps, input_size), metas, rescale, probabilities)
+
     # ------------------------------------------------------------------ inference
     def encode_decode(self, img: torch.Tensor) -> torch.Tensor:
         """Head class maps of (B, T, 3, H, W) clips resized to (H, W): (B*T, K, H, W)."""
-        maps = self.decode_head.forward_test(self.extract_feat(img), num_clips=img.shape[0])
+        if img.dim() != 5:
+            raise ValueError(f'expected clips (B, T, 3, H, W), got a tensor of shape {tuple(img.shape)}')
+        maps = self.decode_clip(self.encode_frames(img.flatten(0, 1)), num_clips=img.shape[0])
         return self.resize_maps(maps, img.shape[-2:])
 
     def resize_maps(self, maps: torch.Tensor, size: Sequence[int]) -> torch.Tensor:

@@ -2,6 +2,7 @@
 branches, the test-time output shape and the checks on in_index / in_features."""
 import math
 import os
+import re
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from mmseg.models.decode_heads.the_mask_1f_head import THEMask1fHead
 from mmseg.models.decode_heads.the_mask_head import THEMaskHead
 from mmseg.models.decode_heads.themask_base_head import semantic_inference
 from mmseg.utils.config import load_config
+from mmseg.utils.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CONFIGS = {'1f': 'local_configs/themask/1f_themask_mit_b0_synthetic.py',
@@ -87,7 +89,7 @@ def test_in_index_must_list_the_four_outputs_in_order(in_index):
 
 
 def test_in_features_must_be_in_input_shape():
-    with pytest.raises(KeyError, match='res6'):
+    with pytest.raises(ConfigError, match='res6'):
         build_head(head_cfg('1f', in_features=['res2', 'res3', 'res4', 'res6']))
 
 
@@ -96,3 +98,50 @@ def test_decoder_num_classes_must_match_the_head():
     cfg.transformer_decoder_cfg.num_classes = 7
     with pytest.raises(ValueError, match='num_classes=7'):
         build_head(cfg)
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('pre_norm', True, 'pre_norm=True is not supported'),
+    ('transformer_in_feature', 'res5', 'transformer_in_feature must be "multi_scale_pixel_decoder"'),
+    ('CONVS_DIM', 256, 'CONVS_DIM=256 differs from pixel_decoder_cfg.conv_dim=64'),
+    ('in_channels', 32, 'in_channels=32 differs from pixel_decoder_cfg.conv_dim=64'),
+    ('MASK_DIM', 128, 'MASK_DIM=128 differs from pixel_decoder_cfg.mask_dim=64'),
+    ('mask_dim', 32, 'mask_dim=32 differs from pixel_decoder_cfg.mask_dim=64'),
+    ('dec_layers', 4, 'dec_layers=4 differs from loss_cfg.dec_layers - 1'),
+])
+def test_the_translation_checks_the_originals_compatibility_keys(key, value, message):
+    """The head's from_config reads the original's decoder keys; the decoder never sees them."""
+    cfg = head_cfg('1f')
+    cfg.transformer_decoder_cfg[key] = value
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_head(cfg)
+
+
+def test_the_translation_gives_the_modules_plain_arguments():
+    head = build_head(head_cfg('video'))
+    predictor, pixel = head.predictor, head.pixel_decoder
+    assert predictor.input_proj[0].in_channels == 64 if len(predictor.input_proj[0]._modules) else True
+    assert predictor.mask_embed.layers[-1].out_features == 64 and predictor.num_classes == 124
+    assert predictor.num_layers == 5 and head.criterion.dec_layers == 6
+    assert sorted(pixel.in_features) == ['res2', 'res3', 'res4', 'res5']
+
+
+def test_top_level_variables_overridden_on_the_command_line_take_effect():
+    """dec_layers counts the predictions (one before the first decoder layer), as in the configs."""
+    from mmseg.models import build_segmentor
+    cfg = load_config(os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0.py'),
+                      {'dec_layers': 6, 'MASK_DIM': 128, 'model.pretrained': None})
+    model = build_segmentor(cfg.model)
+    predictor = model.decode_head.predictor
+    assert predictor.num_layers == 5 and model.decode_head.criterion.dec_layers == 6
+    assert model.decode_head.pixel_decoder.mask_features.out_channels == 128
+    assert predictor.mask_embed.layers[-1].out_features == 128
+    model.eval()
+    with torch.no_grad():
+        features = model.encode_frames(torch.randn(2, 3, 64, 64))
+        assert features.mask_features.shape == (2, 128, 16, 16)
+        model.train()
+        outputs = model.decode_head.decode(model.decode_head.encode_frames(model.backbone(
+            torch.randn(2, 3, 64, 64))), num_clips=2)
+    assert len(outputs[0]['aux_outputs']) + 1 == 6  # six predictions: 5 layers and the one before
+

@@ -1,11 +1,18 @@
 """The skeleton both THE-Mask transformer decoders share (Mask2Former's masked decoder).
 
 :class:`MaskedDecoderBase` builds the sublayer stacks, queries, level embedding and memory
-projections, and runs the one forward loop: lay out the memory of the three levels (1/32, 1/16,
-1/8), make the initial queries, then ``num_layers`` times a prediction (or, at fast inference, only
-the attention mask it implies) followed by a decoder layer on the next level, round-robin, and a
-final prediction. A subclass says only what differs: how the memory is laid out, what the queries
-are, what one decoder layer does with them, and what a prediction holds.
+projections, and runs the forward loop in one of two paths, chosen once per call:
+
+- :meth:`~MaskedDecoderBase.forward_every_layer` (training and reference mode): lay out the memory
+  of the three levels (1/32, 1/16, 1/8), make the initial queries, then a prediction before each
+  of the ``num_layers`` decoder layers (round-robin over the levels) and after the last one; every
+  prediction is kept (deep supervision);
+- :meth:`~MaskedDecoderBase.forward_fast` (inference in fast mode): the same layers, but before
+  each layer only the attention mask a prediction would imply, read from mask features already
+  shrunk to the attention sizes, and one final prediction (optionally of one frame only).
+
+A subclass says only what differs: how the memory is laid out, what the queries are, what one
+decoder layer does with them, and what a prediction holds.
 """
 import abc
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -54,26 +61,17 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         with_cp: activation checkpointing of every decoder layer in training (non-reentrant
             ``torch.utils.checkpoint``, RNG state preserved, so dropout draws are replayed): less
             memory, one more layer forward in the backward pass, the plain run's gradients.
-        transformer_in_feature, CONVS_DIM, MASK_DIM: keys of the original configs; CONVS_DIM must
-            equal ``in_channels`` when given and MASK_DIM must equal ``mask_dim``.
+
+    The original configs' compatibility keys (``CONVS_DIM``, ``MASK_DIM``, ``pre_norm``,
+    ``transformer_in_feature``) are read by the head's ``from_config``, not here.
     """
 
     def __init__(self, *, in_channels: int = 256, num_classes: int, hidden_dim: int = 256,
                  num_queries: int = 100, nheads: int = 8, dim_feedforward: int = 2048, dec_layers: int = 9,
-                 pre_norm: bool = False, mask_dim: int = 256, enforce_input_project: bool = False,
-                 num_frames: int = 1, transformer_in_feature: str = 'multi_scale_pixel_decoder',
-                 CONVS_DIM: int = None, MASK_DIM: int = None, with_cp: bool = False) -> None:
+                 mask_dim: int = 256, enforce_input_project: bool = False, num_frames: int = 1,
+                 with_cp: bool = False) -> None:
         super().__init__()
         self.with_cp = with_cp
-        if pre_norm:
-            raise ValueError('pre_norm=True is not supported: THE-Mask decoders are post-norm')
-        if transformer_in_feature != 'multi_scale_pixel_decoder':
-            raise ValueError(f'transformer_in_feature must be "multi_scale_pixel_decoder", '
-                             f'got {transformer_in_feature!r}')
-        if CONVS_DIM is not None and CONVS_DIM != in_channels:
-            raise ValueError(f'CONVS_DIM={CONVS_DIM} differs from the pixel decoder width {in_channels}')
-        if MASK_DIM is not None and MASK_DIM != mask_dim:
-            raise ValueError(f'MASK_DIM={MASK_DIM} differs from mask_dim={mask_dim}')
         self.num_classes = num_classes
         self.num_heads = nheads
         self.num_layers = dec_layers
@@ -129,6 +127,18 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         src = self.input_proj[level](x).flatten(2) + self.level_embed.weight[level][None, :, None]
         return src.view(bs, t, -1, h * w), pos
 
+    def memory_levels(self, x: List[torch.Tensor], bs: int, t: int
+                      ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+        """(values, keys) of the three levels in the layout the cross-attention reads: laid out
+        once, contiguous, and the keys (memory + position) summed once per level, since the three
+        layers that read a level share them."""
+        values, keys = [], []
+        for level in range(NUM_FEATURE_LEVELS):
+            s, p = self.memory(x, level, bs, t)
+            values.append(self.layout_memory(s).contiguous())
+            keys.append(values[-1] + self.layout_memory(p))
+        return values, keys
+
     def mask_logits(self, queries: torch.Tensor, features: MaskFeatures) -> torch.Tensor:
         """Mask logits (b, Q, t, h, w) of normalised queries (b, Q, E)."""
         if features.channels_major is None:
@@ -141,83 +151,93 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         logits = self.mask_logits(self.mask_queries(state), MaskFeatures(small_mask_features))
         return self.heads_mask(blocked_positions(logits))
 
-    def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int,
-                frame: Optional[int] = None, small_mask_features: Optional[List[torch.Tensor]] = None):
+    def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int, *,
+                attention_features: Optional[List[torch.Tensor]] = None, frame: Optional[int] = None):
         """Decode ``num_clips`` clips from per-frame features (clip-major frames).
 
         Args:
             x: three maps (B*T, C, h_l, w_l) at strides 32, 16, 8.
-            mask_features: (B*T, Cm, Hm, Wm); with ``small_mask_features``, those of ``frame``
-                alone, (B, Cm, Hm, Wm).
+            mask_features: (B*T, Cm, Hm, Wm); with ``frame`` at fast inference, those of that
+                frame of each clip may be given alone, (B, Cm, Hm, Wm).
             num_clips: B.
-            frame: make the final prediction for this frame of each clip only (its queries still
-                see every frame); the outputs then have one frame per clip. For online
-                inference, where only the newest frame's map is wanted.
-            small_mask_features: at fast inference with ``frame``, the mask features of every frame
-                already resized to the three attention sizes, (B*T, Cm, h_l, w_l) per level, as
-                :meth:`attention_features` makes them frame by frame (online inference keeps them
-                per frame, so no frame is resized twice and no full-size clip is assembled).
+            attention_features: fast inference: the mask features of every frame resized to the
+                three attention sizes (:meth:`attention_features`); made here when not given.
+            frame: fast inference: make the final prediction for this frame of each clip only
+                (its queries still see every frame); the outputs then have one frame per clip.
 
         Returns:
             what :meth:`collect` makes of the predictions (see the subclass).
         """
+        if self.predict_every_layer():
+            if frame is not None:
+                raise ValueError('frame= is for fast inference; where every layer predicts, every '
+                                 'frame is predicted (select the frame from the outputs)')
+            return self.forward_every_layer(x, mask_features, num_clips)
+        return self.forward_fast(x, mask_features, num_clips, attention_features, frame)
+
+    def forward_every_layer(self, x: List[torch.Tensor], mask_features: torch.Tensor,
+                            num_clips: int):
+        """Training and reference mode: a full prediction before every layer and after the last."""
+        fast = fast_mode()
+        bs, t = self.clip_layout(x[0].shape[0], num_clips)
+        sizes = [level.shape[-2:] for level in x]
+        values, keys = self.memory_levels(x, bs, t)
+        state = self.initial_state(bs, t, values, keys)
+        features = self.prediction_features(mask_features.view(bs, t, *mask_features.shape[1:]), fast)
+        checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
+        prediction, attn_mask = self.predict(state, features, sizes[0])
+        predictions = [prediction]
+        for i in range(self.num_layers):
+            level = i % NUM_FEATURE_LEVELS
+            if checkpointed:
+                state = cp.checkpoint(self.decoder_layer, i, state, values[level], keys[level], attn_mask,
+                                      use_reentrant=False)
+            else:
+                state = self.decoder_layer(i, state, values[level], keys[level], attn_mask)
+            # no layer reads the final prediction's attention mask: fast mode does not make it
+            last = i == self.num_layers - 1
+            size = None if last and fast else sizes[(i + 1) % NUM_FEATURE_LEVELS]
+            prediction, attn_mask = self.predict(state, features, size)
+            predictions.append(prediction)
+        return self.collect(predictions)
+
+    def forward_fast(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int,
+                     attention_features: Optional[List[torch.Tensor]] = None,
+                     frame: Optional[int] = None):
+        """Fast inference: attention masks from the shrunk mask features, one final prediction."""
         bs, t = self.clip_layout(x[0].shape[0], num_clips)
         if frame is not None:
             if not -t <= frame < t:
                 raise ValueError(f'frame={frame} is outside clips of {t} frames')
             frame %= t
-        every_layer = self.predict_every_layer()
-        sizes = [level.shape[-2:] for level in x]
-        if small_mask_features is not None:
-            if frame is None or every_layer:
-                raise ValueError('small_mask_features is for fast inference with frame=... only')
-            small = [f.view(bs, t, *f.shape[1:]) for f in small_mask_features]
-            target_features = mask_features.view(bs, 1, *mask_features.shape[1:])
-        else:
-            mask_features = mask_features.view(bs, t, *mask_features.shape[1:])
-            small = None if every_layer else resize_mask_features(mask_features, sizes)
-            target_features = None if frame is None else mask_features[:, frame:frame + 1]
-        values, keys = [], []
-        for level in range(NUM_FEATURE_LEVELS):
-            s, p = self.memory(x, level, bs, t)
-            # laid out once, contiguous, and the keys (memory + position) summed once per level:
-            # the three layers that read a level share them
-            values.append(self.layout_memory(s).contiguous())
-            keys.append(values[-1] + self.layout_memory(p))
+        if attention_features is None:
+            attention_features = self.attention_features(mask_features, [level.shape[-2:] for level in x])
+        small = [f.view(bs, t, *f.shape[1:]) for f in attention_features]
+        mask_features = mask_features.view(bs, -1, *mask_features.shape[1:])
+        if frame is not None and mask_features.shape[1] == t:  # the target's alone are read
+            mask_features = mask_features[:, frame:frame + 1]
+        values, keys = self.memory_levels(x, bs, t)
         state = self.initial_state(bs, t, values, keys)
-        features = self.prediction_features(mask_features) if every_layer else None
-        predictions, attn_mask = [], None
-        checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
-        for i in range(self.num_layers + 1):
-            if i > 0:
-                level = (i - 1) % NUM_FEATURE_LEVELS
-                if checkpointed:
-                    state = cp.checkpoint(self.decoder_layer, i - 1, state, values[level], keys[level],
-                                          attn_mask, use_reentrant=False)
-                else:
-                    state = self.decoder_layer(i - 1, state, values[level], keys[level], attn_mask)
-            if i == self.num_layers and frame is not None:
-                features, state = self.prediction_features(target_features), self.frame_state(state, frame)
-            elif i == self.num_layers and not every_layer:
-                features = self.prediction_features(mask_features)
-            if every_layer or i == self.num_layers:
-                # no layer reads the final prediction's attention mask: fast mode does not make it
-                last = i == self.num_layers and fast_mode()
-                prediction, attn_mask = self.predict(state, features, None if last else sizes[i % NUM_FEATURE_LEVELS])
-                predictions.append(prediction)
-            else:
-                attn_mask = self.attention_mask(state, small[i % NUM_FEATURE_LEVELS])
-        return self.collect(predictions)
+        attn_mask = self.attention_mask(state, small[0])
+        for i in range(self.num_layers):
+            level = i % NUM_FEATURE_LEVELS
+            state = self.decoder_layer(i, state, values[level], keys[level], attn_mask)
+            if i < self.num_layers - 1:
+                attn_mask = self.attention_mask(state, small[(i + 1) % NUM_FEATURE_LEVELS])
+        if frame is not None:
+            state = self.frame_state(state, frame)
+        prediction, _ = self.predict(state, self.prediction_features(mask_features, True), None)
+        return self.collect([prediction])
 
     @staticmethod
-    def prediction_features(mask_features: torch.Tensor) -> MaskFeatures:
+    def prediction_features(mask_features: torch.Tensor, fast: bool) -> MaskFeatures:
         """The (b, t, C, h, w) mask features as the predictions read them."""
-        return MaskFeatures(mask_features, mask_features.transpose(1, 2).flatten(2) if fast_mode() else None)
+        return MaskFeatures(mask_features, mask_features.transpose(1, 2).flatten(2) if fast else None)
 
     def attention_features(self, mask_features: torch.Tensor, sizes: Sequence[Tuple[int, int]]
                            ) -> Optional[List[torch.Tensor]]:
         """Mask features (N, Cm, Hm, Wm) resized to the attention ``sizes``, frame by frame
-        (``forward``'s ``small_mask_features``); None where every layer predicts (training,
+        (``forward_fast``'s ``attention_features``); None where every layer predicts (training,
         reference mode), which reads the full-size features instead."""
         if self.predict_every_layer():
             return None
