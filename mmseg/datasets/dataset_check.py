@@ -18,8 +18,8 @@ from tqdm import tqdm
 import numpy as np
 
 from .file_io import DataError, read_image, read_label
-from .vspw import (ANN_DIR, IMG_DIR, VSPW_CLASSES, has_mask_folder, list_video, read_split, split_path,
-                   video_folder)
+from .vspw import (ANN_DIR, IMG_DIR, VSPW_CLASSES, dir_template, has_mask_folder, list_video,
+                   read_split, split_path, video_folder)
 
 __all__ = ['scan_dataset']
 
@@ -162,8 +162,10 @@ def scan_config(data_cfg: Dict[str, Any], names: Sequence[str] = ('train', 'val'
         _, valid = label_tables(len(classes), reduce_zero_label=cfg.get('reduce_zero_label', True),
                                 label_map=cfg.get('label_map'), ignore_index=cfg.get('ignore_index', 255))
         found, num = scan_dataset(
-            root, [split], workers=workers, progress=progress, img_dir=cfg.get('img_dir', IMG_DIR),
-            ann_dir=cfg.get('ann_dir', ANN_DIR), img_suffix=cfg.get('img_suffix', '.jpg'),
+            root, [split], workers=workers, progress=progress,
+            img_dir=dir_template('img_dir', cfg.get('img_dir', IMG_DIR), IMG_DIR),
+            ann_dir=dir_template('ann_dir', cfg.get('ann_dir', ANN_DIR), ANN_DIR),
+            img_suffix=cfg.get('img_suffix', '.jpg'),
             seg_map_suffix=cfg.get('seg_map_suffix', '.png'), valid=valid,
             masks_optional=[] if name != 'test' else [split])
         problems.extend(found)

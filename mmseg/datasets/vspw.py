@@ -20,9 +20,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..core.evaluation import VideoSegEvaluator, write_overlay
-from .builder import DATASETS
+from .builder import DATASETS, PIPELINES
 from .clips import check_positive_int, make_test_clips
 from ..utils.errors import ConfigError
+from ..utils.logger import log_once
 from .file_io import DataError, label_tables, natural_sort_key, read_image, read_label
 from .pipelines import Compose
 
@@ -96,12 +97,31 @@ def read_split(data_root: str, split: str) -> List[str]:
     return videos
 
 
-def check_dir_template(name: str, template: str) -> str:
-    """A folder template relative to ``data_root`` must contain ``{video}``."""
-    if not isinstance(template, str) or '{video}' not in template:
-        raise ValueError(f'{name} must be a folder path containing {{video}}, e.g. '
-                         f'"videos/{{video}}/frames", got {template!r}')
-    return template
+def dir_template(name: str, value: str, default: str) -> str:
+    """The folder template (relative to ``data_root``) that ``img_dir`` or ``ann_dir`` stands for.
+
+    A value with ``{video}`` is the template. A value without it is read as the original's
+    (``img_dir='images/training'``), which its VSPW datasets ignored: ``default``, the VSPW layout,
+    is read, and a notice says so once per process.
+    """
+    if not isinstance(value, str):
+        raise ConfigError(f'{name} must be a folder path containing {{video}}, e.g. '
+                          f'"videos/{{video}}/frames", got {value!r}')
+    if '{video}' in value:
+        return value
+    log_once(f'original {name}', f'{name}={value!r} has no {{video}}: ignored, as the original '
+                                 f'did; reading the VSPW layout {default}')
+    return default
+
+
+def _ignored_dirs_hint(given: Mapping[str, str]) -> str:
+    """What a layout error adds when ``img_dir``/``ann_dir`` without ``{video}`` were ignored."""
+    ignored = [f'{name}={value!r}' for name, value in given.items()
+               if isinstance(value, str) and '{video}' not in value]
+    if not ignored:
+        return ''
+    return (f' ({" and ".join(ignored)} without {{video}} means the VSPW layout {IMG_DIR}, '
+            f'{ANN_DIR}, as in the original; put {{video}} into them for another layout)')
 
 
 def video_folder(data_root: str, video: str, img_dir: str = IMG_DIR) -> str:
@@ -197,6 +217,9 @@ class VSPWVideoDataset(Dataset):
         palette: one RGB colour per class (default VSPW's palette, or generated for other classes).
         img_dir, ann_dir: frame and mask folders of a video relative to ``data_root``, with a
             ``{video}`` placeholder (default VSPW's ``data/{video}/origin`` and ``data/{video}/mask``).
+            A value without ``{video}`` keeps the original's meaning: the original's configs pass
+            ``img_dir='images/training'`` and the like, which its VSPW datasets ignored, so the
+            VSPW layout is read (with a notice).
         img_suffix, seg_map_suffix: frame and mask file extensions.
         reduce_zero_label: shift labels (raw 0 and 255 -> 255, raw k -> k-1), as VSPW is scored.
         label_map: raw mask value -> training id (unlisted values are kept), applied before
@@ -219,8 +242,8 @@ class VSPWVideoDataset(Dataset):
         self.data_root = data_root
         self.split = split
         self.CLASSES, self.PALETTE = check_classes(classes, palette)
-        self.img_dir = check_dir_template('img_dir', img_dir)
-        self.ann_dir = check_dir_template('ann_dir', ann_dir)
+        self.img_dir = dir_template('img_dir', img_dir, IMG_DIR)
+        self.ann_dir = dir_template('ann_dir', ann_dir, ANN_DIR)
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
         self.reduce_zero_label = reduce_zero_label
@@ -230,11 +253,12 @@ class VSPWVideoDataset(Dataset):
             len(self.CLASSES), reduce_zero_label=reduce_zero_label, label_map=self.label_map,
             ignore_index=ignore_index)
         for step in pipeline:
-            if (isinstance(step, Mapping) and step.get('type') == 'LoadAnnotations_clips'
-                    and bool(step.get('reduce_zero_label', True)) != bool(reduce_zero_label)):
+            ours = PIPELINES.resolve(step) if isinstance(step, Mapping) else {}
+            if (ours.get('type') == 'LoadAnnotations_clips'
+                    and bool(ours.get('reduce_zero_label', True)) != bool(reduce_zero_label)):
                 raise ConfigError(
-                    f'the pipeline\'s LoadAnnotations_clips has reduce_zero_label='
-                    f'{step.get("reduce_zero_label", True)} but the dataset (split {split!r}) has '
+                    f'the pipeline\'s {step["type"]} has reduce_zero_label='
+                    f'{ours.get("reduce_zero_label", True)} but the dataset (split {split!r}) has '
                     f'reduce_zero_label={reduce_zero_label}; set both the same')
         self.pipeline = Compose(pipeline)
         self.videos = read_split(data_root, split)
@@ -245,7 +269,9 @@ class VSPWVideoDataset(Dataset):
                 check_masks(data_root, video, self.video_frames[video], seg_map_suffix, require_masks,
                             self.img_dir, self.ann_dir)
             except DataError as err:
-                raise DataError(f'{err} (video listed in {split_path(data_root, split)})') from err
+                hint = _ignored_dirs_hint(dict(img_dir=img_dir, ann_dir=ann_dir))
+                raise DataError(f'{err} (video listed in {split_path(data_root, split)}){hint}'
+                                ) from err
 
     @property
     def num_classes(self) -> int:

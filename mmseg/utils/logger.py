@@ -5,15 +5,17 @@ debug lines, such as the matcher's note when queries run out.
 """
 import logging
 import os
-from typing import Optional, Union
+from typing import Optional, Set, Union
 
-__all__ = ['get_root_logger', 'close_log_file', 'print_log', 'LOG_LEVELS', 'FILE_ONLY']
+__all__ = ['get_root_logger', 'close_log_file', 'print_log', 'log_once', 'LOG_LEVELS', 'FILE_ONLY']
 
 _FORMAT = '%(asctime)s - %(name)s - %(levelname)s - %(message)s'
 LOG_LEVELS = ('DEBUG', 'INFO', 'WARNING', 'ERROR')
 # ``logger.info(text, extra=FILE_ONLY)``: a record for the log file, not the console (the whole
 # config, the environment)
 FILE_ONLY = {'file_only': True}
+# the keys of the notices :func:`log_once` has logged in this process
+_LOGGED_ONCE: Set[str] = set()
 
 
 def _console_record(record: logging.LogRecord) -> bool:
@@ -83,3 +85,11 @@ def close_log_file(log_file: str) -> None:
 def print_log(msg: str, logger: Optional[logging.Logger] = None, level: int = logging.INFO) -> None:
     """Log ``msg`` with ``logger`` (the package logger by default)."""
     (logger or get_root_logger()).log(level, msg)
+
+
+def log_once(key: str, msg: str, level: int = logging.INFO) -> None:
+    """Log ``msg`` with the package logger unless a message with ``key`` was logged before in this
+    process (notices such as an accepted old name, which would otherwise repeat per dataset)."""
+    if key not in _LOGGED_ONCE:
+        _LOGGED_ONCE.add(key)
+        get_root_logger().log(level, msg)

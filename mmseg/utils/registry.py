@@ -2,15 +2,19 @@
 
 ``mmengine.registry.Registry`` keeps the table and the ``register_module`` decorator; lookups and
 ``build`` are ours, so that an unknown ``type`` names the registry, the closest registered names and
-every registered name, instead of a bare ``KeyError``.
+every registered name, instead of a bare ``KeyError``. A registry also accepts aliases: another
+codebase's name for a registered type, with its arguments translated (:meth:`Registry.add_alias`).
 """
 import difflib
 import inspect
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from mmengine.registry import Registry as _MMEngineRegistry
 
 from .errors import UnknownTypeError
+from .logger import log_once
+
+Translate = Callable[[Dict[str, Any]], Dict[str, Any]]
 
 
 class Registry(_MMEngineRegistry):
@@ -22,6 +26,37 @@ class Registry(_MMEngineRegistry):
 
     def __init__(self, name: str) -> None:
         super().__init__(name, scope='mmseg')
+        self._aliases: Dict[str, Tuple[str, Optional[Translate], str]] = {}
+
+    def add_alias(self, alias: str, *, target: str, translate: Optional[Translate] = None,
+                  notice: Optional[str] = None) -> None:
+        """Accept ``alias`` in configs as the registered type ``target``.
+
+        Args:
+            alias: the other name.
+            target: the registered name it stands for.
+            translate: maps the alias's keyword arguments (the config without ``type``) to the
+                target's; it raises :class:`~mmseg.utils.errors.ConfigError` for what the target
+                cannot do. Default: the arguments are the same.
+            notice: the line logged the first time the alias is used in a process (default: says
+                which type it stands for).
+        """
+        if alias in self._module_dict or alias in self._aliases:
+            raise KeyError(f'{alias!r} is already a {self.name} type or alias')
+        self._aliases[alias] = (target, translate,
+                                notice or f'{self.name} type {alias!r} is read as {target!r}')
+
+    def resolve(self, cfg: Dict[str, Any]) -> Dict[str, Any]:
+        """``cfg`` as its registered type takes it: for an alias, the target's ``type`` and the
+        translated arguments (the alias's notice is logged once per process); else ``cfg``."""
+        alias = cfg.get('type')
+        if not isinstance(alias, str) or alias not in self._aliases:
+            return cfg
+        target, translate, notice = self._aliases[alias]
+        args = {k: v for k, v in cfg.items() if k != 'type'}
+        args = translate(args) if translate is not None else args
+        log_once(f'{self.name} alias {alias}', notice)
+        return dict(args, type=target)
 
     def __contains__(self, key: str) -> bool:
         return key in self._module_dict
@@ -63,6 +98,7 @@ def build_from_cfg(cfg: Dict[str, Any], registry: Registry,
     args = dict(cfg)
     for key, value in (default_args or {}).items():
         args.setdefault(key, value)
+    args = registry.resolve(args)
     obj_type = args.pop('type')
     obj_cls = obj_type if inspect.isclass(obj_type) else registry.get(obj_type)
     try:

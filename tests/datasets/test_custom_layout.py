@@ -84,7 +84,7 @@ def test_config_mistakes_are_one_line(toy):
         build_dataset(dict(base, pipeline=[LOAD[0], dict(type='LoadAnnotations_clips')], **LAYOUT))
     with pytest.raises(ConfigError, match='one RGB triple'):
         build_dataset(dict(base, pipeline=LOAD, classes=TOY_CLASSES, palette=[[0, 0, 0]], **LAYOUT))
-    with pytest.raises(ValueError, match='{video}'):
+    with pytest.raises(DataError, match="img_dir='videos/frames' without {video} means the VSPW"):
         build_dataset(dict(base, pipeline=LOAD, **dict(LAYOUT, img_dir='videos/frames')))
     with pytest.raises(DataError, match='split file'):
         build_dataset(dict(base, pipeline=LOAD, **dict(LAYOUT), split='splits/missing.txt'))

@@ -8,6 +8,8 @@ from PIL import Image
 from mmseg.datasets import (VSPW_CLASSES, VSPW_PALETTE, DataError, RepeatDataset, VSPWDataset2,
                             VSPWDataset_multiFrameTest, build_dataset)
 from mmseg.datasets.vspw import read_split
+from mmseg.utils import logger as logger_module
+from mmseg.utils.errors import ConfigError
 
 LOAD = [dict(type='LoadImageFromFile_clips'), dict(type='LoadAnnotations_clips')]
 FORMAT = [dict(type='DefaultFormatBundle_clips'),
@@ -175,3 +177,49 @@ def test_build_evaluator_end_to_end(tiny_vspw):
     assert res['IoU'][123] == 1.0 and res['IoU'][50] is None
     with pytest.raises(ValueError, match='unknown evaluation options'):
         ds.build_evaluator(metrics=['mIoU'], efficient_test=True)
+
+
+def test_dirs_without_video_keep_the_original_meaning(tiny_vspw, tmp_path, monkeypatch,
+                                                       mmseg_caplog):
+    """The original's configs pass img_dir='images/training' and the like, which its VSPW datasets
+    ignored: the VSPW layout is read, with one notice per key and process."""
+    monkeypatch.setattr(logger_module, '_LOGGED_ONCE', set())
+    tiny_vspw.add_video('v', num_frames=4, size=(8, 8))
+    tiny_vspw.write_split('val', ['v'])
+    original = dict(img_dir='images/validation', ann_dir='annotations/validation')
+    ds = VSPWDataset_multiFrameTest(tiny_vspw.root, 'val', TEST_PIPELINE, **original)
+    ours = VSPWDataset_multiFrameTest(tiny_vspw.root, 'val', TEST_PIPELINE)
+    assert (ds.img_dir, ds.ann_dir) == ('data/{video}/origin', 'data/{video}/mask')
+    assert ds.frame_path('v', '00000001') == tiny_vspw.frame('v', '00000001')
+    assert ds.mask_path('v', '00000001') == tiny_vspw.mask('v', '00000001')
+    assert ds.video_frames == ours.video_frames
+    assert np.array_equal(ds[2]['img'], ours[2]['img'])
+    VSPWDataset_multiFrameTest(tiny_vspw.root, 'val', TEST_PIPELINE, **original)
+    assert [r.getMessage() for r in mmseg_caplog.records] == [
+        "img_dir='images/validation' has no {video}: ignored, as the original did; reading the "
+        "VSPW layout data/{video}/origin",
+        "ann_dir='annotations/validation' has no {video}: ignored, as the original did; reading "
+        "the VSPW layout data/{video}/mask"]
+    # another layout without {video}: the error says how the value was read
+    other = tmp_path / 'other'
+    os.makedirs(other / 'frames' / 'v')
+    (other / 'val.txt').write_text('v\n')
+    with pytest.raises(DataError, match=r"img_dir='frames' without \{video\} means the VSPW"):
+        VSPWDataset_multiFrameTest(str(other), 'val', TEST_PIPELINE, img_dir='frames')
+    with pytest.raises(ConfigError, match='img_dir must be a folder path'):
+        VSPWDataset_multiFrameTest(tiny_vspw.root, 'val', TEST_PIPELINE, img_dir=None)
+
+
+def test_original_load_annotations_default_is_checked(tiny_vspw):
+    """mmseg's LoadAnnotations does not shift by default; a VSPW dataset (shifting) says so."""
+    tiny_vspw.add_video('v', num_frames=4, size=(8, 8))
+    tiny_vspw.write_split('train', ['v'])
+    load = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]
+    with pytest.raises(ConfigError, match="LoadAnnotations has reduce_zero_label=False but the"):
+        VSPWDataset2(tiny_vspw.root, 'train', load + FORMAT, dilation=[0])
+    load[1]['reduce_zero_label'] = True
+    np.random.seed(0)
+    sample = VSPWDataset2(tiny_vspw.root, 'train', load + FORMAT, dilation=[0])[0]
+    ours = VSPWDataset2(tiny_vspw.root, 'train', LOAD + FORMAT, dilation=[0])
+    np.random.seed(0)
+    assert np.array_equal(sample['gt_semantic_seg'], ours[0]['gt_semantic_seg'])

@@ -32,3 +32,28 @@ def test_builders_importable_as_in_mmseg0x():
     from mmseg.models import build_backbone, build_head, build_segmentor  # noqa: F401
     from mmseg.models import BACKBONES, HEADS, LOSSES, SEGMENTORS  # noqa: F401
     from mmseg.core.runner import HOOKS  # noqa: F401
+
+
+def test_alias_translates_arguments_and_notices_once(monkeypatch, mmseg_caplog):
+    from mmseg.utils import logger as logger_module
+    monkeypatch.setattr(logger_module, '_LOGGED_ONCE', set())
+    reg = Registry('widget')
+
+    @reg.register_module()
+    class Gadget:
+        def __init__(self, size=1):
+            self.size = size
+
+    reg.add_alias('OldGadget', target='Gadget', translate=lambda args: dict(size=args['width'] * 2))
+    reg.add_alias('SameGadget', target='Gadget')
+    assert reg.build(dict(type='OldGadget', width=3)).size == 6
+    assert reg.build(dict(type='OldGadget', width=1)).size == 2
+    assert reg.build(dict(type='SameGadget', size=5)).size == 5
+    assert reg.resolve(dict(type='OldGadget', width=4)) == dict(type='Gadget', size=8)
+    assert [r.getMessage() for r in mmseg_caplog.records] == [
+        "widget type 'OldGadget' is read as 'Gadget'",
+        "widget type 'SameGadget' is read as 'Gadget'"]
+    with pytest.raises(KeyError, match='already'):
+        reg.add_alias('Gadget', target='Gadget')
+    with pytest.raises(KeyError, match='already'):
+        reg.add_alias('OldGadget', target='Gadget')

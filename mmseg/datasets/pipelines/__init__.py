@@ -2,6 +2,7 @@
 from .compose import Compose
 from .formatting import Collect_clips, DefaultFormatBundle_clips, ImageToTensor_clips
 from .loading import LoadAnnotations_clips, LoadImageFromFile_clips
+from .original_names import ORIGINAL_NAMES
 from .test_time_aug import MultiScaleFlipAug_clips
 from .transforms import (AlignedResize_clips, Normalize_clips, Pad_clips, PhotoMetricDistortion_clips,
                          RandomCrop_clips, RandomFlip_clips, Resize_clips)
@@ -9,4 +10,4 @@ from .transforms import (AlignedResize_clips, Normalize_clips, Pad_clips, PhotoM
 __all__ = ['Compose', 'Collect_clips', 'DefaultFormatBundle_clips', 'ImageToTensor_clips',
            'LoadAnnotations_clips', 'LoadImageFromFile_clips', 'MultiScaleFlipAug_clips',
            'AlignedResize_clips', 'Normalize_clips', 'Pad_clips', 'PhotoMetricDistortion_clips',
-           'RandomCrop_clips', 'RandomFlip_clips', 'Resize_clips']
+           'RandomCrop_clips', 'RandomFlip_clips', 'Resize_clips', 'ORIGINAL_NAMES']

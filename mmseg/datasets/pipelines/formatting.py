@@ -4,6 +4,7 @@ After ``Collect_clips`` a training sample is ``dict(img=FloatTensor (T, 3, H, W)
 gt_semantic_seg=LongTensor (T, 1, H, W), img_metas=list (T) of dict)``; the collate function of
 ``build_dataloader`` stacks samples into a batch.
 """
+import os
 from typing import Any, Dict, Sequence
 
 import numpy as np
@@ -17,6 +18,21 @@ DEFAULT_META_KEYS = ('video', 'frame', 'filename', 'ori_shape', 'img_shape', 'pa
                      'scale_factor', 'flip', 'flip_direction', 'img_norm_cfg')
 # Meta keys whose value differs per frame: results holds a list, one entry per frame.
 _PER_FRAME_KEYS = {'frame': 'frames', 'filename': 'filename'}
+# Meta keys computed from the frame paths (results['filename']), under the original's names: a
+# frame's file name without its folder, and the paths of all frames of the clip.
+_FROM_PATHS = {'ori_filename': lambda paths, t: os.path.basename(paths[t]),
+               'all_names': lambda paths, t: list(paths)}
+
+
+def _meta_source(key: str) -> str:
+    """The ``results`` key a meta key is read from."""
+    return 'filename' if key in _FROM_PATHS else _PER_FRAME_KEYS.get(key, key)
+
+
+def _meta_value(results: Dict[str, Any], key: str, t: int) -> Any:
+    if key in _FROM_PATHS:
+        return _FROM_PATHS[key](results['filename'], t)
+    return results[_PER_FRAME_KEYS[key]][t] if key in _PER_FRAME_KEYS else results[key]
 
 
 def frames_to_tensor(frames: Sequence[np.ndarray]) -> torch.Tensor:
@@ -65,7 +81,8 @@ class Collect_clips:
     Args:
         keys: the data keys to keep, e.g. ``['img', 'gt_semantic_seg']``.
         meta_keys: the keys of each frame's meta dict; ``frame`` (the frame name without
-            extension) and ``filename`` are per frame, the others are the clip's.
+            extension), ``filename`` and ``ori_filename`` (its file name without the folder) are
+            per frame, ``all_names`` is the paths of the clip's frames, the others are the clip's.
     """
 
     def __init__(self, keys: Sequence[str], meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
@@ -73,7 +90,7 @@ class Collect_clips:
         self.meta_keys = tuple(meta_keys)
 
     def __call__(self, results: Dict[str, Any]) -> Dict[str, Any]:
-        missing = [k for k in self.keys + tuple(_PER_FRAME_KEYS.get(k, k) for k in self.meta_keys)
+        missing = [k for k in self.keys + tuple(_meta_source(k) for k in self.meta_keys)
                    if k not in results]
         if missing:
             raise KeyError(f'Collect_clips: results has no {missing}; the pipeline before it must set '
@@ -81,10 +98,7 @@ class Collect_clips:
         num_frames = len(results['frames'])
         metas = []
         for t in range(num_frames):
-            meta = {}
-            for key in self.meta_keys:
-                meta[key] = results[_PER_FRAME_KEYS[key]][t] if key in _PER_FRAME_KEYS else results[key]
-            metas.append(meta)
+            metas.append({key: _meta_value(results, key, t) for key in self.meta_keys})
         data = {key: results[key] for key in self.keys}
         data['img_metas'] = metas
         return data
