@@ -19,7 +19,7 @@ from typing import Any, Dict, List
 from mmseg.utils.cli import positive_int, run_cli
 from mmseg.utils.errors import DataError, UsageError
 from mmseg.utils.paths import check_writable_output
-from mmseg.utils.plot import line_chart, stack_vertically
+from toolkit.plot import line_chart, stack_vertically
 
 
 def load_json_log(path: str) -> Dict[str, List[Dict[str, Any]]]:

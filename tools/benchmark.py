@@ -23,7 +23,7 @@ speed-up and checks that both modes give the same labels. Weights are random (``
 is ignored). GFLOPs count matrix products, convolutions and attention (torch's FlopCounterMode);
 the deformable-attention sampling is not counted.
 
-Peak memory of every mode is measured first, the times after (``mmseg.utils.benchmark`` says
+Peak memory of every mode is measured first, the times after (``toolkit.benchmark`` says
 why). Times are medians over ``--iters`` rounds after ``--warmup`` rounds; each round runs every
 mode's inference, then every mode's training step, so a drift in the machine's speed reaches all
 modes alike.
@@ -43,11 +43,12 @@ from mmseg.core.runner.optimizer import build_optimizer
 from mmseg.models import build_segmentor
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends
 from mmseg.models.utils import reference_mode
-from mmseg.utils.benchmark import (count_gflops, enable_cpu_peak_memory, peak_memory_mib,
-                                   settle_allocator, synchronize, text_table)
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.config import DictAction, load_config
 from mmseg.utils.errors import UsageError
+from mmseg.utils.table import text_table
+from toolkit.benchmark import (count_gflops, enable_cpu_peak_memory, peak_memory_mib, settle_allocator,
+                               synchronize)
 from mmseg.utils.json_io import write_json_atomically
 from mmseg.utils.paths import check_writable_output
 
@@ -260,7 +261,7 @@ def main(argv=None):
                params=sum(p.numel() for p in model.parameters()),
                gflops_per_clip=count_gflops(model, img, meta))
     print(f'[benchmark] {json.dumps(env)}', flush=True)
-    # every mode's memory first, then the timings (see mmseg.utils.benchmark)
+    # every mode's memory first, then the timings (see toolkit.benchmark)
     def mode(name, context=contextlib.nullcontext, mode_model=model, **kwargs):
         return ModeCalls(name, context, mode_model, args, img, gt, meta, optimizer_cfg, **kwargs)
 

@@ -71,7 +71,7 @@ def main(argv=None):
     if args.json:
         check_writable_output(args.json, '--json')
     from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
-    from mmseg.utils.benchmark import text_table
+    from mmseg.utils.table import text_table
     from mmseg.utils.config import load_config
     from mmseg.utils.json_io import write_json_atomically
     cfg = load_config(CONFIG)

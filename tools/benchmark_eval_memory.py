@@ -93,7 +93,7 @@ def main(argv=None):
     for frames in args.frames:
         print(f'evaluating {frames} frames of {args.size[0]}x{args.size[1]} ...', flush=True)
         rows.append(run_child(frames, args.size))
-    from mmseg.utils.benchmark import text_table
+    from mmseg.utils.table import text_table
     print(text_table(['frames', 'size', 'RSS before MiB', 'peak RSS MiB', 'growth MiB', 's', 'mVC8'],
                      [[r['frames'], r['size'], r['rss_before_mib'], r['peak_rss_mib'], r['growth_mib'], r['seconds'],
                        f'{100 * r["mVC8"]:.2f}' if r['mVC8'] is not None else 'n/a'] for r in rows]))

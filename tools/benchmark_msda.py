@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
     MSDeformAttnFunction, available_backends, ms_deform_attn_core_pytorch)
-from mmseg.utils.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib, text_table
+from mmseg.utils.table import text_table
+from toolkit.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.errors import UsageError
 from mmseg.utils.json_io import write_json_atomically

@@ -26,7 +26,8 @@ import torch
 from mmseg.apis import OnlineSegmenter, inference_segmentor, init_segmentor
 from mmseg.apis.online import clip_offsets
 from mmseg.datasets import make_test_clips
-from mmseg.utils.benchmark import synchronize, text_table
+from mmseg.utils.table import text_table
+from toolkit.benchmark import synchronize
 from mmseg.utils.cli import non_negative_int, positive_int, run_cli, size_hw, size_text
 from mmseg.utils.config import DictAction, load_config
 from mmseg.utils.errors import UsageError

@@ -73,7 +73,7 @@ def main(argv=None):
     from mmseg.datasets import build_dataset
     from mmseg.datasets.dataset_check import dataset_cfgs
     from mmseg.utils.config import load_config
-    from mmseg.utils.figures import clip_montage
+    from toolkit.figures import clip_montage
     cfg = load_config(args.config, args.options)
     configs = dataset_cfgs(cfg.data)
     if args.split not in configs:

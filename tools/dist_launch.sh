@@ -19,7 +19,7 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 LAUNCH=("$PYTHON" -m torch.distributed.run
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR"
     --nproc_per_node="$GPUS" --master_port="$PORT" "$@")
-FILTER="$DIR/../mmseg/utils/launch_filter.py"
+FILTER="$DIR/toolkit/launch_filter.py"
 if [ -n "${THEMASK_DEBUG:-}" ] || [ ! -f "$FILTER" ]; then
     exec "${LAUNCH[@]}"
 fi

@@ -39,7 +39,7 @@ def get_flops(cfg, *, clip_len: int, size: Tuple[int, int]) -> dict:
     """{'params', 'params_m', 'gflops_per_clip', 'gflops_per_frame', 'clip_len', 'size'}."""
     import torch
     from mmseg.models import build_segmentor
-    from mmseg.utils.benchmark import count_gflops
+    from toolkit.benchmark import count_gflops
     cfg.model.pretrained = None
     decoder = cfg.model.decode_head.get('transformer_decoder_cfg')
     if decoder is not None and 'num_frames' in decoder:
@@ -60,7 +60,7 @@ def main(argv=None):
     if args.out:
         from mmseg.utils.paths import check_writable_output
         check_writable_output(args.out, '--out')
-    from mmseg.utils.benchmark import text_table
+    from mmseg.utils.table import text_table
     from mmseg.utils.config import load_config
     from mmseg.utils.json_io import write_json_atomically
     cfg = load_config(args.config, args.options)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..datasets.builder import PIPELINES
 from ..datasets.pipelines import Compose
 from ..models import build_segmentor
 from ..utils.checkpoint import apply_checkpoint, read_checkpoint, resolve_checkpoint_path
@@ -118,7 +119,7 @@ def prepare_clip(model: nn.Module, frames: Sequence[Frame]) -> dict:
     if getattr(model, 'cfg', None) is None:
         raise UsageError('the model has no cfg (its test pipeline); build it with init_segmentor(config, ...)')
     steps = list(model.cfg.data.test.pipeline)
-    if steps[0]['type'] != 'LoadImageFromFile_clips':
+    if PIPELINES.resolve(steps[0])['type'] != 'LoadImageFromFile_clips':
         raise ValueError(f'the test pipeline must start with LoadImageFromFile_clips, got {steps[0]["type"]}')
     return Compose(steps)(_clip_results(frames))
 

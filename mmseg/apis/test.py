@@ -12,7 +12,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..core.evaluation import METRICS
-from ..datasets import build_dataloader, build_dataset, check_data_settings
+from ..datasets import PIPELINES, build_dataloader, build_dataset, check_data_settings
 from ..models import build_segmentor
 from ..utils.checkpoint import apply_checkpoint, read_checkpoint, resolve_checkpoint_path
 from ..utils.config import Config
@@ -84,11 +84,13 @@ def inference_on_dataset(model: nn.Module, data_loader, *, evaluator=None, show_
 
 def enable_aug_test(cfg: Config) -> None:
     """Multi-scale (0.5-1.75) + flip test: set the test pipeline's ``MultiScaleFlipAug_clips``."""
-    augs = [t for t in cfg.data.test.pipeline if t.type == 'MultiScaleFlipAug_clips']
+    pipeline = cfg.data.test.pipeline
+    augs = [i for i, t in enumerate(pipeline) if PIPELINES.resolve(t)['type'] == 'MultiScaleFlipAug_clips']
     if len(augs) != 1:
-        raise ConfigError('--aug-test needs one MultiScaleFlipAug_clips in data.test.pipeline')
-    augs[0].img_ratios = list(AUG_TEST_RATIOS)
-    augs[0].flip = True
+        raise ConfigError('--aug-test needs one MultiScaleFlipAug_clips (or the original\'s '
+                          'MultiScaleFlipAug) in data.test.pipeline')
+    pipeline[augs[0]] = dict(PIPELINES.resolve(pipeline[augs[0]]), img_ratios=list(AUG_TEST_RATIOS),
+                             flip=True)
 
 
 def check_eval_options(eval_options: Mapping[str, Any]) -> None:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from mmseg.utils.launch_filter import filter_lines
+from toolkit.launch_filter import filter_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = 'local_configs/themask/1f_themask_mit_b0_synthetic.py'

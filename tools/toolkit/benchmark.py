@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 import torch
 
-from .table import text_table  # noqa: F401 (the tools import it from here)
+
 
 __all__ = ['synchronize', 'enable_cpu_peak_memory', 'settle_allocator', 'peak_memory_mib', 'median_ms', 'text_table',
            'count_gflops']

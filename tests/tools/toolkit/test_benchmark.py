@@ -1,7 +1,7 @@
 """The benchmark helpers: call counts and medians, tables."""
 import pytest
 
-from mmseg.utils import benchmark
+from toolkit import benchmark
 from mmseg.utils.table import text_table
 
 

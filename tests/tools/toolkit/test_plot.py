@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from mmseg.utils.plot import PALETTE, line_chart, nice_ticks, stack_vertically
+from toolkit.plot import PALETTE, line_chart, nice_ticks, stack_vertically
 
 
 def test_nice_ticks_by_hand():

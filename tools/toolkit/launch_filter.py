@@ -1,7 +1,7 @@
 """Relay torchrun's stderr, minus its failure report when a process already said what was wrong.
 
 ``tools/dist_train.sh`` and ``tools/dist_test.sh`` pipe torchrun's stderr through this script
-(``python mmseg/utils/launch_filter.py``; standard library only, so it starts fast). Every line
+(``python tools/toolkit/launch_filter.py``; standard library only, so it starts fast). Every line
 passes through at once, except:
 
 - an ``error: ...`` line that was already printed (each process prints the same user error) is
