@@ -25,6 +25,17 @@ else
     grep -v '^torch==' the_requirements.txt > "$CONSTRAINTS_FILE"
     CONSTRAINTS=(-c "$CONSTRAINTS_FILE")
 fi
+# What this install is made of; when .venv was installed from the same, the install is skipped
+# (the README's two set-up commands both start with this script).
+STAMP=".venv/.themask-install"
+OPS=mmseg/models/decode_heads/mask2former/pixel_decoder/ops
+WANT="$(cat the_requirements.txt setup.py "$OPS/setup.py" $(find "$OPS/src" -type f | sort) | cksum)"
+WANT="$WANT torch=$TORCH_VERSION latest=${THEMASK_LATEST:-0} cuda=${THEMASK_MSDA_CUDA:-auto}"
+if [ -x .venv/bin/python ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
+        && ls "$OPS"/MultiScaleDeformableAttention*.so >/dev/null 2>&1; then
+    echo "[install] .venv is up to date (delete $STAMP to reinstall)"
+    exit 0
+fi
 if [ ! -x .venv/bin/python ]; then
     echo "[install] creating .venv with $($PYTHON --version)"
     "$PYTHON" -m venv .venv
@@ -37,5 +48,6 @@ if [ -z "${CUDA_HOME:-}" ] && [ -f /usr/local/cuda/include/cuda_runtime.h ]; the
     export CUDA_HOME=/usr/local/cuda
 fi
 echo "[install] building the deformable attention op (CUDA_HOME=${CUDA_HOME:-unset})"
-PYTHON=python sh mmseg/models/decode_heads/mask2former/pixel_decoder/ops/make.sh
+PYTHON=python sh "$OPS/make.sh"
 python -c "import torch, mmseg; from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends; print(f'[install] torch {torch.__version__}, mmseg {mmseg.__version__}, op: {available_backends()[\"extension\"]}')"
+echo "$WANT" > "$STAMP"
