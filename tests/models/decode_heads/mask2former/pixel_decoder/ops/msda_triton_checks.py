@@ -1,17 +1,19 @@
-"""The Triton kernels on CPU tensors under Triton's interpreter, run in a child process.
+"""Checks of the Triton path against the PyTorch reference, on CPU tensors under Triton's
+interpreter (in a child process) or on CUDA tensors (in the test process, with a GPU).
 
 ``TRITON_INTERPRET=1`` must be set before ``triton`` is imported, and it changes every Triton
 kernel defined afterwards in that process (torch.compile's included), so the tests never set it in
-the pytest process: ``test_ms_deform_attn_triton.py`` runs this module as a script in a fresh
-interpreter, ``main(SUITE)`` with ``TRITON_INTERPRET=1``, and asserts on the
-JSON it prints (one entry per check: errors relative to the largest magnitude of the expected
-tensor, or the error text). The cases are small: the interpreter executes each program in Python
-(about 30 ms per program, level and point in the forward, twice that in the backward).
+the pytest process: ``run_child(SUITE)`` runs ``main(SUITE)`` in a fresh interpreter with
+``TRITON_INTERPRET=1`` and returns the checks it prints as JSON (errors relative to the largest
+magnitude of the expected tensor, or the error text); the tests assert on them. The cases are
+small: the interpreter executes each program in Python (about 30 ms per program, level and point
+in the forward, twice that in the backward). On a GPU the tests call the same checks directly with
+``device='cuda'``.
 
 Suites: ``kernels`` (the shape cases, non-finite locations and the input checks), ``autograd``
 (the golden entry, gradcheck, and the operator ``themask::ms_deform_attn_*`` defined without the
-extension, as on a machine with no CUDA toolchain, with ``torch.library.opcheck``: the test starts
-that suite with the extension's import blocked).
+extension, as on a machine with no CUDA toolchain, with ``torch.library.opcheck``: run with the
+extension's import blocked).
 """
 import importlib.util
 import json
@@ -32,8 +34,9 @@ EXTENSION_MODULE = ('mmseg.models.decode_heads.mask2former.pixel_decoder.ops.'
                     'MultiScaleDeformableAttention')
 GOLDEN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), *[os.pardir] * 5, 'data',
                            'golden', 'themask_tiny_golden.pt')
+GRADIENTS = ('output', 'grad_value', 'grad_locations', 'grad_weights')
 
-# name: (inputs, dtype, keyword arguments of ms_deform_attn_triton or the kernels)
+# name: (inputs, dtype, keyword arguments of compare)
 SHAPE_CASES = {
     'borders-corners-outside': (lambda: edge_case_inputs(), torch.float64, {}),
     'borders-corners-outside-f32': (lambda: edge_case_inputs(), torch.float32, {}),
@@ -66,6 +69,7 @@ SHAPE_CASES = {
                                                    num_queries=3, points=2, seed=8),
                                torch.float32, dict(im2col_step=2)),
 }
+# name: (inputs, fast_mode)
 GRADCHECK_CASES = {
     # every input element perturbed (the full Jacobian), one level and point
     'full-one-level': (lambda: make_inputs(1, [(2, 3)], heads=1, channels=2, num_queries=2,
@@ -77,7 +81,7 @@ GRADCHECK_CASES = {
 
 
 def relative_error(result, expected):
-    return ((result.double() - expected.double()).abs().max()
+    return ((result.double().cpu() - expected.double().cpu()).abs().max()
             / expected.double().abs().max().clamp_min(1e-30)).item()
 
 
@@ -88,40 +92,43 @@ def forward_backward(op, value, locations, weights, grad_output):
     return [output] + list(torch.autograd.grad(output, leaves, grad_output))
 
 
-def compare(inputs, dtype, im2col_step=128, block_q=None, block_d=None, grad_seed=0):
-    """Errors of the Triton forward and gradients against the reference in float64 on the same
-    (rounded) inputs."""
+def moved(inputs, dtype, device):
+    return [t.to(device=device, dtype=dtype) if t.is_floating_point() else t.to(device)
+            for t in inputs]
+
+
+def compare(inputs, dtype, device='cpu', im2col_step=128, block_q=None, block_d=None):
+    """Errors of the Triton forward and gradients against the reference in float64 on CPU, on the
+    same (rounded) inputs."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
         ms_deform_attn_core_pytorch, ms_deform_attn_triton)
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
         ms_deform_attn_triton_kernels as kernels
-    value, shapes, starts, locations, weights = inputs
-    value, locations, weights = (t.to(dtype) for t in (value, locations, weights))
+    inputs = moved(moved(inputs, dtype, 'cpu'), torch.float64, 'cpu')  # rounded to dtype
+    value, shapes, starts, locations, weights = moved(inputs, dtype, device)
     out_shape = (value.shape[0], locations.shape[1], value.shape[2] * value.shape[3])
-    grad_output = torch.randn(out_shape, generator=torch.Generator().manual_seed(grad_seed),
+    grad_output = torch.randn(out_shape, generator=torch.Generator().manual_seed(0),
                               dtype=torch.float64).to(dtype)
     if block_q or block_d:  # the kernels with given block sizes, through their own entry points
-        leaves = [t.detach().clone() for t in (value, locations, weights)]
-        results = [kernels.forward(leaves[0], shapes, starts, leaves[1], leaves[2], im2col_step,
-                                   block_q=block_q, block_d=block_d)]
-        results += kernels.backward(leaves[0], shapes, starts, leaves[1], leaves[2], grad_output,
-                                    im2col_step, block_q=block_q, block_d=block_d)
+        args = (value, shapes, starts, locations, weights)
+        blocks = dict(block_q=block_q, block_d=block_d)
+        results = [kernels.forward(*args, im2col_step, **blocks)]
+        results += kernels.backward(*args, grad_output.to(device), im2col_step, **blocks)
     else:
         results = forward_backward(
             lambda v, loc, w: ms_deform_attn_triton(v, shapes, loc, w, im2col_step=im2col_step),
-            value, locations, weights, grad_output)
+            value, locations, weights, grad_output.to(device))
     expected = forward_backward(
-        lambda v, loc, w: ms_deform_attn_core_pytorch(v, shapes, loc, w),
-        value.double(), locations.double(), weights.double(), grad_output.double())
-    names = ['output', 'grad_value', 'grad_locations', 'grad_weights']
-    for name, result, reference in zip(names, results, expected):
+        lambda v, loc, w: ms_deform_attn_core_pytorch(v, inputs[1], loc, w),
+        inputs[0], inputs[3], inputs[4], grad_output.double())
+    for name, result, reference in zip(GRADIENTS, results, expected):
         if result.dtype != dtype or result.shape != reference.shape:
             raise AssertionError(f'{name}: {result.dtype} {tuple(result.shape)}, expected {dtype} '
                                  f'{tuple(reference.shape)}')
-    return {name: relative_error(r, e) for name, r, e in zip(names, results, expected)}
+    return {name: relative_error(r, e) for name, r, e in zip(GRADIENTS, results, expected)}
 
 
-def non_finite_locations():
+def non_finite_locations(device='cpu'):
     """NaN, infinite and huge locations contribute nothing and get zero gradients (as in the C++
     kernels): the same as the reference with those points moved far outside the maps."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
@@ -137,24 +144,23 @@ def non_finite_locations():
     far[hit.any(-1, keepdim=True).expand_as(far)] = -3.0
     grad_output = torch.randn(1, 4, 6, dtype=torch.float64,
                               generator=torch.Generator().manual_seed(12))
-    results = forward_backward(lambda v, loc, w: ms_deform_attn_triton(v, shapes, loc, w),
-                               value, locations, weights, grad_output)
+    on_device = [t.to(device) for t in (value, shapes, locations, weights, grad_output)]
+    results = forward_backward(lambda v, loc, w: ms_deform_attn_triton(v, on_device[1], loc, w),
+                               on_device[0], on_device[2], on_device[3], on_device[4])
     expected = forward_backward(lambda v, loc, w: ms_deform_attn_core_pytorch(v, shapes, loc, w),
                                 value, far, weights, grad_output)
-    names = ['output', 'grad_value', 'grad_locations', 'grad_weights']
-    errors = {name: relative_error(r, e) for name, r, e in zip(names, results, expected)}
+    errors = {name: relative_error(r, e) for name, r, e in zip(GRADIENTS, results, expected)}
     errors['points_hit'] = int(hit.any(-1).sum())
     return errors
 
 
-def input_checks():
-    """The kernels refuse what the C++ kernels refuse, with their messages (the tests match them
-    against the same patterns as the C++ kernels' tests)."""
+def input_checks(device='cpu'):
+    """The messages with which the kernels refuse what the C++ kernels refuse (None: accepted)."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
         ms_deform_attn_triton_kernels as kernels
     value, shapes, starts, locations, weights = make_inputs(6, [(3, 4), (2, 2)], heads=2,
                                                             channels=4, num_queries=3, points=2,
-                                                            dtype=torch.float32)
+                                                            dtype=torch.float32, device=device)
     calls = {
         'im2col_step=4 with N=6': (value, shapes, starts, locations, weights, 4),
         'im2col_step=0': (value, shapes, starts, locations, weights, 0),
@@ -178,38 +184,43 @@ def input_checks():
     return messages
 
 
-def golden():
-    """The original's outputs and float64 gradients (tests/data/golden)."""
+def golden(device='cpu'):
+    """Absolute errors against the original's outputs and float64 gradients (tests/data/golden)."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import ms_deform_attn_triton
     g = torch.load(GOLDEN_FILE, weights_only=True)['msda']
-    shapes, starts = g['value_spatial_shapes'], g['level_start_index']
-    output = ms_deform_attn_triton(g['value'], shapes, g['sampling_locations'],
-                                   g['attention_weights'], value_level_start_index=starts)
-    errors = {'output_f32_abs': (output - g['output']).abs().max().item()}
-    results = forward_backward(
-        lambda v, loc, w: ms_deform_attn_triton(v, shapes, loc, w, value_level_start_index=starts),
-        g['value'].double(), g['sampling_locations'].double(), g['attention_weights'].double(),
-        g['grad_output_f64'])
+    shapes, starts = g['value_spatial_shapes'].to(device), g['level_start_index'].to(device)
+
+    def op(v, loc, w):
+        return ms_deform_attn_triton(v, shapes, loc, w, value_level_start_index=starts)
+
+    inputs = [g[key].to(device) for key in ('value', 'sampling_locations', 'attention_weights')]
+    errors = {'output_f32_abs': (op(*inputs).cpu() - g['output']).abs().max().item()}
+    results = forward_backward(op, *(t.double() for t in inputs),
+                               g['grad_output_f64'].to(device))
     for result, key in zip(results, ['output_f64', 'grad_value_f64',
                                      'grad_sampling_locations_f64', 'grad_attention_weights_f64']):
-        errors[f'{key}_abs'] = (result - g[key]).abs().max().item()
+        errors[f'{key}_abs'] = (result.cpu() - g[key]).abs().max().item()
     return errors
 
 
-def gradcheck(inputs, fast_mode):
+def gradcheck(inputs, fast_mode, device='cpu'):
+    """torch.autograd.gradcheck in float64 (on CUDA the atomic adds reorder the sums between
+    runs, hence a tolerance for non-determinism there)."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import ms_deform_attn_triton
-    value, shapes, _, locations, weights = inputs
+    value, shapes, _, locations, weights = moved(inputs, torch.float64, device)
     leaves = [t.requires_grad_() for t in (value, locations, weights)]
     return torch.autograd.gradcheck(lambda v, loc, w: ms_deform_attn_triton(v, shapes, loc, w),
-                                    leaves, fast_mode=fast_mode)
+                                    leaves, fast_mode=fast_mode,
+                                    nondet_tol=1e-12 if device == 'cuda' else 0.0)
 
 
-def operator_without_extension():
-    """As on a machine without the compiled extension: the operators are defined in Python, with the
-    Triton kernels as their CUDA kernels. Registered here as their CPU kernels too (only in this
-    process), so that ``torch.library.opcheck`` can run them under the interpreter: schema,
-    autograd registration, fake kernel and AOT dispatch with dynamic shapes, forward and
-    backward; and the operator's gradients equal the reference's."""
+def operator_without_extension(device='cpu'):
+    """As on a machine without the compiled extension (run with its import blocked): the
+    operators are defined in Python, with the Triton kernels as their CUDA kernels. On CPU they
+    are registered as the CPU kernels too (only in this process), so that
+    ``torch.library.opcheck`` can run them under the interpreter: schema, autograd registration,
+    fake kernel and AOT dispatch with dynamic shapes, forward and backward; the operator's
+    gradients equal the reference's; torch.compile traces it as one graph."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
         available_backends, ms_deform_attn_core_pytorch)
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
@@ -220,44 +231,56 @@ def operator_without_extension():
               # the dispatcher's table (a private query: nothing public lists kernels by key)
               'cuda_kernel_registered': torch._C._dispatch_has_kernel_for_dispatch_key(
                   msda.FORWARD_OP, 'CUDA')}
-    torch.library.register_kernel(msda.FORWARD_OP, 'cpu', msda.triton_forward)
-    torch.library.register_kernel(msda.BACKWARD_OP, 'cpu', msda.triton_backward)
+    if device == 'cpu':
+        torch.library.register_kernel(msda.FORWARD_OP, 'cpu', msda.triton_forward)
+        torch.library.register_kernel(msda.BACKWARD_OP, 'cpu', msda.triton_backward)
     value, shapes, starts, locations, weights = make_inputs(2, [(3, 2), (2, 1)], heads=2,
                                                             channels=2, num_queries=2, points=1,
                                                             seed=13)
-    inputs = (value.requires_grad_(), shapes, starts, locations.requires_grad_(),
-              weights.requires_grad_())
     grad_output = torch.randn(2, 2, 4, dtype=torch.float64,
                               generator=torch.Generator().manual_seed(14))
+    args = [t.to(device) for t in (value, shapes, starts, locations, weights, grad_output)]
+    inputs = (args[0].requires_grad_(), args[1], args[2], args[3].requires_grad_(),
+              args[4].requires_grad_())
     tests = ('test_schema', 'test_autograd_registration', 'test_faketensor',
              'test_aot_dispatch_dynamic')
     opcheck = dict(torch.library.opcheck(torch.ops.themask.ms_deform_attn_forward.default,
                                          inputs + (1,), test_utils=tests))
     opcheck.update({f'backward {k}': v for k, v in torch.library.opcheck(
         torch.ops.themask.ms_deform_attn_backward.default,
-        tuple(t.detach() for t in inputs) + (grad_output, 1), test_utils=tests).items()})
+        tuple(t.detach() for t in inputs) + (args[5], 1), test_utils=tests).items()})
     result['opcheck'] = opcheck
     results = forward_backward(
-        lambda v, loc, w: torch.ops.themask.ms_deform_attn_forward(v, shapes, starts, loc, w, 1),
-        value, locations, weights, grad_output)
+        lambda v, loc, w: torch.ops.themask.ms_deform_attn_forward(v, args[1], args[2], loc, w, 1),
+        args[0], args[3], args[4], args[5])
     expected = forward_backward(lambda v, loc, w: ms_deform_attn_core_pytorch(v, shapes, loc, w),
                                 value, locations, weights, grad_output)
     result['errors'] = [relative_error(r, e) for r, e in zip(results, expected)]
+
+    def attend(v, loc, w):
+        return torch.ops.themask.ms_deform_attn_forward(v, args[1], args[2], loc.sigmoid(), w,
+                                                        1) * 2
+
+    # one graph (fullgraph raises on a break) that gives the eager result
+    compiled = torch.compile(attend, fullgraph=True, backend='aot_eager')
+    plain = [t.detach() for t in (args[0], args[3], args[4])]
+    result['compiled_equals_eager'] = torch.equal(compiled(*plain), attend(*plain))
     return result
 
 
-def run_suite(suite):
+def run_suite(suite, device):
     checks = {}
     if suite == 'kernels':
         for name, (inputs, dtype, kwargs) in SHAPE_CASES.items():
-            checks[f'shape {name}'] = lambda i=inputs, d=dtype, k=kwargs: compare(i(), d, **k)
-        checks['non-finite locations'] = non_finite_locations
-        checks['input checks'] = input_checks
+            checks[f'shape {name}'] = (
+                lambda i=inputs, d=dtype, k=kwargs: compare(i(), d, device, **k))
+        checks['non-finite locations'] = lambda: non_finite_locations(device)
+        checks['input checks'] = lambda: input_checks(device)
     else:
-        checks['golden'] = golden
+        checks['golden'] = lambda: golden(device)
         for name, (inputs, fast_mode) in GRADCHECK_CASES.items():
-            checks[f'gradcheck {name}'] = lambda i=inputs, f=fast_mode: gradcheck(i(), f)
-        checks['operator without extension'] = operator_without_extension
+            checks[f'gradcheck {name}'] = lambda i=inputs, f=fast_mode: gradcheck(i(), f, device)
+        checks['operator without extension'] = lambda: operator_without_extension(device)
     results = {}
     for name, check in checks.items():
         start = time.perf_counter()
@@ -269,29 +292,31 @@ def run_suite(suite):
     return results
 
 
-def main(suite):
+def main(suite, device='cpu'):
+    """Print the suite's checks as JSON (in the child process)."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
         ms_deform_attn_triton_func as triton_path
     kernels, status = triton_path.load_triton_kernels()
-    if kernels is None or not kernels.INTERPRETED:
-        print(json.dumps({'setup': f'the Triton interpreter is not running: {status}'}))
+    if kernels is None or kernels.INTERPRETED != (device == 'cpu'):
+        print(json.dumps({'setup': f'the Triton kernels cannot run on {device} here: {status}'}))
         return
-    print(json.dumps({'setup': 'ok', 'checks': run_suite(suite)}))
+    print(json.dumps({'setup': 'ok', 'checks': run_suite(suite, device)}))
 
 
-
-
-def run_in_interpreter(suite, *, without_extension=False):
-    """Run ``main(suite)`` in a fresh interpreter with TRITON_INTERPRET=1 (from the test process)
-    and return its checks: {name: {'result': ..., 'seconds': ...} or {'error': text, ...}}.
-    Skips when triton is not installed; ``without_extension`` blocks the extension's import
-    first, as on a machine where it is not built."""
+def run_child(suite, *, device='cpu', without_extension=False):
+    """Run ``main(suite, device)`` in a fresh interpreter (with TRITON_INTERPRET=1 for CPU) from
+    the test process and return its checks: {name: {'result': ..., 'seconds': ...} or
+    {'error': text, ...}}. Skips when triton is not installed; ``without_extension`` blocks the
+    extension's import first, as on a machine where it is not built."""
     if importlib.util.find_spec('triton') is None:
         pytest.skip('triton is not installed')
     from tests.conftest import REPO_ROOT
-    block = (f'sys.modules[{EXTENSION_MODULE!r}] = None; ' if without_extension else '')
-    script = f'import sys; {block}from {__name__} import main; main({suite!r})'
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TRITON_INTERPRET='1')
+    block = f'sys.modules[{EXTENSION_MODULE!r}] = None; ' if without_extension else ''
+    script = f'import sys; {block}from {__name__} import main; main({suite!r}, {device!r})'
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    env.pop('TRITON_INTERPRET', None)
+    if device == 'cpu':
+        env['TRITON_INTERPRET'] = '1'
     for name in ('THEMASK_MODE', 'THEMASK_MSDA_BACKEND'):
         env.pop(name, None)
     result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, env=env,
@@ -300,3 +325,11 @@ def run_in_interpreter(suite, *, without_extension=False):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report['setup'] == 'ok', report['setup']
     return report['checks']
+
+
+def result_of(checks, name):
+    """The result of one check, or a failure with the child's traceback."""
+    check = checks[name]
+    if 'error' in check:
+        pytest.fail(f'{name} raised:\n{check["error"]}')
+    return check['result']
