@@ -55,7 +55,7 @@ SHAPE_CASES = {
     'channels-71': (lambda: make_inputs(2, [(5, 5), (3, 3), (1, 2)], heads=1, channels=71,
                                         num_queries=4, points=2, seed=3), torch.float64, {}),
     # D > 128: two channel blocks, so the location and weight gradients are added atomically
-    'channels-130-split': (lambda: make_inputs(1, [(3, 4), (2, 2)], heads=1, channels=130,
+    'channels-130-split-f32': (lambda: make_inputs(1, [(3, 4), (2, 2)], heads=1, channels=130,
                                                num_queries=5, points=2, seed=4),
                            torch.float32, {}),
     # three query blocks, the last one partial; two channel blocks

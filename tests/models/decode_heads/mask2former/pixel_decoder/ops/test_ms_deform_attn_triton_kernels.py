@@ -86,7 +86,8 @@ def test_triton_matches_reference_on_cuda(case):
 
 @pytest.mark.cuda
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize('case', ['borders-corners-outside', 'channels-71', 'channels-130-split'])
+@pytest.mark.parametrize('case', ['borders-corners-outside', 'channels-71',
+                                  'channels-130-split-f32'])
 def test_triton_half_precision_on_cuda(case, dtype):
     """Computed in float32, gradients accumulated in float32, results in the input dtype."""
     require_kernel('triton')
