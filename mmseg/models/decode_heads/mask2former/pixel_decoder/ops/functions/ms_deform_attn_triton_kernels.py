@@ -34,10 +34,31 @@ NUM_WARPS = 4
 
 
 @triton.jit
-def _stencil(loc_ptr, sample, q_mask, width, height, ACC: tl.constexpr):
+def _tile(num_values, num_queries, HEADS: tl.constexpr, CHANNELS: tl.constexpr,
+          BLOCK_Q: tl.constexpr, BLOCK_D: tl.constexpr):
+    """This program's channels ``d``, its query and channel masks, its rows (the index of
+    (n, q, m) for each query) and the offset of value[n, 0, m, 0]."""
+    q = tl.program_id(0) * BLOCK_Q + tl.arange(0, BLOCK_Q)
+    d = tl.program_id(2) * BLOCK_D + tl.arange(0, BLOCK_D)
+    n = (tl.program_id(1) // HEADS).to(tl.int64)
+    m = tl.program_id(1) % HEADS
+    row = (n * num_queries + q) * HEADS + m
+    return d, q < num_queries, d < CHANNELS, row, (n * num_values * HEADS + m) * CHANNELS
+
+
+@triton.jit
+def _level(shapes_ptr, starts_ptr, level, head, PIXEL_STRIDE: tl.constexpr):
+    """Height and width of a level and the offset of its first pixel for this head."""
+    height = tl.load(shapes_ptr + 2 * level)
+    width = tl.load(shapes_ptr + 2 * level + 1)
+    return height, width, head + tl.load(starts_ptr + level) * PIXEL_STRIDE
+
+
+@triton.jit
+def _stencil(loc_ptr, attn_ptr, sample, q_mask, width, height, ACC: tl.constexpr):
     """The bilinear stencil of BLOCK_Q sampling points: whether any corner can be inside, the
-    top-left corner (x0, y0) and the fractions (fu, fv). A point with no corner inside (NaN too)
-    gets ``inside`` False and harmless coordinates."""
+    top-left corner (x0, y0), the fractions (fu, fv) and the attention weights. A point with no
+    corner inside (NaN too) gets ``inside`` False and harmless coordinates."""
     x = tl.load(loc_ptr + 2 * sample, mask=q_mask, other=0.0).to(ACC)
     y = tl.load(loc_ptr + 2 * sample + 1, mask=q_mask, other=0.0).to(ACC)
     w = width.to(ACC)
@@ -49,7 +70,8 @@ def _stencil(loc_ptr, sample, q_mask, width, height, ACC: tl.constexpr):
     v = tl.where(inside, v, 0.0)
     u_floor = tl.floor(u)
     v_floor = tl.floor(v)
-    return inside, u_floor.to(tl.int32), v_floor.to(tl.int32), u - u_floor, v - v_floor
+    attn = tl.load(attn_ptr + sample, mask=q_mask, other=0.0).to(ACC)
+    return inside, u_floor.to(tl.int32), v_floor.to(tl.int32), u - u_floor, v - v_floor, attn
 
 
 @triton.jit
@@ -73,25 +95,17 @@ def _forward_kernel(value_ptr, shapes_ptr, starts_ptr, loc_ptr, attn_ptr, out_pt
                     num_queries, HEADS: tl.constexpr, CHANNELS: tl.constexpr,
                     LEVELS: tl.constexpr, POINTS: tl.constexpr, BLOCK_Q: tl.constexpr,
                     BLOCK_D: tl.constexpr, ACC: tl.constexpr):
-    q = tl.program_id(0) * BLOCK_Q + tl.arange(0, BLOCK_Q)
-    batch_head = tl.program_id(1)
-    d = tl.program_id(2) * BLOCK_D + tl.arange(0, BLOCK_D)
-    n = batch_head // HEADS
-    m = batch_head % HEADS
-    q_mask = q < num_queries
-    d_mask = d < CHANNELS
-    row = (n.to(tl.int64) * num_queries + q) * HEADS + m  # index of (n, q, m)
-    head_ptr = value_ptr + (n.to(tl.int64) * num_values * HEADS + m) * CHANNELS
+    d, q_mask, d_mask, row, head = _tile(num_values, num_queries, HEADS, CHANNELS, BLOCK_Q,
+                                         BLOCK_D)
     stride = HEADS * CHANNELS  # between pixels
     acc = tl.zeros((BLOCK_Q, BLOCK_D), dtype=ACC)
     for level in range(LEVELS):
-        height = tl.load(shapes_ptr + 2 * level)
-        width = tl.load(shapes_ptr + 2 * level + 1)
-        level_ptr = head_ptr + tl.load(starts_ptr + level) * stride
+        height, width, level_offset = _level(shapes_ptr, starts_ptr, level, head, stride)
+        level_ptr = value_ptr + level_offset
         for point in range(POINTS):
             sample = row * (LEVELS * POINTS) + level * POINTS + point
-            inside, x0, y0, fu, fv = _stencil(loc_ptr, sample, q_mask, width, height, ACC)
-            attn = tl.load(attn_ptr + sample, mask=q_mask, other=0.0).to(ACC)
+            inside, x0, y0, fu, fv, attn = _stencil(loc_ptr, attn_ptr, sample, q_mask, width,
+                                                    height, ACC)
             gu = 1.0 - fu
             gv = 1.0 - fv
             top = (gu[:, None] * _read_corner(level_ptr, x0, y0, width, height, inside, d, d_mask,
@@ -125,28 +139,19 @@ def _backward_kernel(value_ptr, shapes_ptr, starts_ptr, loc_ptr, attn_ptr, grad_
                      HEADS: tl.constexpr, CHANNELS: tl.constexpr, LEVELS: tl.constexpr,
                      POINTS: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_D: tl.constexpr,
                      ACC: tl.constexpr, SPLIT_D: tl.constexpr):
-    q = tl.program_id(0) * BLOCK_Q + tl.arange(0, BLOCK_Q)
-    batch_head = tl.program_id(1)
-    d = tl.program_id(2) * BLOCK_D + tl.arange(0, BLOCK_D)
-    n = batch_head // HEADS
-    m = batch_head % HEADS
-    q_mask = q < num_queries
-    d_mask = d < CHANNELS
-    row = (n.to(tl.int64) * num_queries + q) * HEADS + m
-    head = (n.to(tl.int64) * num_values * HEADS + m) * CHANNELS
+    d, q_mask, d_mask, row, head = _tile(num_values, num_queries, HEADS, CHANNELS, BLOCK_Q,
+                                         BLOCK_D)
     stride = HEADS * CHANNELS
     grad = tl.load(grad_out_ptr + row[:, None] * CHANNELS + d[None, :],
                    mask=q_mask[:, None] & d_mask[None, :], other=0.0).to(ACC)
     for level in range(LEVELS):
-        height = tl.load(shapes_ptr + 2 * level)
-        width = tl.load(shapes_ptr + 2 * level + 1)
-        level_offset = head + tl.load(starts_ptr + level) * stride
+        height, width, level_offset = _level(shapes_ptr, starts_ptr, level, head, stride)
         level_ptr = value_ptr + level_offset
         grad_level_ptr = grad_value_ptr + level_offset
         for point in range(POINTS):
             sample = row * (LEVELS * POINTS) + level * POINTS + point
-            inside, x0, y0, fu, fv = _stencil(loc_ptr, sample, q_mask, width, height, ACC)
-            attn = tl.load(attn_ptr + sample, mask=q_mask, other=0.0).to(ACC)
+            inside, x0, y0, fu, fv, attn = _stencil(loc_ptr, attn_ptr, sample, q_mask, width,
+                                                    height, ACC)
             gu = 1.0 - fu
             gv = 1.0 - fv
             weighted_grad = attn[:, None] * grad
