@@ -23,7 +23,8 @@ kernels; without the extension at all, this module defines the operators itself 
 
 ``multi_scale_deformable_attn`` runs the implementation ``select_backend`` names: on CUDA tensors
 the compiled CUDA kernel when built, else the Triton kernels when triton is installed and imports,
-else the reference; on CPU tensors (float32/float64) the compiled CPU kernel when built, else the reference.
+else the reference; on CPU tensors (float32/float64) the compiled CPU kernel when built, else the
+reference.
 ``THEMASK_MSDA_BACKEND=cuda|triton|reference`` forces one (``cuda`` and ``triton`` on CUDA tensors;
 an error when it is unavailable); reference mode (``mmseg.models.utils``: ``reference_mode()``,
 ``set_fast_mode(False)`` or ``THEMASK_MODE=reference``, the original's whole computational path)
