@@ -222,8 +222,8 @@ def select_backend(value: torch.Tensor) -> str:
     autocast cast): ``'cuda'``, ``'triton'``, ``'cpu'`` or ``'reference'``.
 
     Reference mode or THEMASK_MSDA_BACKEND=reference: the reference. CPU tensors: the CPU kernel
-    when built. CUDA tensors: the CUDA kernel when built, else Triton when installed, else the
-    reference; THEMASK_MSDA_BACKEND=cuda or triton forces that one (UsageError if unavailable).
+    when built. CUDA tensors: the CUDA kernel when built, else Triton when installed and
+    importable, else the reference; THEMASK_MSDA_BACKEND=cuda or triton forces that one (UsageError if unavailable).
     """
     if not fast_mode():
         return 'reference'
@@ -235,8 +235,11 @@ def select_backend(value: torch.Tensor) -> str:
     if value.device.type != 'cuda' or value.dtype not in CUDA_DTYPES:
         return 'reference'
     if forced == 'cuda' and not _CUDA_BUILT:
-        raise UsageError(f'{BACKEND_ENV}=cuda but the CUDA kernel is unavailable: '
-                         f'{_extension_status} (with THEMASK_MSDA_CUDA=1); or unset {BACKEND_ENV}')
+        why = (f'{_extension.__file__} was built without it' if _CPU_BUILT
+               else _extension_status)
+        raise UsageError(f'{BACKEND_ENV}=cuda but the CUDA kernel is unavailable: {why}; build '
+                         f'it with `THEMASK_MSDA_CUDA=1 sh make.sh` in {OPS_DIR}, or unset '
+                         f'{BACKEND_ENV}')
     if forced == 'triton' and not triton_usable():
         raise UsageError(f'{BACKEND_ENV}=triton but Triton is unavailable: '
                          f'{load_triton_kernels()[1]}; or unset {BACKEND_ENV}')
