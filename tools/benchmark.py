@@ -41,7 +41,8 @@ import torch
 
 from mmseg.core.runner.optimizer import build_optimizer
 from mmseg.models import build_segmentor
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (available_backends,
+                                                                               select_backend)
 from mmseg.models.utils import reference_mode
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.config import DictAction, load_config
@@ -257,7 +258,10 @@ def main(argv=None):
     env = dict(config=args.config, clip_len=args.clip_len, size=args.size, device=args.device,
                gpu=torch.cuda.get_device_name() if args.device == 'cuda' else None,
                cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
-               torch=torch.__version__, msda=available_backends()['extension'], amp=args.amp,
+               torch=torch.__version__, msda=available_backends()['extension'],
+               # the deformable-attention implementation of the fast mode (THEMASK_MSDA_BACKEND)
+               msda_backend=select_backend(torch.zeros(1, 1, 1, 1, device=args.device)),
+               amp=args.amp,
                params=sum(p.numel() for p in model.parameters()),
                gflops_per_clip=count_gflops(model, img, meta))
     print(f'[benchmark] {json.dumps(env)}', flush=True)

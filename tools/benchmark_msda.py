@@ -4,7 +4,8 @@
     python tools/benchmark_msda.py --devices cuda --iters 50 --out work_dirs/benchmark_msda_cuda.json
 
 Implementations: ``reference`` (``ms_deform_attn_core_pytorch``, the original's path),
-``kernel`` (our compiled op for the device) and ``transformers`` (Hugging Face's pure-PyTorch
+``kernel`` (our compiled op for the device), ``triton`` (our Triton kernels,
+``ms_deform_attn_triton``; CUDA only) and ``transformers`` (Hugging Face's pure-PyTorch
 ``multi_scale_deformable_attention``, when transformers is installed). Shapes: d_model 256 as 8
 heads x 32 channels, 3 levels (the stride 32, 16 and 8 maps of the input, coarse to fine as in the
 pixel decoder), 4 points, Lq = S queries. Sampling locations are by default those of the pixel
@@ -15,7 +16,9 @@ pixels of each level) with unit Gaussian noise; ``--locations uniform`` draws th
 Reported per configuration: median forward and forward+backward times, and peak memory above the
 level before the call (CPU: the process's peak resident set size, reset through
 /proc/self/clear_refs; CUDA: torch.cuda.max_memory_allocated), plus the kernel's speed-up and
-memory ratio against the other implementations, all measured in the same run.
+memory ratio against the other implementations, and every implementation's speed relative to the
+kernel (kernel time / its time: the Triton kernels' goal is at least 0.8), all measured in the
+same run.
 """
 import argparse
 import json
@@ -26,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
-    MSDeformAttnFunction, available_backends, ms_deform_attn_core_pytorch)
+    MSDeformAttnFunction, available_backends, ms_deform_attn_core_pytorch, ms_deform_attn_triton)
 from mmseg.utils.table import text_table
 from toolkit.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib
 from mmseg.utils.cli import run_cli, size_text
@@ -44,8 +47,9 @@ def parse_args(argv=None):
     parser.add_argument('--sizes', nargs='+', type=size_text, default=['480x480', '480x853'],
                         help='input images HxW; the levels are their stride 32/16/8 maps')
     parser.add_argument('--batch', type=int, nargs='+', default=[2, 4], help='frames N')
-    parser.add_argument('--impls', nargs='+', default=['reference', 'kernel', 'transformers'],
-                        choices=['reference', 'kernel', 'transformers'])
+    parser.add_argument('--impls', nargs='+',
+                        default=['reference', 'kernel', 'triton', 'transformers'],
+                        choices=['reference', 'kernel', 'triton', 'transformers'])
     parser.add_argument('--iters', type=int, default=5, help='timed repeats (median reported)')
     parser.add_argument('--warmup', type=int, default=1, help='untimed repeats before timing')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads (CPU)')
@@ -110,6 +114,14 @@ def implementations(names, device, dtype):
             else:
                 ops[name] = lambda v, s, sl, st, loc, w: MSDeformAttnFunction.apply(
                     v, s, st, loc, w, 128)
+        elif name == 'triton':
+            if device != 'cuda':
+                missing[name] = 'the Triton kernels run on CUDA tensors (CPU: interpreter only)'
+            elif not backends['triton']:
+                missing[name] = f'triton unavailable ({backends["triton_status"]})'
+            else:
+                ops[name] = lambda v, s, sl, st, loc, w: ms_deform_attn_triton(
+                    v, s, loc, w, value_level_start_index=st, im2col_step=128)
         else:
             try:
                 from transformers.models.mask2former.modeling_mask2former import \
@@ -145,7 +157,8 @@ def benchmark_one(op, inputs, device, iters, warmup, cpu_measurable):
 
 
 def add_ratios(rows):
-    """Kernel speed-ups (other time / kernel time) and memory ratios (kernel / other)."""
+    """Kernel speed-ups (other time / kernel time), every other implementation's speed relative
+    to the kernel (kernel time / its time) and memory ratios (kernel / other)."""
     kernels = {(r['device'], r['size'], r['batch']): r for r in rows if r['impl'] == 'kernel'}
     for row in rows:
         kernel = kernels.get((row['device'], row['size'], row['batch']))
@@ -153,6 +166,7 @@ def add_ratios(rows):
             continue
         for mode in ('fwd', 'fwd_bwd'):
             kernel[f'{mode}_speedup_vs_{row["impl"]}'] = row[f'{mode}_ms'] / kernel[f'{mode}_ms']
+            row[f'{mode}_speed_vs_kernel'] = kernel[f'{mode}_ms'] / row[f'{mode}_ms']
             if row[f'{mode}_peak_mib'] and kernel[f'{mode}_peak_mib'] is not None:
                 kernel[f'{mode}_mem_ratio_vs_{row["impl"]}'] = (
                     kernel[f'{mode}_peak_mib'] / row[f'{mode}_peak_mib'])
@@ -160,7 +174,8 @@ def add_ratios(rows):
 
 def format_table(rows):
     header = ['device', 'input', 'N', 'impl', 'fwd ms', 'fwd+bwd ms', 'fwd peak MiB',
-              'fwd+bwd peak MiB', 'fwd x ref', 'f+b x ref', 'fwd x hf', 'f+b x hf']
+              'fwd+bwd peak MiB', 'fwd x ref', 'f+b x ref', 'fwd x hf', 'f+b x hf',
+              'fwd vs kernel', 'f+b vs kernel']
 
     def number(value, fmt):
         return '-' if value is None else format(value, fmt)
@@ -172,7 +187,9 @@ def format_table(rows):
          number(r.get('fwd_speedup_vs_reference'), '.2f'),
          number(r.get('fwd_bwd_speedup_vs_reference'), '.2f'),
          number(r.get('fwd_speedup_vs_transformers'), '.2f'),
-         number(r.get('fwd_bwd_speedup_vs_transformers'), '.2f')] for r in rows])
+         number(r.get('fwd_bwd_speedup_vs_transformers'), '.2f'),
+         number(r.get('fwd_speed_vs_kernel'), '.2f'),
+         number(r.get('fwd_bwd_speed_vs_kernel'), '.2f')] for r in rows])
 
 
 def main(argv=None):
@@ -222,7 +239,8 @@ def main(argv=None):
     add_ratios(rows)
     print(format_table(rows))
     print('x ref / x hf: kernel speed-up over the reference / transformers '
-          '(their time divided by the kernel time)')
+          '(their time divided by the kernel time); vs kernel: speed relative to the kernel '
+          '(kernel time divided by its time)')
     if args.out:
         write_json_atomically(args.out, {'environment': env, 'skipped': skipped, 'results': rows})
         print(f'[benchmark_msda] wrote {args.out}')

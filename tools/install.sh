@@ -49,5 +49,5 @@ if [ -z "${CUDA_HOME:-}" ] && [ -f /usr/local/cuda/include/cuda_runtime.h ]; the
 fi
 echo "[install] building the deformable attention op (CUDA_HOME=${CUDA_HOME:-unset})"
 PYTHON=python sh "$OPS/make.sh"
-python -c "import torch, mmseg; from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends; print(f'[install] torch {torch.__version__}, mmseg {mmseg.__version__}, op: {available_backends()[\"extension\"]}')"
+python -c "import torch, mmseg; from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import available_backends; b = available_backends(); print(f'[install] torch {torch.__version__}, mmseg {mmseg.__version__}, op: {b[\"extension\"]}; triton (CUDA tensors without the CUDA kernel): {b[\"triton_status\"]}')"
 echo "$WANT" > "$STAMP"

@@ -102,19 +102,22 @@ def edge_case_inputs(shapes=((4, 8), (2, 2), (1, 1)), heads=2, channels=3, dtype
 
 
 def kernel_available(device):
-    """(available, reason) for the compiled kernel of ``device``."""
-    if device == 'cuda' and not torch.cuda.is_available():
+    """(available, reason) for the compiled kernel of ``device`` ('cpu' or 'cuda') or for the
+    Triton kernels on CUDA tensors ('triton')."""
+    if device in ('cuda', 'triton') and not torch.cuda.is_available():
         return False, 'no CUDA device'
     backends = available_backends()
     if backends[device]:
         return True, ''
+    if device == 'triton':
+        return False, f'the Triton kernels are unavailable: {backends["triton_status"]}'
     return False, (f'the {device} kernel of MultiScaleDeformableAttention is unavailable: '
                    f'{backends["extension"]}')
 
 
 def require_kernel(device):
     """Skip (or, with THEMASK_MSDA_REQUIRE_KERNELS=1 and a device present, fail) when the kernel of
-    ``device`` is not built."""
+    ``device`` (see ``kernel_available``) is not available."""
     available, reason = kernel_available(device)
     if available:
         return

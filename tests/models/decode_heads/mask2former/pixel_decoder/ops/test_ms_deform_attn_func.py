@@ -13,6 +13,7 @@ from torch.autograd import gradcheck
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
     ms_deform_attn_func as msda
 from mmseg.models.utils import compute_mode, reference_mode, set_fast_mode
+from mmseg.utils.errors import UsageError
 from tests.conftest import REPO_ROOT
 from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (brute_force_msda, edge_case_inputs,
                                                       make_inputs, require_kernel)
@@ -57,29 +58,96 @@ def test_reference_gradcheck():
 
 @pytest.fixture
 def clean_switch(monkeypatch):
-    """Fast mode (the default) for the test, whatever THEMASK_MODE says; restored afterwards."""
+    """Fast mode (the default) and THEMASK_MSDA_BACKEND=auto for the test, whatever the
+    environment says; restored afterwards."""
     monkeypatch.setattr(compute_mode, '_FAST', True)
+    monkeypatch.setattr(msda, '_BACKEND', 'auto')
 
 
-@pytest.mark.parametrize('cpu_built,cuda_built,device,dtype,expected', [
-    (True, True, 'cpu', torch.float32, 'cpu'),
-    (True, False, 'cpu', torch.float64, 'cpu'),
-    (False, False, 'cpu', torch.float32, 'reference'),
-    (True, True, 'cpu', torch.bfloat16, 'reference'),
-    (True, True, 'cuda', torch.float16, 'cuda'),
-    (True, False, 'cuda', torch.float32, 'reference'),
-    (True, True, 'meta', torch.float32, 'reference'),
+def fake_tensor(device, dtype=torch.float32):
+    """Stands in for a tensor on any device (no GPU needed): select_backend reads only .device
+    and .dtype."""
+    return types.SimpleNamespace(device=torch.device(device), dtype=dtype)
+
+
+@pytest.mark.parametrize('cpu_built,cuda_built,triton,device,dtype,expected', [
+    (True, True, True, 'cpu', torch.float32, 'cpu'),
+    (True, False, False, 'cpu', torch.float64, 'cpu'),
+    (False, False, True, 'cpu', torch.float32, 'reference'),
+    (True, True, True, 'cpu', torch.bfloat16, 'reference'),
+    # CUDA tensors: the compiled CUDA kernel, else Triton, else the reference
+    (True, True, True, 'cuda', torch.float16, 'cuda'),
+    (True, True, False, 'cuda', torch.float32, 'cuda'),
+    (True, False, True, 'cuda', torch.float32, 'triton'),
+    (False, False, True, 'cuda', torch.bfloat16, 'triton'),
+    (True, False, False, 'cuda', torch.float32, 'reference'),
+    (False, False, False, 'cuda', torch.float64, 'reference'),
+    (True, True, True, 'meta', torch.float32, 'reference'),
 ])
 def test_select_backend_by_device_and_build(monkeypatch, clean_switch, cpu_built, cuda_built,
-                                            device, dtype, expected):
+                                            triton, device, dtype, expected):
     monkeypatch.setattr(msda, '_CPU_BUILT', cpu_built)
     monkeypatch.setattr(msda, '_CUDA_BUILT', cuda_built)
-    # stands in for a tensor on any device (no GPU needed): only .device and .dtype are read
-    value = types.SimpleNamespace(device=torch.device(device), dtype=dtype)
+    monkeypatch.setattr(msda, 'triton_usable', lambda: triton)
+    value = fake_tensor(device, dtype)
     assert msda.select_backend(value) == expected
     with reference_mode():
         assert msda.select_backend(value) == 'reference'
     assert msda.select_backend(value) == expected
+
+
+@pytest.mark.parametrize('forced,on_cuda,on_cpu', [
+    ('auto', 'cuda', 'cpu'),
+    ('cuda', 'cuda', 'cpu'),
+    ('triton', 'triton', 'cpu'),
+    ('reference', 'reference', 'reference'),
+])
+def test_the_switch_forces_each_backend(monkeypatch, clean_switch, forced, on_cuda, on_cpu):
+    """Everything available: THEMASK_MSDA_BACKEND picks among the CUDA implementations (CPU
+    tensors keep the CPU kernel unless the reference is forced); reference mode overrides it."""
+    monkeypatch.setattr(msda, '_CPU_BUILT', True)
+    monkeypatch.setattr(msda, '_CUDA_BUILT', True)
+    monkeypatch.setattr(msda, 'triton_usable', lambda: True)
+    monkeypatch.setattr(msda, '_BACKEND', forced)
+    assert msda.select_backend(fake_tensor('cuda')) == on_cuda
+    assert msda.select_backend(fake_tensor('cpu')) == on_cpu
+    assert msda.available_backends()['backend'] == forced
+    with reference_mode():
+        assert msda.select_backend(fake_tensor('cuda')) == 'reference'
+
+
+@pytest.mark.parametrize('forced,cuda_built,triton,message', [
+    ('cuda', False, True, 'THEMASK_MSDA_BACKEND=cuda but the CUDA kernel is unavailable: '),
+    ('triton', True, False, 'THEMASK_MSDA_BACKEND=triton but Triton is unavailable: '),
+    ('tritn', True, True, "THEMASK_MSDA_BACKEND='tritn': expected one of auto, cuda, triton, "
+                          'reference'),
+])
+def test_the_switch_refuses_what_cannot_run(monkeypatch, clean_switch, forced, cuda_built, triton,
+                                            message):
+    monkeypatch.setattr(msda, '_CUDA_BUILT', cuda_built)
+    monkeypatch.setattr(msda, 'triton_usable', lambda: triton)
+    monkeypatch.setattr(msda, '_BACKEND', forced)
+    with pytest.raises(UsageError) as err:
+        msda.select_backend(fake_tensor('cuda'))
+    assert str(err.value).startswith(message) and '\n' not in str(err.value)
+
+
+@pytest.mark.parametrize('triton_operator,expected', [(True, 'operator'), (False, 'beside')])
+def test_triton_runs_as_the_operator_or_beside_it(monkeypatch, clean_switch, triton_operator,
+                                                  expected):
+    """Triton is the operator's CUDA kernel unless the compiled CUDA kernel is built; forced
+    there, the Triton kernels run beside the operator."""
+    calls = []
+    monkeypatch.setattr(msda, 'select_backend', lambda value: 'triton')
+    monkeypatch.setattr(msda, '_TRITON_OPERATOR', triton_operator)
+    monkeypatch.setattr(msda.MSDeformAttnFunction, 'apply',
+                        lambda *args: calls.append(('operator', args[-1])))
+    monkeypatch.setattr(msda, 'ms_deform_attn_triton',
+                        lambda *args, **kwargs: calls.append(('beside', kwargs['im2col_step'])))
+    value, shapes, starts, locations, weights = make_inputs(2, [(3, 4)], heads=1, channels=2,
+                                                            num_queries=2, points=1)
+    msda.multi_scale_deformable_attn(value, shapes, starts, locations, weights, im2col_step=1)
+    assert calls == [(expected, 1)]
 
 
 def test_reference_mode_is_the_one_switch(monkeypatch, clean_switch):
@@ -107,6 +175,28 @@ assert select_backend(torch.zeros(1, 1, 1, 1)) == 'reference'
 print('ok')
 """
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, THEMASK_MODE='reference')
+    result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr
+
+
+def test_backend_switch_from_the_environment():
+    """THEMASK_MSDA_BACKEND is read at import (case and spaces ignored); importing the package and
+    running the op on CPU tensors imports no triton."""
+    script = """
+import sys, torch
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (MSDeformAttn,
+    available_backends, select_backend)
+attn = MSDeformAttn(d_model=8, n_levels=1, n_heads=2, n_points=2)
+out = attn(torch.randn(1, 12, 8), torch.rand(1, 12, 1, 2), torch.randn(1, 12, 8),
+           torch.tensor([[3, 4]]), torch.tensor([0]))
+assert select_backend(out) in ('cpu', 'reference')
+assert 'triton' not in sys.modules, 'triton imported'
+assert available_backends()['backend'] == 'triton', available_backends()
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, THEMASK_MSDA_BACKEND=' Triton ')
+    env.pop('THEMASK_MODE', None)
     result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr
@@ -157,21 +247,24 @@ def test_broken_extension_warns_and_falls_back(tmp_path, monkeypatch):
 
 
 def test_import_and_forward_with_nothing_built():
-    """A fresh interpreter in which the extension cannot be imported (as when it is not built)."""
+    """A fresh interpreter in which the extension cannot be imported (as when it is not built):
+    the reference runs on CPU tensors; no triton is imported (the operators, defined here then,
+    import it on their first CUDA call)."""
     script = f"""
 import sys
 sys.modules[{msda.EXTENSION_MODULE!r}] = None  # any import of the extension now fails
 import torch, mmseg
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
     MSDeformAttn, MSDeformAttnFunction, available_backends, select_backend)
-backends = available_backends()
-assert backends['cpu'] is False and backends['cuda'] is False, backends
-assert backends['extension'].startswith('not built'), backends
 attn = MSDeformAttn(d_model=8, n_levels=1, n_heads=2, n_points=2)
 shapes = torch.tensor([[3, 4]])
 out = attn(torch.randn(1, 12, 8), torch.rand(1, 12, 1, 2), torch.randn(1, 12, 8), shapes,
            torch.tensor([0]))
 assert out.shape == (1, 12, 8) and select_backend(out) == 'reference'
+assert 'triton' not in sys.modules, 'triton imported'
+backends = available_backends()
+assert backends['cpu'] is False and backends['cuda'] is False, backends
+assert backends['extension'].startswith('not built'), backends
 try:
     MSDeformAttnFunction.apply(torch.zeros(1, 12, 2, 4), shapes, torch.tensor([0]),
                                torch.zeros(1, 1, 2, 1, 1, 2), torch.zeros(1, 1, 2, 1, 1), 64)

@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import MSDeformAttnFunction
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
+    ms_deform_attn_func as msda
 from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import make_inputs, require_kernel
 
 DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)]
@@ -87,6 +89,15 @@ def test_operator_runs_in_float32_under_autocast(device, dtype):
                                             weights, 64)
     assert output.dtype == torch.float32
     assert torch.equal(output, expected)
+
+
+def test_python_schemas_equal_the_extension_s():
+    """The package defines the operators itself, with these schemas, when the extension is not
+    built (then the Triton kernels are their CUDA kernels)."""
+    require_kernel('cpu')
+    for op, schema in ((torch.ops.themask.ms_deform_attn_forward, msda.FORWARD_SCHEMA),
+                       (torch.ops.themask.ms_deform_attn_backward, msda.BACKWARD_SCHEMA)):
+        assert str(op.default._schema) == f'{op._qualified_op_name}{schema}'
 
 
 def test_fake_kernel_gives_shape_and_checks_devices():

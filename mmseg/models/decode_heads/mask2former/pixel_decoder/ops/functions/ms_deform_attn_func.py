@@ -16,11 +16,19 @@ registered when the extension is imported); this module registers their fake (sh
 the backward formula (``torch.library.register_autograd``) and the autocast rule, so that
 ``torch.compile`` and ``torch.export`` trace through the op.
 
-``multi_scale_deformable_attn`` picks the implementation by device: CUDA tensors use the CUDA
-kernel and CPU tensors (float32/float64) the CPU kernel when the extension is built (``sh make.sh``
-in ``ops/``); everything else, and every call in reference mode (``mmseg.models.utils``:
-``reference_mode()``, ``set_fast_mode(False)`` or ``THEMASK_MODE=reference``), runs
-``ms_deform_attn_core_pytorch``.
+Without the extension's CUDA kernel, the Triton kernels (``ms_deform_attn_triton``; triton comes
+with PyTorch's CUDA wheels and compiles them at run time) are registered as the operators' CUDA
+kernels; without the extension at all, this module defines the operators itself (the schemas of
+``src/vision.cpp``) so that ``torch.compile`` and ``torch.export`` see the same one op.
+
+``multi_scale_deformable_attn`` runs the implementation ``select_backend`` names: on CUDA tensors
+the compiled CUDA kernel when built, else the Triton kernels when triton is installed and imports,
+else the reference; on CPU tensors (float32/float64) the compiled CPU kernel when built, else the
+reference.
+``THEMASK_MSDA_BACKEND=cuda|triton|reference`` forces one (``cuda`` and ``triton`` on CUDA tensors;
+an error when it is unavailable); reference mode (``mmseg.models.utils``: ``reference_mode()``,
+``set_fast_mode(False)`` or ``THEMASK_MODE=reference``, the original's whole computational path)
+runs ``ms_deform_attn_core_pytorch`` everywhere.
 
 Autocast: the op runs in float32 under autocast (its float16/bfloat16 inputs are cast to float32
 and the output is float32), in the dispatcher and in the operator itself
@@ -42,6 +50,11 @@ import torch
 import torch.nn.functional as F
 
 from mmseg.models.utils.compute_mode import fast_mode
+from mmseg.utils.errors import UsageError
+
+from .ms_deform_attn_triton_func import (TRITON_INSTALLED, load_triton_kernels,
+                                         ms_deform_attn_triton, triton_backward, triton_forward,
+                                         triton_usable)
 
 OPS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTENSION_MODULE = __name__.rsplit('.', 2)[0] + '.MultiScaleDeformableAttention'
@@ -94,6 +107,12 @@ def _load_extension(module_name: str) -> Tuple[Optional[ModuleType], str]:
 OP_NAMESPACE = 'themask'
 FORWARD_OP = f'{OP_NAMESPACE}::ms_deform_attn_forward'
 BACKWARD_OP = f'{OP_NAMESPACE}::ms_deform_attn_backward'
+# the schemas of src/vision.cpp, for defining the operators without the extension
+FORWARD_SCHEMA = ('(Tensor value, Tensor spatial_shapes, Tensor level_start_index, '
+                  'Tensor sampling_loc, Tensor attn_weight, int im2col_step) -> Tensor')
+BACKWARD_SCHEMA = ('(Tensor value, Tensor spatial_shapes, Tensor level_start_index, '
+                   'Tensor sampling_loc, Tensor attn_weight, Tensor grad_output, int im2col_step) '
+                   '-> (Tensor, Tensor, Tensor)')
 
 
 def _fake_forward(value: torch.Tensor, spatial_shapes: torch.Tensor,
@@ -138,20 +157,22 @@ def _backward(ctx, grad_output: torch.Tensor) -> tuple:
     return grad_value, None, None, grad_loc, grad_weight, None
 
 
-def _register_python_parts(extension: ModuleType) -> None:
-    """Fake kernels, autograd and autocast of the operators (once per loaded library)."""
-    if getattr(extension, '_themask_python_registered', False):
-        return
+def _register_python_parts(*, triton_cuda_kernels: bool) -> None:
+    """Fake kernels, autograd and autocast of the operators, and the Triton kernels as their CUDA
+    kernels when ``triton_cuda_kernels``."""
     torch.library.register_fake(FORWARD_OP, _fake_forward)
     torch.library.register_fake(BACKWARD_OP, _fake_backward)
     torch.library.register_autograd(FORWARD_OP, _backward, setup_context=_setup_context)
     for device_type in ('cpu', 'cuda'):
         torch.library.register_autocast(FORWARD_OP, device_type, torch.float32)
-    extension._themask_python_registered = True
+    if triton_cuda_kernels:
+        torch.library.register_kernel(FORWARD_OP, 'cuda', triton_forward)
+        torch.library.register_kernel(BACKWARD_OP, 'cuda', triton_backward)
 
 
 def _load_operator() -> Tuple[Optional[ModuleType], str]:
-    """Import the extension and check that it registered the operators."""
+    """Import the extension and check that it registered the operators (once per loaded library:
+    the Python parts, with the Triton CUDA kernels when the extension has no CUDA kernel)."""
     extension, status = _load_extension(EXTENSION_MODULE)
     if extension is None:
         return None, status
@@ -160,32 +181,81 @@ def _load_operator() -> Tuple[Optional[ModuleType], str]:
                   f'build); rebuild it with `sh make.sh` in {OPS_DIR}')
         warnings.warn(f'{status}. The PyTorch reference is used instead.', stacklevel=2)
         return None, status
-    _register_python_parts(extension)
+    if not getattr(extension, '_themask_python_registered', False):
+        _register_python_parts(triton_cuda_kernels=TRITON_INSTALLED and not extension.with_cuda())
+        extension._themask_python_registered = True
     return extension, status
+
+
+def _define_operator() -> None:
+    """Without the extension: define the operators here, with the Triton kernels for CUDA."""
+    if not hasattr(torch.ops.themask, 'ms_deform_attn_forward'):
+        torch.library.define(FORWARD_OP, FORWARD_SCHEMA)
+        torch.library.define(BACKWARD_OP, BACKWARD_SCHEMA)
+        _register_python_parts(triton_cuda_kernels=True)
 
 
 _extension, _extension_status = _load_operator()
 _CPU_BUILT = _extension is not None
 _CUDA_BUILT = _extension is not None and _extension.with_cuda()
+if _extension is None and TRITON_INSTALLED:
+    _define_operator()
+# the operators' CUDA kernel is the Triton one
+_TRITON_OPERATOR = TRITON_INSTALLED and not _CUDA_BUILT
+
+BACKEND_ENV = 'THEMASK_MSDA_BACKEND'
+BACKEND_CHOICES = ('auto', 'cuda', 'triton', 'reference')
+_BACKEND = os.environ.get(BACKEND_ENV, '').strip().lower() or 'auto'
+
+
+def forced_backend() -> str:
+    """The value of THEMASK_MSDA_BACKEND (read at import): auto (the default), cuda, triton or
+    reference."""
+    if _BACKEND not in BACKEND_CHOICES:
+        raise UsageError(f'{BACKEND_ENV}={_BACKEND!r}: expected one of '
+                         f'{", ".join(BACKEND_CHOICES)}')
+    return _BACKEND
 
 
 def select_backend(value: torch.Tensor) -> str:
     """The implementation ``multi_scale_deformable_attn`` runs for this value tensor (after the
-    autocast cast): ``'cuda'``, ``'cpu'`` or ``'reference'`` (always in reference mode)."""
+    autocast cast): ``'cuda'``, ``'triton'``, ``'cpu'`` or ``'reference'``.
+
+    Reference mode or THEMASK_MSDA_BACKEND=reference: the reference. CPU tensors: the CPU kernel
+    when built. CUDA tensors: the CUDA kernel when built, else Triton when installed and
+    importable, else the reference; THEMASK_MSDA_BACKEND=cuda or triton forces that one (UsageError if unavailable).
+    """
     if not fast_mode():
         return 'reference'
-    if value.device.type == 'cuda' and _CUDA_BUILT and value.dtype in CUDA_DTYPES:
+    forced = forced_backend()
+    if forced == 'reference':
+        return 'reference'
+    if value.device.type == 'cpu':
+        return 'cpu' if _CPU_BUILT and value.dtype in CPU_DTYPES else 'reference'
+    if value.device.type != 'cuda' or value.dtype not in CUDA_DTYPES:
+        return 'reference'
+    if forced == 'cuda' and not _CUDA_BUILT:
+        why = (f'{_extension.__file__} was built without it' if _CPU_BUILT
+               else _extension_status)
+        raise UsageError(f'{BACKEND_ENV}=cuda but the CUDA kernel is unavailable: {why}; build '
+                         f'it with `THEMASK_MSDA_CUDA=1 sh make.sh` in {OPS_DIR}, or unset '
+                         f'{BACKEND_ENV}')
+    if forced == 'triton' and not triton_usable():
+        raise UsageError(f'{BACKEND_ENV}=triton but Triton is unavailable: '
+                         f'{load_triton_kernels()[1]}; or unset {BACKEND_ENV}')
+    if forced != 'triton' and _CUDA_BUILT:
         return 'cuda'
-    if value.device.type == 'cpu' and _CPU_BUILT and value.dtype in CPU_DTYPES:
-        return 'cpu'
-    return 'reference'
+    return 'triton' if triton_usable() else 'reference'
 
 
 def available_backends() -> Dict[str, Union[bool, str]]:
-    """Which kernels are built, whether reference mode is on (``reference_forced``) and the
-    extension's status."""
-    return {'cpu': _CPU_BUILT, 'cuda': _CUDA_BUILT, 'reference_forced': not fast_mode(),
-            'extension': _extension_status}
+    """What can run: the compiled kernels (``cpu``, ``cuda``), ``triton`` (importable: this
+    imports it), the switches (``backend``: THEMASK_MSDA_BACKEND; ``reference_forced``: reference
+    mode) and one-line statuses of the extension and of triton."""
+    triton_kernels, triton_status = load_triton_kernels()
+    return {'cpu': _CPU_BUILT, 'cuda': _CUDA_BUILT, 'triton': triton_kernels is not None,
+            'backend': _BACKEND, 'reference_forced': not fast_mode(),
+            'extension': _extension_status, 'triton_status': triton_status}
 
 
 class MSDeformAttnFunction:
@@ -199,7 +269,7 @@ class MSDeformAttnFunction:
     def apply(value: torch.Tensor, value_spatial_shapes: torch.Tensor,
               value_level_start_index: torch.Tensor, sampling_locations: torch.Tensor,
               attention_weights: torch.Tensor, im2col_step: int) -> torch.Tensor:
-        if _extension is None:
+        if _extension is None and not (_TRITON_OPERATOR and value.device.type == 'cuda'):
             raise RuntimeError(f'the compiled MultiScaleDeformableAttention op is unavailable: '
                                f'{_extension_status}. multi_scale_deformable_attn() falls back to '
                                'the PyTorch reference.')
@@ -225,9 +295,15 @@ def multi_scale_deformable_attn(value: torch.Tensor, value_spatial_shapes: torch
     value = value.to(dtype)
     sampling_locations = sampling_locations.to(dtype)
     attention_weights = attention_weights.to(dtype)
-    if select_backend(value) == 'reference':
+    backend = select_backend(value)
+    if backend == 'reference':
         return ms_deform_attn_core_pytorch(value, value_spatial_shapes, sampling_locations,
                                            attention_weights)
+    if backend == 'triton' and not _TRITON_OPERATOR:
+        # forced where the operator's CUDA kernel is the compiled one: Triton beside the operator
+        return ms_deform_attn_triton(
+            value, value_spatial_shapes, sampling_locations, attention_weights,
+            value_level_start_index=value_level_start_index, im2col_step=im2col_step)
     return MSDeformAttnFunction.apply(
         value.contiguous(), value_spatial_shapes.contiguous(),
         value_level_start_index.contiguous(), sampling_locations.contiguous(),

@@ -2,7 +2,8 @@
 // CUDA kernels registered by dispatch key, and a small Python module (imported by
 // functions/ms_deform_attn_func.py; `torch.ops.load_library(path)` of the .so works too). The
 // fake (meta) kernels, the autograd formula and the autocast rule are registered in Python, in
-// functions/ms_deform_attn_func.py.
+// functions/ms_deform_attn_func.py, which also defines these schemas itself (FORWARD_SCHEMA,
+// BACKWARD_SCHEMA: keep them equal) when the extension is not built.
 #include <torch/csrc/utils/pybind.h>
 #include <torch/library.h>
 
