@@ -22,6 +22,14 @@ from ..position_encoding import PositionEmbeddingSine
 from .ops.modules import MSDeformAttn
 
 
+def _long_tensor(values: Sequence[int], device: torch.device) -> torch.Tensor:
+    """``torch.as_tensor(values)`` (int64, 1-D); symbolic sizes (``torch.export`` with dynamic
+    shapes) stay symbolic in the graph, where ``as_tensor`` would fix them to the example's."""
+    if all(isinstance(v, int) for v in values):
+        return torch.as_tensor(values, dtype=torch.long, device=device)
+    return torch.stack([torch.full((), v, dtype=torch.long, device=device) for v in values])
+
+
 class MSDeformAttnTransformerEncoderLayer(nn.Module):
     """Post-norm encoder layer: deformable self-attention, then a ReLU FFN."""
 
@@ -38,8 +46,10 @@ class MSDeformAttnTransformerEncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
 
     def forward(self, src: torch.Tensor, pos: torch.Tensor, reference_points: torch.Tensor,
-                spatial_shapes: torch.Tensor, level_start_index: torch.Tensor) -> torch.Tensor:
-        attn = self.self_attn(src + pos, reference_points, src, spatial_shapes, level_start_index)
+                spatial_shapes: torch.Tensor, level_start_index: torch.Tensor, *,
+                level_shapes: Optional[Sequence[Tuple[int, int]]] = None) -> torch.Tensor:
+        attn = self.self_attn(src + pos, reference_points, src, spatial_shapes, level_start_index,
+                              level_shapes=level_shapes)
         src = self.norm1(src + self.dropout1(attn))
         ffn = self.linear2(self.dropout2(F.relu(self.linear1(src))))
         return self.norm2(src + self.dropout3(ffn))
@@ -57,12 +67,15 @@ class MSDeformAttnEncoder(nn.Module):
     @staticmethod
     def reference_points(spatial_shapes: Sequence[Tuple[int, int]], batch: int,
                          device: torch.device) -> torch.Tensor:
-        """Pixel centres ((j + 0.5) / W, (i + 0.5) / H) of every token, the same for every level."""
+        """Pixel centres ((j + 0.5) / W, (i + 0.5) / H) of every token, the same for every level.
+
+        ``arange + 0.5`` gives the original's ``linspace(0.5, h - 0.5, h)`` exactly, and keeps the
+        token count symbolic under ``torch.export`` (``linspace`` fixes it to the example's)."""
         points = []
         for h, w in spatial_shapes:
             ref_y, ref_x = torch.meshgrid(
-                torch.linspace(0.5, h - 0.5, h, dtype=torch.float32, device=device),
-                torch.linspace(0.5, w - 0.5, w, dtype=torch.float32, device=device), indexing='ij')
+                torch.arange(h, dtype=torch.float32, device=device) + 0.5,
+                torch.arange(w, dtype=torch.float32, device=device) + 0.5, indexing='ij')
             points.append(torch.stack((ref_x.reshape(-1) / w, ref_y.reshape(-1) / h), -1))
         ref = torch.cat(points, 0)  # (S, 2)
         return ref[None, :, None, :].expand(batch, -1, len(spatial_shapes), -1)
@@ -79,9 +92,10 @@ class MSDeformAttnEncoder(nn.Module):
         for layer in self.layers:
             if checkpointed:
                 src = cp.checkpoint(layer, src, pos, reference_points, spatial_shapes, level_start_index,
-                                    use_reentrant=False)
+                                    use_reentrant=False, level_shapes=shapes)
             else:
-                src = layer(src, pos, reference_points, spatial_shapes, level_start_index)
+                src = layer(src, pos, reference_points, spatial_shapes, level_start_index,
+                            level_shapes=shapes)
         return src
 
 
@@ -115,8 +129,8 @@ class MSDeformAttnTransformerEncoderOnly(nn.Module):
         for h, w in shapes[:-1]:
             starts.append(starts[-1] + h * w)
         device = srcs[0].device
-        spatial_shapes = torch.as_tensor(shapes, dtype=torch.long, device=device)
-        level_start_index = torch.as_tensor(starts, dtype=torch.long, device=device)
+        spatial_shapes = torch.stack([_long_tensor(shape, device) for shape in shapes])
+        level_start_index = _long_tensor(starts, device)
         memory = self.encoder(torch.cat(src_flatten, 1), torch.cat(pos_flatten, 1), spatial_shapes,
                               level_start_index, shapes=shapes)
         return memory, spatial_shapes, level_start_index

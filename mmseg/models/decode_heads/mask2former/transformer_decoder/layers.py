@@ -160,8 +160,12 @@ def _shrink_bilinear(x: torch.Tensor, size) -> torch.Tensor:
     s * i + s / 2 - 0.5, halfway between pixels s * i + s / 2 - 1 and s * i + s / 2: the result is
     the mean of those 2 x 2 pixels of each s x s block, read by strided slicing (the same values
     up to float rounding, without the interpolation kernel's passes over the whole map).
+    Symbolic sizes (``torch.export`` with dynamic shapes) take the interpolation: a strided slice
+    needs a known factor.
     """
     (h, w), (oh, ow) = x.shape[-2:], tuple(size)
+    if not all(isinstance(v, int) for v in (h, w, oh, ow)):
+        return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False)
     factor = h // oh if oh else 0
     if factor < 2 or factor % 2 or oh * factor != h or ow * factor != w:
         return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False)

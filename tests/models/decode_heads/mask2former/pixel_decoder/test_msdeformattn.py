@@ -46,6 +46,36 @@ def test_reference_points_are_the_pixel_centres_of_a_2x3_level():
     torch.testing.assert_close(ref[0, :, 0], expected, rtol=0, atol=1e-7)
 
 
+def test_reference_points_equal_the_original_linspace():
+    """``arange + 0.5`` (exportable with symbolic sizes) gives the original's linspace bit for bit."""
+    for h, w in [(1, 1), (7, 3), (60, 107), (135, 240)]:
+        ref = MSDeformAttnEncoder.reference_points([(h, w)], batch=1, device=torch.device('cpu'))
+        ys, xs = torch.meshgrid(torch.linspace(0.5, h - 0.5, h), torch.linspace(0.5, w - 0.5, w),
+                                indexing='ij')
+        assert torch.equal(ref[0, :, 0], torch.stack((xs.reshape(-1) / w, ys.reshape(-1) / h), -1))
+
+
+def test_encoder_passes_the_level_shapes_as_ints_to_the_attention(monkeypatch):
+    """The encoder gives every MSDeformAttn its level shapes as ints (no read-back from a tensor),
+    and the spatial_shapes / level_start_index tensors it returns hold the same values."""
+    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.modules import MSDeformAttn
+    seen = []
+    original = MSDeformAttn.forward
+
+    def spy(self, *args, level_shapes=None, **kwargs):
+        seen.append(level_shapes)
+        return original(self, *args, level_shapes=level_shapes, **kwargs)
+
+    monkeypatch.setattr(MSDeformAttn, 'forward', spy)
+    decoder = tiny_decoder(transformer_enc_layers=2).eval()
+    srcs = [torch.randn(1, 32, h, w) for h, w in [(2, 3), (4, 6), (8, 12)]]
+    with torch.no_grad():
+        _, shapes, starts = decoder.transformer(srcs, [torch.zeros_like(s) for s in srcs])
+    assert seen == [[(2, 3), (4, 6), (8, 12)]] * 2
+    assert shapes.tolist() == [[2, 3], [4, 6], [8, 12]] and starts.tolist() == [0, 6, 30]
+    assert shapes.dtype == starts.dtype == torch.long
+
+
 def test_reference_points_repeat_every_token_for_every_level():
     ref = MSDeformAttnEncoder.reference_points([(2, 3), (1, 1)], batch=2, device=torch.device('cpu'))
     assert ref.shape == (2, 7, 2, 2)

@@ -1,15 +1,17 @@
 """torch.compile and torch.export of the model region that holds the deformable-attention op: the
 pixel decoder's ``forward_features`` compiles with ``fullgraph=True`` and matches eager, the whole
 segmentor inference (backbone, pixel decoder, decoder) traces without a graph break, and an export
-of the pixel decoder survives a save/load round trip. All need the CPU kernel (the reference reads
-the level shapes from a tensor, which breaks the graph)."""
+of the pixel decoder survives a save/load round trip (these need the CPU kernel); with the
+reference forced (as the ONNX export does) the pixel decoder exports with dynamic sizes."""
 import os
 
+import pytest
 import torch
 from torch import nn
 
 from mmseg.models import build_segmentor
 from mmseg.models.builder import PIXEL_DECODERS
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import backend_forced
 from mmseg.utils.config import load_config
 from tests.conftest import REPO_ROOT
 from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import require_kernel
@@ -110,6 +112,33 @@ def test_pixel_decoder_export_round_trip(tmp_path):
         assert out.shape == ref.shape
         assert (out - ref).abs().max() < 1e-5
 
+
+
+@pytest.mark.slow  # ~10 s: a symbolic-shape export
+def test_reference_path_exports_with_dynamic_sizes():
+    """Forced to the reference, the pixel decoder exports with symbolic height and width (the
+    level shapes reach the reference as ints, never read back from a tensor): grid_sample in the
+    graph, no custom operator, and sizes other than the traced one give eager's result."""
+    module = PixelDecoderExport(pixel_decoder()).eval()
+    height, width = torch.export.Dim('height', min=2, max=256), torch.export.Dim('width', min=2, max=256)
+    dynamic = {name: {2: height * (32 // s['stride']), 3: width * (32 // s['stride'])}
+               for name, s in INPUT_SHAPE.items()}
+    with backend_forced('reference'), torch.no_grad():
+        program = torch.export.export(module, tuple(feature_maps(1, 64, 96).values()),
+                                      dynamic_shapes=(dynamic['res2'], dynamic['res3'],
+                                                      dynamic['res4'], dynamic['res5']))
+    targets = [str(node.target) for module in program.graph_module.modules()
+               if isinstance(module, torch.fx.GraphModule) for node in module.graph.nodes]
+    assert op_calls([program.graph_module]) == 0
+    assert sum('grid_sampler' in t for t in targets) == 3 * PIXEL_DECODER['transformer_enc_layers']
+    loaded = program.module()
+    for h, w in ((96, 64), (128, 160)):
+        features = feature_maps(1, h, w)
+        with torch.no_grad():
+            result, expected = loaded(*features.values()), module(*features.values())
+        for out, ref in zip(result, expected):
+            assert out.shape == ref.shape
+            assert (out - ref).abs().max() < 1e-5
 
 
 def test_new_input_sizes_recompile_with_dynamic_shapes_in_one_graph():

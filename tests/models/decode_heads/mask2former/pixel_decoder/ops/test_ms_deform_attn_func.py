@@ -32,6 +32,33 @@ def test_reference_matches_brute_force_sampler(inputs):
     assert (output.numpy() - expected).__abs__().max() < 1e-12
 
 
+def test_reference_takes_the_level_shapes_as_ints():
+    """The rows as ints (what torch.export traces symbolically) give the tensor's result exactly,
+    also through the dispatcher's ``level_shapes`` when the reference runs."""
+    value, shapes, starts, locations, weights = make_inputs(
+        2, [(5, 7), (3, 2), (1, 1)], heads=2, channels=3, num_queries=6, points=3)
+    rows = [(5, 7), (3, 2), (1, 1)]
+    expected = msda.ms_deform_attn_core_pytorch(value, shapes, locations, weights)
+    assert torch.equal(msda.ms_deform_attn_core_pytorch(value, rows, locations, weights), expected)
+    with msda.backend_forced('reference'):
+        out = msda.multi_scale_deformable_attn(value, shapes, starts, locations, weights,
+                                               level_shapes=rows)
+    assert torch.equal(out, expected)
+
+
+def test_backend_forced_for_a_block_then_restored(monkeypatch, clean_switch):
+    monkeypatch.setattr(msda, '_CPU_BUILT', True)
+    assert msda.select_backend(fake_tensor('cpu')) == 'cpu'
+    with msda.backend_forced('reference'):
+        assert msda.select_backend(fake_tensor('cpu')) == 'reference'
+        assert msda.available_backends()['backend'] == 'reference'
+    assert msda.select_backend(fake_tensor('cpu')) == 'cpu'
+    with pytest.raises(ValueError, match="backend 'onnx': expected one of auto, cuda"):
+        with msda.backend_forced('onnx'):
+            pass
+    assert msda.forced_backend() == 'auto'
+
+
 def test_reference_reproduces_golden(golden_msda):
     g = golden_msda
     shapes, value = g['value_spatial_shapes'], g['value']

@@ -40,11 +40,12 @@ keeps the kernel rather than falling back to the reference; and the original run
 decoder in float32 under AMP. Outside autocast the op runs in the dtype of ``value`` (locations
 and weights are cast to it): float32/float64 on CPU, also float16/bfloat16 on CUDA.
 """
+import contextlib
 import importlib
 import os
 import warnings
 from types import ModuleType
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -60,16 +61,21 @@ OPS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTENSION_MODULE = __name__.rsplit('.', 2)[0] + '.MultiScaleDeformableAttention'
 CPU_DTYPES = (torch.float32, torch.float64)
 CUDA_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+LevelShapes = Union[torch.Tensor, Sequence[Tuple[int, int]]]
 
 
-def ms_deform_attn_core_pytorch(value: torch.Tensor, value_spatial_shapes: torch.Tensor,
+def ms_deform_attn_core_pytorch(value: torch.Tensor, value_spatial_shapes: LevelShapes,
                                 sampling_locations: torch.Tensor,
                                 attention_weights: torch.Tensor) -> torch.Tensor:
     """The reference: per level ``F.grid_sample`` (bilinear, zero padding, align_corners=False)
-    at ``2 * loc - 1``, then the attention-weighted sum over levels and points."""
+    at ``2 * loc - 1``, then the attention-weighted sum over levels and points.
+
+    ``value_spatial_shapes`` may also be its rows as ints (symbolic sizes under ``torch.export``):
+    then no level size is read from a tensor, so the function exports with dynamic sizes."""
     n, _, heads, channels = value.shape
     _, num_queries, _, levels, points, _ = sampling_locations.shape
-    shapes = [(int(h), int(w)) for h, w in value_spatial_shapes.tolist()]
+    shapes = ([(int(h), int(w)) for h, w in value_spatial_shapes.tolist()]
+              if isinstance(value_spatial_shapes, torch.Tensor) else list(value_spatial_shapes))
     value_per_level = value.split([h * w for h, w in shapes], dim=1)
     grids = 2 * sampling_locations - 1
     samples = []
@@ -217,6 +223,20 @@ def forced_backend() -> str:
     return _BACKEND
 
 
+@contextlib.contextmanager
+def backend_forced(name: str) -> Iterator[None]:
+    """Run the enclosed code as under ``THEMASK_MSDA_BACKEND=name``; ``'reference'`` gives a graph
+    of standard PyTorch operators (``F.grid_sample``), e.g. for an ONNX export."""
+    global _BACKEND
+    if name not in BACKEND_CHOICES:
+        raise ValueError(f'backend {name!r}: expected one of {", ".join(BACKEND_CHOICES)}')
+    previous, _BACKEND = _BACKEND, name
+    try:
+        yield
+    finally:
+        _BACKEND = previous
+
+
 def select_backend(value: torch.Tensor) -> str:
     """The implementation ``multi_scale_deformable_attn`` runs for this value tensor (after the
     autocast cast): ``'cuda'``, ``'triton'``, ``'cpu'`` or ``'reference'``.
@@ -285,11 +305,15 @@ def _autocast_on(device_type: str) -> bool:
 def multi_scale_deformable_attn(value: torch.Tensor, value_spatial_shapes: torch.Tensor,
                                 value_level_start_index: torch.Tensor,
                                 sampling_locations: torch.Tensor, attention_weights: torch.Tensor,
-                                im2col_step: int = 128) -> torch.Tensor:
+                                im2col_step: int = 128, *,
+                                level_shapes: Optional[Sequence[Tuple[int, int]]] = None
+                                ) -> torch.Tensor:
     """Multi-scale deformable attention on the implementation ``select_backend(value)`` names.
 
     Under autocast every floating input is cast to float32 (the output is float32); otherwise
     ``sampling_locations`` and ``attention_weights`` are cast to ``value.dtype``.
+    ``level_shapes``: the rows of ``value_spatial_shapes`` as ints, which the reference then uses
+    instead of reading the tensor (see ``ms_deform_attn_core_pytorch``).
     """
     dtype = torch.float32 if _autocast_on(value.device.type) else value.dtype
     value = value.to(dtype)
@@ -297,8 +321,8 @@ def multi_scale_deformable_attn(value: torch.Tensor, value_spatial_shapes: torch
     attention_weights = attention_weights.to(dtype)
     backend = select_backend(value)
     if backend == 'reference':
-        return ms_deform_attn_core_pytorch(value, value_spatial_shapes, sampling_locations,
-                                           attention_weights)
+        shapes = value_spatial_shapes if level_shapes is None else level_shapes
+        return ms_deform_attn_core_pytorch(value, shapes, sampling_locations, attention_weights)
     if backend == 'triton' and not _TRITON_OPERATOR:
         # forced where the operator's CUDA kernel is the compiled one: Triton beside the operator
         return ms_deform_attn_triton(

@@ -1,7 +1,7 @@
 """The multi-scale deformable attention layer of Deformable DETR, as the Mask2Former pixel decoder
 uses it (parameter names and initialisation as in the original)."""
 import math
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -58,7 +58,8 @@ class MSDeformAttn(nn.Module):
     def forward(self, query: torch.Tensor, reference_points: torch.Tensor,
                 input_flatten: torch.Tensor, input_spatial_shapes: torch.Tensor,
                 input_level_start_index: torch.Tensor,
-                input_padding_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                input_padding_mask: Optional[torch.Tensor] = None, *,
+                level_shapes: Optional[Sequence[Tuple[int, int]]] = None) -> torch.Tensor:
         """Attend from each query to P points per head and level around its reference point.
 
         Args:
@@ -68,6 +69,8 @@ class MSDeformAttn(nn.Module):
             input_spatial_shapes: (L, 2) int64, rows (H_l, W_l).
             input_level_start_index: (L,) int64.
             input_padding_mask: optional (N, S) bool, True where the input is padding.
+            level_shapes: the rows of ``input_spatial_shapes`` as ints, for the reference (no
+                level size read back from a tensor: exports with dynamic sizes).
 
         Returns:
             (N, Lq, C).
@@ -93,5 +96,6 @@ class MSDeformAttn(nn.Module):
         locations = (reference_points[:, :, None, :, None, :]
                      + offsets / normalizer[None, None, None, :, None, :])
         output = multi_scale_deformable_attn(value, input_spatial_shapes, input_level_start_index,
-                                             locations, weights, self.im2col_step)
+                                             locations, weights, self.im2col_step,
+                                             level_shapes=level_shapes)
         return self.output_proj(output)
