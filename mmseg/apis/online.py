@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..models.decode_heads.themask_base_head import FrameFeatures
-from ..models.segmentors import EncoderDecoder_clips
+from ..models.segmentors import ClipPredictor
 from ..utils.errors import ConfigError, UsageError
 from .inference import Frame, prepare_clip
 from .trained_config import config_dilation, config_num_frames
@@ -45,16 +45,17 @@ class OnlineSegmenter:
     """Segment a video frame by frame with the temporal context of training.
 
     Args:
-        model: an ``EncoderDecoder_clips`` from :func:`~mmseg.apis.init_segmentor` (its ``cfg``
-            gives the test pipeline and the training ``dilation``).
+        model: an ``EncoderDecoder_clips`` from :func:`~mmseg.apis.init_segmentor`, or its ONNX
+            Runtime backend (``mmseg.apis.onnx_runtime``); its ``cfg`` gives the test pipeline and
+            the training ``dilation``.
         dilation: reference-frame offsets (each <= 0) overriding the config's; ``[0]`` segments
             each frame alone (the stage-1 model).
     """
 
     def __init__(self, model: nn.Module, *, dilation: Optional[Sequence[int]] = None) -> None:
-        if not isinstance(model, EncoderDecoder_clips):
-            raise UsageError(f'OnlineSegmenter needs a THE-Mask segmentor (EncoderDecoder_clips), got '
-                             f'{type(model).__name__}')
+        if not isinstance(model, ClipPredictor):
+            raise UsageError(f'OnlineSegmenter needs a THE-Mask segmentor (EncoderDecoder_clips, or '
+                             f'its ONNX Runtime backend), got {type(model).__name__}')
         if dilation is None:
             dilation = config_dilation(getattr(model, 'cfg', None))
         if dilation is None:
