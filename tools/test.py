@@ -1,11 +1,15 @@
 """Test (and evaluate) a THE-Mask segmentor.
 
     python tools/test.py CONFIG CHECKPOINT [--eval mIoU mVC] [--options data.test.test_size=N]
+    python tools/test.py PUBLISHED_DIR [CHECKPOINT] [--eval mIoU mVC] [--options ...]
     tools/dist_test.sh CONFIG CHECKPOINT GPUS [--eval mIoU mVC] --options data.test.test_size=N
 
-Without --eval, --format-only or --show-dir it evaluates mIoU, as the original does.
+Without --eval, --format-only or --show-dir it evaluates mIoU, as the original does. A folder
+written by tools/publish_model.py is a checkpoint; alone, it also gives the config (its
+config.py).
 """
 import argparse
+import os
 
 from mmseg.utils.cli import run_cli
 from mmseg.utils.config import DictAction, load_config
@@ -15,8 +19,9 @@ from mmseg.utils.logger import LOG_LEVELS
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('config', help='test config file path (or a published model folder)')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint file (default: the published folder given as config)')
     parser.add_argument('--aug-test', action='store_true',
                         help='multi-scale (0.5-1.75) and flip test-time augmentation')
     parser.add_argument('--out', help='write the metrics as JSON to this file')
@@ -63,8 +68,20 @@ def metrics_from_args(args) -> list:
     return [] if args.show_dir and not args.out else ['mIoU']
 
 
+def config_and_checkpoint(args) -> tuple:
+    """(config path, checkpoint); a published folder alone gives both."""
+    from mmseg.utils.published_model import CONFIG_FILE, is_published_model
+    if is_published_model(args.config):
+        return os.path.join(args.config, CONFIG_FILE), args.checkpoint or args.config
+    if args.checkpoint is None:
+        raise UsageError(f'expected CONFIG CHECKPOINT, or a folder written by '
+                         f'tools/publish_model.py; got only {args.config!r}')
+    return args.config, args.checkpoint
+
+
 def main(argv=None):
     args = parse_args(argv)
+    args.config, args.checkpoint = config_and_checkpoint(args)
     metrics = metrics_from_args(args)
     cfg = load_config(args.config, dict(args.options, **({'log_level': args.log_level} if args.log_level else {})))
     from mmseg.apis.test import test_from_config

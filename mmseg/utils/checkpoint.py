@@ -2,7 +2,9 @@
 
 Reading. Every file is read with ``torch.load(path, map_location='cpu', weights_only=True)``. A file
 that needs arbitrary unpickling is refused (unpickling can run any code the file's author chose);
-``tools/convert_checkpoint.py IN OUT --trust`` converts a file you trust once.
+``tools/convert_checkpoint.py IN OUT --trust`` converts a file you trust once. A folder written by
+``tools/publish_model.py`` reads as the checkpoint it was made from (weights and training config;
+``mmseg.utils.published_model``, safetensors, the weights' sha256 checked).
 
 Writing. A file is written to a hidden temporary file in the same directory, flushed and fsynced,
 then renamed over the final name with ``os.replace`` (atomic on POSIX and Windows). Only then is
@@ -30,6 +32,7 @@ from torch import nn
 from .dist_utils import unwrap_model
 from .errors import CheckpointError, UnsafeCheckpointError
 from .logger import get_root_logger
+from .published_model import is_published_model, read_published_model
 
 __all__ = ['UnsafeCheckpointError', 'CheckpointError', 'read_checkpoint', 'extract_state_dict',
            'load_checkpoint', 'apply_checkpoint', 'save_checkpoint', 'resolve_checkpoint_path', 'convert_trusted_checkpoint',
@@ -91,7 +94,10 @@ def to_plain(obj: Any, path: str = '') -> Tuple[Any, List[str]]:
 
 
 def resolve_checkpoint_path(path: str, source: str = 'checkpoint') -> str:
-    """Return ``path``; a directory means its ``latest.pth``. A missing file names ``source``."""
+    """Return ``path``; a directory means its ``latest.pth``, unless it is a published model
+    (``tools/publish_model.py``: returned as it is). A missing file names ``source``."""
+    if is_published_model(path):
+        return path
     if os.path.isdir(path):
         latest = os.path.join(path, LATEST)
         if not os.path.exists(latest):
@@ -142,6 +148,8 @@ def _not_a_checkpoint(path: str, source: str) -> CheckpointError:
 
 
 def _read(path: str, source: str) -> Any:
+    if is_published_model(path):
+        return read_published_model(path, source)
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
