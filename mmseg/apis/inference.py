@@ -2,6 +2,7 @@
 
     model = init_segmentor('local_configs/themask/video_themask_mit_b1.py', 'latest.pth', device='cpu')
     model = init_segmentor('work_dirs/b1/latest.pth')          # the config it was trained with
+    model = init_segmentor('published/themask_b1')             # a tools/publish_model.py folder
     labels = inference_segmentor(model, ['f0.jpg', 'f3.jpg'])   # one (H, W) uint8 map per frame
     label = inference_segmentor(model, 'f0.jpg')                # one frame: one (H, W) map
     model.CLASSES, model.PALETTE                                # names and RGB colours of 0..K-1
@@ -41,7 +42,9 @@ def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
     key that differs is an error, and for the clip settings (frames per clip, training dilation,
     class names and palette) the checkpoint's values are used, with one notice per key.
     ``init_segmentor(checkpoint)`` builds the model from the checkpoint's own training config.
-    ``init_segmentor(config)`` gives random weights.
+    ``init_segmentor(config)`` gives random weights. A folder written by ``tools/publish_model.py``
+    is a checkpoint (its ``config.py`` the training config; weights whose sha256 differs from its
+    ``meta.json`` are refused).
 
     ``model.pretrained`` is ignored: the checkpoint holds the weights. The config is kept as
     ``model.cfg`` for :func:`inference_segmentor`; ``model.CLASSES`` and ``model.PALETTE`` are the
