@@ -3,6 +3,7 @@
     python tools/video_demo.py [CONFIG] CHECKPOINT INPUT [--out DIR] [--mode online|clips]
         [--dilation -9 -6 -3] [--clip-len 2] [--gap 3] [--side-by-side] [--no-legend]
         [--opacity 0.6] [--fps 15] [--max-frames N] [--device cpu]
+    python tools/video_demo.py [CONFIG] INPUT --backend onnxruntime --model MODEL.onnx [...]
 
 Without CONFIG the model is built from the training config the checkpoint carries; with it, the
 checkpoint's clip settings (training dilation, frames per clip, classes) still win, with a notice
@@ -16,6 +17,11 @@ test protocol's clips (``--clip-len`` frames ``--gap`` apart, see ``make_test_cl
 a time and predicts each clip whole. Writes ``DIR/overlay.mp4`` (the prediction over the frames,
 class outlines and a legend of the classes present; ``--side-by-side``: frame | prediction) and
 ``DIR/labels/<frame>.png`` (class indices 0..K-1, palette attached).
+
+``--backend onnxruntime --model`` runs files ``tools/export.py --format onnx`` wrote in ONNX Runtime
+(CPU) instead of a checkpoint: the online pair (``--model OUT_frames.onnx OUT_decoder.onnx``,
+``--mode online``) or the clip model (``--model OUT.onnx``, ``--mode clips``); without CONFIG, the
+training config the files carry. The pre- and post-processing are the PyTorch model's.
 """
 import argparse
 import contextlib
@@ -44,13 +50,19 @@ Frames = Iterator[Tuple[str, np.ndarray]]
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Segment a video with THE-Mask')
     parser.add_argument('sources', nargs='+', metavar='[CONFIG] CHECKPOINT INPUT',
-                        help='the config (optional: by default the one the checkpoint was trained '
-                             'with), the checkpoint (a file or a work directory), and a video file, a '
-                             'folder of frames or a camera index (0, 1, ...)')
+                        help='the config (optional: by default the one the checkpoint was '
+                             'trained with), the checkpoint (a file, a work directory or a '
+                             'published folder; not with --backend onnxruntime), and a video file, '
+                             'a folder of frames or a camera index (0, 1, ...)')
+    parser.add_argument('--backend', choices=['pytorch', 'onnxruntime'], default='pytorch',
+                        help='onnxruntime: run the ONNX files of --model (default: pytorch)')
+    parser.add_argument('--model', nargs='+', metavar='ONNX',
+                        help='onnxruntime: the online pair (OUT_frames.onnx OUT_decoder.onnx) or '
+                             'the clip model (OUT.onnx)')
     parser.add_argument('--out', default='work_dirs/video_demo', help='output folder')
-    parser.add_argument('--mode', choices=['online', 'clips'], default='online',
-                        help='online: one frame at a time with cached features (default); clips: the '
-                             'test protocol\'s clips')
+    parser.add_argument('--mode', choices=['online', 'clips'],
+                        help='online: one frame at a time with cached features (default; the '
+                             'online pair); clips: the test protocol\'s clips (the clip model)')
     parser.add_argument('--dilation', type=int, nargs='+',
                         help='online: reference-frame offsets (<= 0), default the config\'s training dilation')
     parser.add_argument('--clip-len', type=int, default=2, help='clips: frames per clip')
@@ -62,10 +74,16 @@ def parse_args(argv=None):
     parser.add_argument('--max-frames', type=int, help='stop after this many frames (e.g. for a camera)')
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
-    if len(args.sources) not in (2, 3):
-        parser.error(f'expected [CONFIG] CHECKPOINT INPUT, got {len(args.sources)} positional '
-                     f'arguments: {" ".join(args.sources)}')
-    args.config, args.checkpoint, args.input = ([None] * (3 - len(args.sources))) + args.sources
+    onnx = args.backend == 'onnxruntime'
+    expected = '[CONFIG] INPUT' if onnx else '[CONFIG] CHECKPOINT INPUT'
+    if len(args.sources) not in ((1, 2) if onnx else (2, 3)):
+        parser.error(f'expected {expected}{" (the model is --model)" if onnx else ""}, got '
+                     f'{len(args.sources)} positional arguments: {" ".join(args.sources)}')
+    if onnx:
+        args.config, args.input = ([None] * (2 - len(args.sources))) + args.sources
+        args.checkpoint = None
+    else:
+        args.config, args.checkpoint, args.input = ([None] * (3 - len(args.sources))) + args.sources
     return args
 
 
@@ -136,6 +154,22 @@ def check_output_dir(out: str) -> str:
 
 
 def check_args(args) -> None:
+    if args.backend == 'onnxruntime':
+        if not args.model or len(args.model) > 2:
+            raise UsageError('--backend onnxruntime needs --model: the online pair '
+                             '(OUT_frames.onnx OUT_decoder.onnx) or the clip model (OUT.onnx)')
+        if args.device != 'cpu':
+            raise UsageError(f'--device {args.device}: --backend onnxruntime runs on the CPU')
+        args.mode = args.mode or ('online' if len(args.model) == 2 else 'clips')
+        if args.mode == 'online' and len(args.model) != 2:
+            raise UsageError('--mode online needs the online pair (--model OUT_frames.onnx '
+                             'OUT_decoder.onnx, from tools/export.py --format onnx --online)')
+        if args.mode == 'clips' and len(args.model) != 1:
+            raise UsageError('--mode clips needs the clip model (--model OUT.onnx, from '
+                             'tools/export.py --format onnx)')
+    elif args.model:
+        raise UsageError('--model is for --backend onnxruntime; give a checkpoint instead')
+    args.mode = args.mode or 'online'
     if args.clip_len < 1 or args.gap < 1:
         raise UsageError('--clip-len and --gap must be positive')
     if not 0 < args.opacity <= 1:
@@ -184,6 +218,16 @@ def limited(frames: Frames, limit: Optional[int]) -> Frames:
         yield frame
 
 
+def load_model(args):
+    """The PyTorch segmentor, or the ONNX Runtime one (``--backend onnxruntime``)."""
+    if args.backend == 'onnxruntime':
+        from mmseg.apis.onnx_runtime import init_onnx_segmentor
+        return init_onnx_segmentor(args.model, args.config)
+    if args.config is None:
+        return init_segmentor(args.checkpoint, device=args.device)
+    return init_segmentor(args.config, args.checkpoint, device=args.device)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     check_args(args)
@@ -191,8 +235,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     frames, count, fps = frame_source(args.input)
     if args.max_frames:
         count = min(count, args.max_frames) if count else args.max_frames
-    model = (init_segmentor(args.checkpoint, device=args.device) if args.config is None else
-             init_segmentor(args.config, args.checkpoint, device=args.device))
+    model = load_model(args)
     video_path = os.path.join(args.out, 'overlay.mp4')
     writer, written = None, 0
     start = time.perf_counter()

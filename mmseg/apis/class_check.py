@@ -12,7 +12,7 @@ def check_num_classes(model: nn.Module, dataset: Any, cfg: Mapping[str, Any], *,
     """Raise :class:`ConfigError` naming both counts and the keys to set when the head's
     ``num_classes`` differs from the number of classes of ``dataset`` (its ``CLASSES``)."""
     head = getattr(model, 'decode_head', None)
-    head_classes = getattr(head, 'num_classes', None)
+    head_classes = getattr(head, 'num_classes', getattr(model, 'num_classes', None))
     classes = getattr(dataset, 'CLASSES', None)
     if head_classes is None or classes is None or len(classes) == head_classes:
         return

@@ -121,16 +121,34 @@ def check_test_clips(cfg: Config) -> None:
             raise ConfigError(f'data.test.{key}={value!r}: expected an integer >= 1 ({what})')
 
 
+def _load_model(cfg: Config, checkpoint: str, dataset, *, strict: bool, logger):
+    """The config's model with ``checkpoint``'s weights on this process's device."""
+    model = build_segmentor(cfg.model)
+    check_num_classes(model, dataset, cfg, what='data.test')
+    path = resolve_checkpoint_path(checkpoint, CHECKPOINT_SOURCE)
+    weights = read_checkpoint(path, CHECKPOINT_SOURCE)
+    saved = saved_config(weights, path)
+    if saved is not None:  # the config decides, as in the original; say where it differs
+        reconcile_with_checkpoint(cfg, saved, path=path, use_checkpoint=False,
+                                  reason='tools/test.py follows the config it is given', strict=strict)
+    apply_checkpoint(model, weights, path, strict=strict, logger=logger, source=CHECKPOINT_SOURCE,
+                     partial_hint=PARTIAL_LOAD_HINT)
+    device = local_device()
+    return model.to(device), device
+
+
 def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
                      metrics: Sequence[str] = ('mIoU',), eval_options: Optional[Mapping[str, Any]] = None,
                      out: Optional[str] = None, show_dir: Optional[str] = None, opacity: float = 0.5,
                      launcher: str = 'none', aug_test: bool = False,
-                     strict: bool = True, compile: bool = False) -> Optional[Dict[str, Any]]:
+                     strict: bool = True, compile: bool = False,
+                     model: Optional[Any] = None) -> Optional[Dict[str, Any]]:
     """Build the test set and the model, load ``checkpoint``, predict every frame, evaluate.
 
     Args:
         cfg: the loaded config (overrides applied); ``data.test`` is the test set.
-        checkpoint: the weights (a file, or a work directory: its ``latest.pth``).
+        checkpoint: the weights (a file, or a work directory: its ``latest.pth``); with ``model``,
+            only named in the JSON written to ``out``.
         config_path: named in the JSON written to ``out``.
         metrics: evaluation metrics (``mIoU``, ``mDice``, ``mVC``...); empty to only write PNGs
             (``eval_options['imgfile_prefix']``) or overlays (``show_dir``).
@@ -143,6 +161,8 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
         strict: refuse a checkpoint that leaves model tensors uninitialised or holds unknown ones
             (``--allow-partial-load`` gives False: load what fits and log the rest).
         compile: ``torch.compile`` the model after loading (also with the config key ``compile``).
+        model: a loaded predictor to test instead of the config's model with ``checkpoint`` (the
+            ONNX Runtime backend, ``tools/deploy_test.py``); it runs on the CPU, in one process.
 
     Returns:
         the metrics (identical on every process), or None without metrics.
@@ -169,25 +189,21 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
         enable_aug_test(cfg)
     cfg.model.pretrained = None  # the checkpoint has the weights
     distributed = launcher != 'none'
+    if model is not None and (distributed or compile):
+        raise UsageError('a loaded model (ONNX Runtime) is tested in one process, uncompiled')
     if distributed:
         init_dist(launcher, **dict(cfg.get('dist_params') or {}))
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     dataset = build_dataset(cfg.data.test)
     loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.workers_per_gpu,
                               dist=distributed, shuffle=False)
-    model = build_segmentor(cfg.model)
-    check_num_classes(model, dataset, cfg, what='data.test')
-    path = resolve_checkpoint_path(checkpoint, CHECKPOINT_SOURCE)
-    weights = read_checkpoint(path, CHECKPOINT_SOURCE)
-    saved = saved_config(weights, path)
-    if saved is not None:  # the config decides, as in the original; say where it differs
-        reconcile_with_checkpoint(cfg, saved, path=path, use_checkpoint=False,
-                                  reason='tools/test.py follows the config it is given', strict=strict)
-    apply_checkpoint(model, weights, path, strict=strict, logger=logger, source=CHECKPOINT_SOURCE,
-                     partial_hint=PARTIAL_LOAD_HINT)
-    device = local_device()
-    model.to(device)
-    if compile or cfg.get('compile', False):
+    if model is not None:  # already loaded, runs on the CPU
+        check_num_classes(model, dataset, cfg, what='data.test')
+        device = torch.device('cpu')
+    else:
+        model, device = _load_model(cfg, checkpoint, dataset, strict=strict, logger=logger)
+        compile = compile or cfg.get('compile', False)
+    if compile:
         from .compile import compile_segmentor
         compile_segmentor(model)
     evaluator = dataset.build_evaluator(metrics=list(metrics), **eval_options)

@@ -6,6 +6,7 @@ a traceback would surface as an exception instead of ``SystemExit``. User errors
 ``error: ...`` line; argparse errors exit with 2 and usage plus one ``error: argument ...`` line.
 The shell launchers (dist_train.sh / dist_test.sh) are covered in test_dist_scripts_errors.py.
 """
+import importlib.util
 import json
 import os
 
@@ -22,8 +23,10 @@ STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.p
 STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
 TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda', 'benchmark_online',
          'browse_dataset',
-         'check_dataset', 'confusion_matrix', 'convert_checkpoint', 'export', 'get_flops', 'make_synthetic_vspw',
-         'make_toy_dataset', 'print_config', 'test', 'train', 'video_demo']
+         'check_dataset', 'confusion_matrix', 'convert_checkpoint', 'deploy_test', 'export', 'get_flops',
+         'make_synthetic_vspw', 'make_toy_dataset', 'print_config', 'publish_model', 'test', 'train',
+         'video_demo']
+HAS_ONNXRUNTIME = importlib.util.find_spec('onnxruntime') is not None
 
 
 @pytest.fixture(scope='module')
@@ -38,6 +41,7 @@ def paths(tmp_path_factory):
     torch.manual_seed(0)
     torch.save({'state_dict': build_segmentor(cfg.model).state_dict()}, root / 'stage1.pth')
     (root / 'afile').write_text('a file, not a folder')
+    (root / 'text.onnx').write_text('not an ONNX model')
     (root / 'clip.mp4').write_bytes(b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 4)
     log = [{'env_info': 'x'}, {'mode': 'train', 'iter': 1, 'time': 0.5, 'decode.loss_ce': 1.0, 'loss': 2.0},
            {'mode': 'train', 'iter': 2, 'time': 0.5, 'decode.loss_ce': 1.0, 'loss': 2.0}]
@@ -50,7 +54,8 @@ def paths(tmp_path_factory):
     return dict(data=str(data), ckpt1=str(root / 'stage1.pth'), afile=str(root / 'afile'),
                 mp4=str(root / 'clip.mp4'), log=str(root / 'run.log.json'), tmp=str(root),
                 notjson=str(root / 'not_json.log.json'), full=str(root / 'full'), s1=STAGE1, s2=STAGE2,
-                syntax=str(root / 'syntax.py'), script=str(root / 'script.py'))
+                syntax=str(root / 'syntax.py'), script=str(root / 'script.py'),
+                text_onnx=str(root / 'text.onnx'))
 
 
 DATA = ['--options', 'data.test.data_root={data}', 'data.workers_per_gpu=0']
@@ -168,6 +173,7 @@ ROWS = [
      '--device cuda: no CUDA device' if not torch.cuda.is_available() else 'argument --size'),
     ('benchmark', ['{s1}', '--clip-len', 'two'], 'argument --clip-len: invalid int value'),
     ('benchmark', ['{tmp}/absent.py'], "config file '"),
+    ('benchmark', ['{s1}', '--backend', 'tensorrt'], 'argument --backend: invalid choice'),
     ('benchmark', ['{s1}', '--options', 'runner.max_iters'], 'argument --options/--cfg-options: expected KEY=VALUE'),
     ('benchmark', ['{s1}', '--out', UNWRITABLE], '--out '),
     # tools/benchmark_msda.py
@@ -198,7 +204,30 @@ ROWS = [
     ('get_flops', ['{s1}', '--size', '64'], '--size must be HxW'),
     ('get_flops', ['{s1}', '--clip-len', 'x'], 'argument --clip-len: invalid int value'),
     ('get_flops', ['{s1}', '--out', UNWRITABLE], '--out '),
+    ('test', ['{s1}'], 'expected CONFIG CHECKPOINT, or a folder written by tools/publish_model.py'),
+    # tools/deploy_test.py
+    ('deploy_test', ['{s2}', '{ckpt1}'], 'expected the .onnx clip model'),
+    ('deploy_test', ['{s2}', '{tmp}/absent.onnx'], "ONNX model '"),
+    ('deploy_test', ['{tmp}/absent.py', '{tmp}/absent.onnx'], "config file '"),
+    ('deploy_test', ['{s2}', '{text_onnx}', '--threads', '0'], 'argument --threads'),
+    *([('deploy_test', ['{s2}', '{text_onnx}'], 'is not an ONNX model ONNX Runtime can load')]
+      if HAS_ONNXRUNTIME else []),
+    # tools/publish_model.py
+    ('publish_model', ['{tmp}/absent.pth', '{tmp}/pub'], "publish_model checkpoint: checkpoint file '"),
+    ('publish_model', ['{ckpt1}', '{tmp}/pub'], 'carries no training config'),
+    ('publish_model', ['{ckpt1}', '{tmp}/pub', '--config', '{s2}'], 'stage-1 (1f_*) checkpoint used with'),
+    ('publish_model', ['{mp4}', '{tmp}/pub'], 'is not a PyTorch checkpoint'),
+    ('publish_model', ['{ckpt1}', '{full}'], 'is not empty; expected a new or empty folder'),
+    ('publish_model', ['{ckpt1}', '{afile}/sub'], 'OUT_DIR '),
     # tools/export.py
+    ('export', ['{s1}', 'none', '--out', '{tmp}/m.onnx', '--online'], '--online exports the ONNX pair'),
+    ('export', ['{s1}', 'none', '--format', 'onnx', '--output', 'labels', '--out', '{tmp}/m.onnx'],
+     '--output is for --format pt2'),
+    ('export', ['{s1}', 'none', '--format', 'onnx', '--size', '32x32', '--out', '{tmp}/m.onnx'],
+     'traces sizes of at least 64x64'),
+    ('export', ['none', '--out', '{tmp}/m.pt2'], "random weights ('none') need a config"),
+    ('export', ['{s1}', 'none', 'more', '--out', '{tmp}/m.pt2'], 'expected [CONFIG] CHECKPOINT'),
+    ('export', ['{s1}', 'none', '--format', 'tflite', '--out', '{tmp}/m'], 'argument --format: invalid choice'),
     ('export', ['{s1}', 'none', '--out', UNWRITABLE], '--out '),
     ('export', ['{s1}', 'none', '--out', '{tmp}/m.pt2', '--size', '64'], '--size'),
     ('export', ['{s1}', 'none', '--out', '{tmp}/m.pt2', '--clip-len', '0'], '--clip-len must be positive'),
@@ -220,6 +249,16 @@ ROWS = [
     ('benchmark_online', ['--out', UNWRITABLE], '--out '),
     ('benchmark_online', ['{tmp}/absent.py'], 'absent.py'),
     # tools/video_demo.py
+    ('video_demo', ['{data}/data', '--backend', 'onnxruntime'], '--backend onnxruntime needs --model'),
+    ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--model', 'm.onnx'], '--model is for --backend onnxruntime'),
+    ('video_demo', ['{data}/data', '--backend', 'onnxruntime', '--model', 'm.onnx', '--mode', 'online'],
+     '--mode online needs the online pair'),
+    ('video_demo', ['{data}/data', '--backend', 'onnxruntime', '--model', 'a.onnx', 'b.onnx', '--mode', 'clips'],
+     '--mode clips needs the clip model'),
+    ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--backend', 'onnxruntime', '--model', 'm.onnx'],
+     'expected [CONFIG] INPUT (the model is --model)'),
+    ('video_demo', ['{data}/data', '--backend', 'onnxruntime', '--model', 'm.onnx', '--device', 'cuda'],
+     '--backend onnxruntime runs on the CPU'),
     ('video_demo', ['{s2}', '{ckpt1}', '{tmp}/absent_folder', '--out', '{tmp}/demo'],
      'is neither a video file, a folder of frames nor a camera index'),
     ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--clip-len', 'two'], 'argument --clip-len: invalid int value'),
