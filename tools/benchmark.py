@@ -16,7 +16,12 @@ blocks, the pixel-decoder encoder layers and the decoder layers, as the mode ``w
 ``--compile`` measures the fast mode with the model's inference (and, with ``--train``, the
 training forward) under ``torch.compile`` as the mode ``compiled``. ``--bf16`` measures inference
 under bfloat16 autocast (CPU or CUDA) as the mode ``bf16``, with its label agreement with fp32
-(``environment.bf16_labels_equal_fraction``). ``--compare-reference`` measures the same
+(``environment.bf16_labels_equal_fraction``). ``--backend onnxruntime`` exports the model to ONNX
+(``mmseg.apis.onnx_export``, the clip model) and measures the same ``simple_test`` with ONNX
+Runtime running the network on the same threads (mode ``onnxruntime``; the post-processing is the
+PyTorch model's), reporting ``onnxruntime_speedup_vs_fast``, the labels' equal fraction and where
+ONNX Runtime's time goes (``onnxruntime_op_ms``: its profiler's time per operator type in one
+run). ``--compare-reference`` measures the same
 calls in reference mode (the original's computational path: the PyTorch deformable-attention
 reference, explicit attention, every intermediate prediction) in the same run, reports the
 speed-up and checks that both modes give the same labels. Weights are random (``model.pretrained``
@@ -33,8 +38,10 @@ import contextlib
 import copy
 import json
 import logging
+import os
 import platform
 import statistics
+import tempfile
 import time
 
 import torch
@@ -74,6 +81,9 @@ def parse_args(argv=None):
                         'torch.compile (mode compiled)')
     parser.add_argument('--bf16', action='store_true', help='also measure inference under bfloat16 '
                         'autocast (mode bf16) and its label agreement with fp32')
+    parser.add_argument('--backend', choices=['pytorch', 'onnxruntime'], default='pytorch',
+                        help='onnxruntime: also measure the model exported to ONNX in ONNX Runtime '
+                             '(mode onnxruntime, CPU)')
     parser.add_argument('--compare-reference', action='store_true',
                         help='also measure reference mode (the original computational path)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -90,7 +100,9 @@ def build(args):
     cfg.model.pretrained = None
     cfg.model.decode_head.transformer_decoder_cfg.num_frames = args.clip_len
     torch.manual_seed(args.seed)
-    return build_segmentor(cfg.model).to(args.device), dict(cfg.optimizer)
+    model = build_segmentor(cfg.model).to(args.device)
+    model.cfg = cfg  # what an ONNX export carries
+    return model, dict(cfg.optimizer)
 
 
 def random_batch(args, num_classes):
@@ -235,6 +247,40 @@ def equal_fraction(labels_a, labels_b):
     return float(same) / sum(a.size for a in labels_a)
 
 
+def onnxruntime_model(model, args, img, directory):
+    """``model`` exported to ONNX in ``directory`` and loaded in ONNX Runtime (the tool's threads)."""
+    from mmseg.apis.onnx_export import export_clip_model
+    from mmseg.apis.onnx_runtime import OnnxRuntimeSegmentor, onnx_session
+    path = os.path.join(directory, 'model.onnx')
+    print('[benchmark] exporting to ONNX (a few minutes for b1)...', flush=True)
+    start = time.perf_counter()
+    check = export_clip_model(model.eval(), path, clip_len=args.clip_len, height=img.shape[-2],
+                              width=img.shape[-1])
+    print(f'[benchmark] exported in {time.perf_counter() - start:.0f} s; ONNX Runtime vs eager: '
+          f'max map difference {check["max_abs_diff"]:.3g}', flush=True)
+    meta = dict(num_classes=model.num_classes, align_corners=model.align_corners)
+    return OnnxRuntimeSegmentor(cfg=model.cfg, meta=meta, clip=onnx_session(path), paths=[path])
+
+
+def onnxruntime_op_ms(path, img, top=8):
+    """{operator type: ms} of one profiled ONNX Runtime run on ``img``, the ``top`` largest."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
+    options.enable_profiling = True
+    options.profile_file_prefix = os.path.join(os.path.dirname(path), 'profile')
+    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    session.run(['maps'], {'clip': img[:1].cpu().numpy()})
+    with open(session.end_profiling()) as handle:
+        events = json.load(handle)
+    totals = {}
+    for event in events:
+        op = event.get('args', {}).get('op_name')
+        if event.get('cat') == 'Node' and op and event['name'].endswith('_kernel_time'):
+            totals[op] = totals.get(op, 0.0) + event['dur'] / 1e3
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1])[:top])
+
+
 def compile_model(model):
     """A copy of ``model`` with ``torch.compile`` on its inference and training forward (see
     ``mmseg.apis.compile_segmentor``, which compiles in place: the copy keeps the other modes eager)."""
@@ -250,6 +296,11 @@ def main(argv=None):
         raise UsageError('--device cuda: no CUDA device is available; expected --device cpu')
     if args.with_cp and not args.train:
         raise UsageError('--with-cp measures the training step: add --train')
+    if args.backend == 'onnxruntime':
+        if args.device != 'cpu':
+            raise UsageError('--backend onnxruntime runs on the CPU: add --device cpu')
+        from mmseg.apis.onnx_runtime import require_packages
+        require_packages('onnx', 'onnxruntime', 'onnxscript')
     if args.out:
         check_writable_output(args.out, '--out')
     cpu_measurable = args.device == 'cpu' and enable_cpu_peak_memory()
@@ -278,7 +329,11 @@ def main(argv=None):
         modes.append(mode('bf16', train=False, autocast_dtype=torch.bfloat16))
     if args.compile:
         modes.append(mode('compiled', mode_model=compile_model(model)))
-    models = {id(m.model): m.model for m in modes}
+    onnx_dir = tempfile.TemporaryDirectory(prefix='themask_benchmark_')
+    if args.backend == 'onnxruntime':
+        modes.append(mode('onnxruntime', mode_model=onnxruntime_model(model, args, img, onnx_dir.name),
+                          train=False))
+    models = {id(m.model): m.model for m in modes if isinstance(m.model, torch.nn.Module)}
     weights = copy.deepcopy(model.state_dict())  # training steps update it: restored after each phase
     rows = {m.name: {} for m in modes}
     if args.device == 'cuda' or cpu_measurable:
@@ -299,6 +354,11 @@ def main(argv=None):
         env['bf16_infer_speedup_vs_fast'] = rows['fast']['infer_ms'] / rows['bf16']['infer_ms']
     if args.compile:
         env['compiled_labels_equal_fraction'] = equal_fraction(labels['fast'], labels['compiled'])
+    if args.backend == 'onnxruntime':
+        env['onnxruntime_labels_equal_fraction'] = equal_fraction(labels['fast'], labels['onnxruntime'])
+        env['onnxruntime_speedup_vs_fast'] = rows['fast']['infer_ms'] / rows['onnxruntime']['infer_ms']
+        env['onnxruntime_op_ms'] = onnxruntime_op_ms(os.path.join(onnx_dir.name, 'model.onnx'), img)
+    onnx_dir.cleanup()
     if args.compare_reference:
         # the fastest fp32 mode measured against the reference
         best = 'compiled' if args.compile and rows['compiled']['infer_ms'] < rows['fast']['infer_ms'] else 'fast'
@@ -330,6 +390,11 @@ def main(argv=None):
     if args.bf16:
         print(f'bf16 vs fp32: inference x{env["bf16_infer_speedup_vs_fast"]:.2f}; labels equal on '
               f'{100 * env["bf16_labels_equal_fraction"]:.4f}% of pixels')
+    if args.backend == 'onnxruntime':
+        ops = ', '.join(f'{op} {ms:.0f}' for op, ms in env['onnxruntime_op_ms'].items())
+        print(f'onnxruntime vs fast: inference x{env["onnxruntime_speedup_vs_fast"]:.2f}; labels '
+              f'equal on {100 * env["onnxruntime_labels_equal_fraction"]:.4f}% of pixels; ONNX '
+              f'Runtime ms per operator type (one run): {ops}')
     if args.compare_reference:
         print(f'{env["infer_fastest_mode"]} vs reference: inference x{env["infer_speedup_vs_reference"]:.2f}'
               + (f', training step x{env["train_speedup_vs_reference"]:.2f}' if args.train else '')

@@ -3,6 +3,7 @@ import json
 import os
 import runpy
 
+import pytest
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,3 +39,27 @@ def test_benchmark_writes_every_mode_with_the_documented_keys(tmp_path, capsys):
     assert 0 <= env['bf16_labels_equal_fraction'] <= 1
     printed = capsys.readouterr().out
     assert '| mode ' in printed and 'fast vs reference: inference x' in printed
+
+
+@pytest.mark.slow  # exports the model to ONNX (a minute or two)
+def test_benchmark_times_onnxruntime_against_fast_eager(tmp_path, capsys):
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('onnxscript')
+    main = runpy.run_path(os.path.join(ROOT, 'tools', 'benchmark.py'))['main']
+    out = tmp_path / 'b.json'
+    threads = torch.get_num_threads()
+    try:
+        main([CONFIG, '--size', '64x64', '--iters', '1', '--warmup', '0', '--threads', '1',
+              '--backend', 'onnxruntime', '--out', str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    data = json.loads(out.read_text())
+    env, results = data['environment'], data['results']
+    assert list(results) == ['fast', 'onnxruntime']
+    assert results['onnxruntime']['infer_ms'] > 0 and 'train_ms' not in results['onnxruntime']
+    assert env['onnxruntime_speedup_vs_fast'] == pytest.approx(
+        results['fast']['infer_ms'] / results['onnxruntime']['infer_ms'])
+    assert env['onnxruntime_labels_equal_fraction'] >= 0.999
+    assert 0 < len(env['onnxruntime_op_ms']) <= 8
+    assert all(ms >= 0 for ms in env['onnxruntime_op_ms'].values())
+    assert 'onnxruntime vs fast: inference x' in capsys.readouterr().out
