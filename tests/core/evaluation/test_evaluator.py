@@ -178,3 +178,18 @@ def test_two_processes_give_the_single_process_results(tmp_path):
         for key in ('mVC8', 'mVC16'):
             assert res[key] == pytest.approx(single[key], rel=1e-12)
     assert torch.distributed.is_initialized() is False
+
+
+def test_evaluator_results_hold_the_confusion_matrix():
+    gt = np.array([[0, 0, 1, 1], [2, 2, 255, 1]], np.uint8)
+    pred = np.array([[0, 1, 1, 1], [2, 0, 0, 1]], np.int64)
+    evaluator = VideoSegEvaluator(class_names=['a', 'b', 'c'], video_frames={'v': ['f']},
+                                  load_gt=lambda video, frame, shape: gt, metrics=['mIoU'])
+    evaluator.process(pred, dict(video='v', frame='f'))
+    results = evaluator.evaluate()
+    assert results['confusion_matrix'] == [[1, 1, 0], [0, 3, 0], [1, 0, 1]]  # rows: ground truth
+    json.dumps(results)
+    only_vc = VideoSegEvaluator(class_names=['a', 'b', 'c'], video_frames={'v': ['f']},
+                                load_gt=lambda video, frame, shape: gt, metrics=['mVC'])
+    only_vc.process(pred, dict(video='v', frame='f'))
+    assert 'confusion_matrix' not in only_vc.evaluate()
