@@ -40,6 +40,31 @@ def synthetic_vspw(tmp_path_factory):
     return root
 
 
+# The options that train the synthetic stage-2 config as the README's stage 2 does (two-frame clips,
+# dilation [-3]) in a few seconds.
+README_STAGE2 = ['model.decode_head.transformer_decoder_cfg.num_frames=2', 'data.train.dataset.dilation=[-3]',
+                 'data.workers_per_gpu=0', 'model.decode_head.loss_cfg.train_num_points=256',
+                 'runner.max_iters=2', 'checkpoint_config.interval=2']
+
+
+@pytest.fixture(scope='session')
+def trained_stage2(tmp_path_factory, synthetic_vspw):
+    """``latest.pth`` of the synthetic stage-2 config trained 2 iterations with the README's stage-2
+    options on :func:`synthetic_vspw` (through tools/train.py in this process), once per session.
+
+    Treat it as read-only; its training config (dilation [-3]) is in its meta.
+    """
+    from mmseg.utils.cli import run_cli
+    from tool_runs import process_state_kept, tool_main
+    work = tmp_path_factory.mktemp('trained_stage2') / 'stage2'
+    with process_state_kept():
+        run_cli(tool_main('train'), [
+            os.path.join(REPO_ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py'),
+            '--work-dir', str(work), '--seed', '0', '--no-validate', '--options',
+            f'data.train.dataset.data_root={synthetic_vspw}', *README_STAGE2])
+    return work / 'latest.pth'
+
+
 def unpack_golden_state_dict(golden: dict, stage: str) -> dict:
     """The golden file's state_dict of ``stage`` with int8 entries expanded (see its README)."""
     import torch

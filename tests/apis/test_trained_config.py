@@ -9,10 +9,9 @@ import torch
 
 from mmseg.apis import OnlineSegmenter, inference_segmentor, init_segmentor
 from mmseg.apis.trained_config import saved_config
-from mmseg.utils.cli import run_cli
 from mmseg.utils.config import load_config
 from mmseg.utils.errors import ConfigError, UsageError
-from tool_runs import process_state_kept, run_tool, tool_main
+from tool_runs import run_tool
 
 pytestmark = pytest.mark.slow  # trains stage 2 through tools/train.py
 
@@ -22,19 +21,10 @@ STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_syntheti
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory, synthetic_vspw):
-    """Stage 2 trained 2 iterations as the README says (two-frame clips, dilation [-3])."""
-    work = tmp_path_factory.mktemp('trained') / 'stage2'
-    argv = [STAGE2, '--work-dir', str(work), '--seed', '0', '--no-validate', '--options',
-            'model.decode_head.transformer_decoder_cfg.num_frames=2', 'data.train.dataset.dilation=[-3]',
-            f'data.train.dataset.data_root={synthetic_vspw}', 'data.workers_per_gpu=0',
-            'model.decode_head.loss_cfg.train_num_points=256', 'runner.max_iters=2',
-            'checkpoint_config.interval=2']
-    with process_state_kept():
-        run_cli(tool_main('train'), argv)
+def trained(trained_stage2, synthetic_vspw):
+    """Stage 2 trained as the README says (two-frame clips, dilation [-3]) and six frames of a video."""
     video = sorted(glob.glob(str(synthetic_vspw / 'data' / '*' / 'origin')))[0]
-    frames = sorted(glob.glob(os.path.join(video, '*.jpg')))[:6]
-    return str(work / 'latest.pth'), frames
+    return str(trained_stage2), sorted(glob.glob(os.path.join(video, '*.jpg')))[:6]
 
 
 def test_the_repo_config_gets_the_checkpoints_clip_settings(trained, mmseg_caplog):
