@@ -231,6 +231,7 @@ class VSPWVideoDataset(Dataset):
 
     CLASSES = VSPW_CLASSES
     PALETTE = VSPW_PALETTE
+    evaluator_type = VideoSegEvaluator  # what build_evaluator makes (a hook for other datasets)
 
     def __init__(self, data_root: str, split: str, pipeline: Sequence[Dict[str, Any]], *,
                  classes: Optional[Sequence[str]] = None,
@@ -242,8 +243,8 @@ class VSPWVideoDataset(Dataset):
         self.data_root = data_root
         self.split = split
         self.CLASSES, self.PALETTE = check_classes(classes, palette)
-        self.img_dir = dir_template('img_dir', img_dir, IMG_DIR)
-        self.ann_dir = dir_template('ann_dir', ann_dir, ANN_DIR)
+        self.given_dirs = dict(img_dir=img_dir, ann_dir=ann_dir)
+        self.img_dir, self.ann_dir = self.check_layout(img_dir, ann_dir)
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
         self.reduce_zero_label = reduce_zero_label
@@ -261,17 +262,29 @@ class VSPWVideoDataset(Dataset):
                     f'{ours.get("reduce_zero_label", True)} but the dataset (split {split!r}) has '
                     f'reduce_zero_label={reduce_zero_label}; set both the same')
         self.pipeline = Compose(pipeline)
-        self.videos = read_split(data_root, split)
-        self.video_frames: Dict[str, List[str]] = {}
-        for video in self.videos:
+        self.video_frames: Dict[str, List[str]] = self.list_videos(require_masks)
+        self.videos = list(self.video_frames)
+
+    def check_layout(self, img_dir: str, ann_dir: str) -> Tuple[str, str]:
+        """The frame and mask folder templates (see :func:`dir_template`; a hook for other
+        layouts)."""
+        return dir_template('img_dir', img_dir, IMG_DIR), dir_template('ann_dir', ann_dir, ANN_DIR)
+
+    def list_videos(self, require_masks: bool) -> Dict[str, List[str]]:
+        """Video -> its scored frames in temporal order, videos in split order (a hook for other
+        layouts); checks every video folder and its masks."""
+        video_frames = {}
+        for video in read_split(self.data_root, self.split):
             try:
-                self.video_frames[video] = list_video(data_root, video, img_suffix, self.img_dir)
-                check_masks(data_root, video, self.video_frames[video], seg_map_suffix, require_masks,
-                            self.img_dir, self.ann_dir)
+                video_frames[video] = list_video(self.data_root, video, self.img_suffix,
+                                                 self.img_dir)
+                check_masks(self.data_root, video, video_frames[video], self.seg_map_suffix,
+                            require_masks, self.img_dir, self.ann_dir)
             except DataError as err:
-                hint = _ignored_dirs_hint(dict(img_dir=img_dir, ann_dir=ann_dir))
-                raise DataError(f'{err} (video listed in {split_path(data_root, split)}){hint}'
-                                ) from err
+                listed = split_path(self.data_root, self.split)
+                hint = _ignored_dirs_hint(self.given_dirs)
+                raise DataError(f'{err} (video listed in {listed}){hint}') from err
+        return video_frames
 
     @property
     def num_classes(self) -> int:
@@ -323,7 +336,7 @@ class VSPWVideoDataset(Dataset):
         unknown = sorted(set(eval_options) - allowed)
         if unknown:
             raise ValueError(f'unknown evaluation options {unknown}; known: {sorted(allowed)}')
-        return VideoSegEvaluator(
+        return self.evaluator_type(
             class_names=self.CLASSES, video_frames=self.video_frames,
             load_gt=lambda video, frame, shape: self.get_gt_seg_map(video, frame, shifted=False,
                                                                      expected_shape=shape),
@@ -377,12 +390,15 @@ class VSPWDataset2(VSPWVideoDataset):
         indices = [max(target + d, 0) for d in offsets]
         return [num_frames - 1 - i for i in indices] if reverse else indices
 
+    def training_clip(self, video: str) -> Dict[str, Any]:
+        """The pipeline input of one random clip of ``video`` (a hook for other datasets)."""
+        return self.clip_results(video, self.sample_frame_indices(len(self.video_frames[video])))
+
     def __getitem__(self, idx: int) -> Dict[str, Any]:
         video = self.videos[idx]
         tried = []
         for _ in range(self.max_redraws + 1):
-            indices = self.sample_frame_indices(len(self.video_frames[video]))
-            results = self.pipeline(self.clip_results(video, indices))
+            results = self.pipeline(self.training_clip(video))
             if 'gt_semantic_seg' not in results:
                 raise KeyError('the training pipeline must output gt_semantic_seg (LoadAnnotations_clips '
                                '... Collect_clips(keys=["img", "gt_semantic_seg"]))')
@@ -417,8 +433,11 @@ class VSPWDataset_multiFrameTest(VSPWVideoDataset):
         kwargs.setdefault('require_masks', False)
         super().__init__(data_root, split, pipeline, **kwargs)
         self.clips: List[Tuple[str, Tuple[int, ...]]] = [
-            (video, clip) for video in self.videos
-            for clip in make_test_clips(len(self.video_frames[video]), test_size, test_gap)]
+            (video, clip) for video in self.videos for clip in self.video_clips(video)]
+
+    def video_clips(self, video: str) -> List[Tuple[int, ...]]:
+        """The test clips of ``video`` (a hook for other datasets)."""
+        return make_test_clips(len(self.video_frames[video]), self.test_size, self.test_gap)
 
     def __len__(self) -> int:
         return len(self.clips)
