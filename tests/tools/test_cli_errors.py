@@ -20,10 +20,10 @@ from tool_runs import run_tool, tool_main
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
 STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
-TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda', 'benchmark_online',
-         'browse_dataset',
-         'check_dataset', 'confusion_matrix', 'convert_checkpoint', 'export', 'get_flops', 'make_synthetic_vspw',
-         'make_toy_dataset', 'print_config', 'test', 'train', 'video_demo']
+TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda',
+         'benchmark_online', 'browse_dataset', 'check_dataset', 'confusion_matrix', 'convert_checkpoint',
+         'convert_datasets/cityscapes', 'export', 'get_flops', 'make_synthetic_vspw', 'make_toy_dataset',
+         'print_config', 'test', 'train', 'video_demo']
 
 
 @pytest.fixture(scope='module')
@@ -162,6 +162,11 @@ ROWS = [
     ('check_dataset', ['{tmp}/absent'], "dataset root '"),
     ('check_dataset', ['{data}', '--workers', 'some'], 'argument --workers: expected an integer >= 0'),
     ('check_dataset', ['{data}', '--json', UNWRITABLE], '--json '),
+    # tools/convert_datasets/cityscapes.py
+    ('convert_datasets/cityscapes', ['{tmp}/absent'], "Cityscapes root '"),
+    ('convert_datasets/cityscapes', ['{data}'], 'no *_gtFine_labelIds.png under'),
+    ('convert_datasets/cityscapes', ['{data}', '--workers', '-1'],
+     'argument --workers: expected an integer >= 0'),
     # tools/benchmark.py
     ('benchmark', ['{s1}', '--size', '64'], 'argument --size: expected HxW'),
     ('benchmark', ['{s1}', '--device', 'cuda'] if not torch.cuda.is_available() else ['{s1}', '--size', 'x'],
@@ -269,7 +274,10 @@ def test_video_demo_rows_with_prepared_inputs(tool, argv, fragment, paths, capsy
 
 
 def test_every_tool_has_rows():
-    scripts = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, 'tools')) if name.endswith('.py'))
+    tools = os.path.join(ROOT, 'tools')
+    scripts = sorted(os.path.relpath(os.path.join(folder, name), tools)[:-3]
+                     for folder, _, names in os.walk(tools) for name in names
+                     if name.endswith('.py'))
     assert scripts == sorted(TOOLS), 'a new tool needs rows in ROWS'
     assert {row[0] for row in ROWS} == set(TOOLS)
 
