@@ -65,6 +65,23 @@ def trained_stage2(tmp_path_factory, synthetic_vspw):
     return work / 'latest.pth'
 
 
+# The synthetic Cityscapes-format dataset the tests share: train 2 cities x 2 snippets, val 1 city
+# x 2 snippets, 30 frames of 64x128 each, labelIds on the 20th frame and their labelTrainIds.
+SYNTHETIC_CITYSCAPES = dict(cities=(2, 1), snippets=2, size=(64, 128))
+
+
+@pytest.fixture(scope='session')
+def synthetic_cityscapes(tmp_path_factory):
+    """Root (a ``pathlib.Path``) of the synthetic Cityscapes-layout dataset with its trainIds
+    labels, generated once per session. Treat it as read-only (copy it to modify it)."""
+    from mmseg.datasets.cityscapes_convert import convert_label_ids
+    from mmseg.datasets.synthetic_cityscapes import make_synthetic_cityscapes
+    root = tmp_path_factory.mktemp('synthetic_cityscapes') / 'cityscapes'
+    make_synthetic_cityscapes(str(root), **SYNTHETIC_CITYSCAPES)
+    convert_label_ids(str(root), progress=False)
+    return root
+
+
 def unpack_golden_state_dict(golden: dict, stage: str) -> dict:
     """The golden file's state_dict of ``stage`` with int8 entries expanded (see its README)."""
     import torch

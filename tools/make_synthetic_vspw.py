@@ -8,13 +8,11 @@ byte-identical files. A non-empty output folder is refused unless ``--overwrite`
 it is emptied first, so no stale video of an earlier run stays behind.
 """
 import argparse
-import os
-import shutil
 import time
 
 from mmseg.utils.cli import int_range, run_cli, size_hw
 from mmseg.utils.errors import UsageError
-from mmseg.utils.paths import check_writable_output
+from mmseg.utils.paths import prepare_output_folder
 
 MIN_VIDEOS, MIN_SIDE = 3, 32
 
@@ -45,24 +43,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f'--frames {args.frames[0]}-{args.frames[1]}: expected MIN >= 1')
 
 
-def prepare_out(out: str, overwrite: bool) -> None:
-    """Refuse a non-empty ``out`` unless ``overwrite``; then empty it."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f'--out {out!r} is a file; expected a folder')
-    if os.path.isdir(out) and os.listdir(out):
-        if not overwrite:
-            raise UsageError(f'--out {out!r} is not empty; expected an empty or new folder (add '
-                             f'--overwrite to empty it first)')
-        for name in os.listdir(out):
-            path = os.path.join(out, name)
-            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
-    check_writable_output(out, '--out', directory=True)
-
-
 def main(argv=None):
     args = parse_args(argv)
     check_args(args)
-    prepare_out(args.out, args.overwrite)
+    prepare_output_folder(args.out, args.overwrite, '--out')
     from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
     start = time.time()
     splits = make_synthetic_vspw(args.out, videos=args.videos, seed=args.seed, size=args.size,

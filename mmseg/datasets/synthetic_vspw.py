@@ -20,7 +20,7 @@ from PIL import Image
 from ..core.evaluation.result_writers import palette_image
 from .vspw import VSPW_CLASSES, VSPW_PALETTE
 
-__all__ = ['SYNTHETIC_CLASSES', 'make_synthetic_vspw']
+__all__ = ['SYNTHETIC_CLASSES', 'make_synthetic_vspw', 'render_video']
 
 # raw VSPW id of each class the generator draws
 SKY, WALL, ROAD, GRASS = 29, 1, 19, 16
@@ -208,8 +208,9 @@ def _composite(image: np.ndarray, label: np.ndarray, objects: List[_Object], t: 
 
 
 # ----------------------------------------------------------------------------------- videos
-def _video(rng: np.random.Generator, num_frames: int, height: int, width: int
-           ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+def render_video(rng: np.random.Generator, num_frames: int, height: int, width: int
+                 ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+    """The RGB uint8 frames and raw VSPW label maps of one panning scene."""
     scale = height / 120
     pan = rng.uniform(-2.5, 2.5) * scale
     margin = int(4 * scale) + 1
@@ -271,7 +272,7 @@ def make_synthetic_vspw(out: str, *, videos: int = 24, seed: int = 0, size: Sequ
         if split == 'val' and min_frames <= 16 < max_frames and index - num_train < 2:
             length = (min_frames, max_frames)[index - num_train]
         first, step = int(rng.integers(1, 500)), int(rng.integers(1, 4))
-        images, labels = _video(rng, length, height, width)
+        images, labels = render_video(rng, length, height, width)
         origin = os.path.join(out, 'data', name, 'origin')
         mask_dir = os.path.join(out, 'data', name, 'mask')
         os.makedirs(origin, exist_ok=True)

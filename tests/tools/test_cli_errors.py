@@ -22,8 +22,8 @@ STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.p
 STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
 TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda',
          'benchmark_online', 'browse_dataset', 'check_dataset', 'confusion_matrix', 'convert_checkpoint',
-         'convert_datasets/cityscapes', 'export', 'get_flops', 'make_synthetic_vspw', 'make_toy_dataset',
-         'print_config', 'test', 'train', 'video_demo']
+         'convert_datasets/cityscapes', 'export', 'get_flops', 'make_synthetic_cityscapes',
+         'make_synthetic_vspw', 'make_toy_dataset', 'print_config', 'test', 'train', 'video_demo']
 
 
 @pytest.fixture(scope='module')
@@ -167,6 +167,17 @@ ROWS = [
     ('convert_datasets/cityscapes', ['{data}'], 'no *_gtFine_labelIds.png under'),
     ('convert_datasets/cityscapes', ['{data}', '--workers', '-1'],
      'argument --workers: expected an integer >= 0'),
+    # tools/make_synthetic_cityscapes.py
+    ('make_synthetic_cityscapes', ['--out', '{tmp}/c1', '--cities', '5', '4'],
+     'expected 8 cities in all at most'),
+    ('make_synthetic_cityscapes', ['--out', '{tmp}/c2', '--cities', '1'],
+     'argument --cities: expected 2 argument'),
+    ('make_synthetic_cityscapes', ['--out', '{tmp}/c3', '--size', '16x64'],
+     '--size 16x64: expected height and width'),
+    ('make_synthetic_cityscapes', ['--out', '{tmp}/c4', '--snippets', '0'],
+     'argument --snippets: expected an integer'),
+    ('make_synthetic_cityscapes', ['--out', '{full}'],
+     'is not empty; expected an empty or new folder (add --overwrite'),
     # tools/benchmark.py
     ('benchmark', ['{s1}', '--size', '64'], 'argument --size: expected HxW'),
     ('benchmark', ['{s1}', '--device', 'cuda'] if not torch.cuda.is_available() else ['{s1}', '--size', 'x'],
