@@ -162,6 +162,9 @@ ROWS = [
     ('check_dataset', ['{tmp}/absent'], "dataset root '"),
     ('check_dataset', ['{data}', '--workers', 'some'], 'argument --workers: expected an integer >= 0'),
     ('check_dataset', ['{data}', '--json', UNWRITABLE], '--json '),
+    ('check_dataset', ['{data}', '--layout', 'cityscapes'],
+     'has no leftImg8bit_sequence/ or gtFine/ folder'),
+    ('check_dataset', ['{data}', '--layout', 'kitti'], "argument --layout: invalid choice: 'kitti'"),
     # tools/convert_datasets/cityscapes.py
     ('convert_datasets/cityscapes', ['{tmp}/absent'], "Cityscapes root '"),
     ('convert_datasets/cityscapes', ['{data}'], 'no *_gtFine_labelIds.png under'),

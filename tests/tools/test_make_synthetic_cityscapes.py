@@ -1,11 +1,12 @@
 """tools/make_synthetic_cityscapes.py: deterministic, the Cityscapes layout, one labelIds image per
-30-frame snippet (its 20th frame), moving scenes."""
+30-frame snippet (its 20th frame), moving scenes; converted, it passes the dataset check."""
 import os
 
 import numpy as np
 from PIL import Image
 
 from mmseg.datasets.cityscapes import label_id_table
+from mmseg.datasets.dataset_check import scan_dataset
 from mmseg.datasets.synthetic_cityscapes import make_synthetic_cityscapes
 from tool_runs import run_tool
 
@@ -54,8 +55,13 @@ def test_layout_labels_and_determinism(tmp_path, capsys):
     table, _ = label_id_table()
     assert {7, 11, 23, 24, 26} <= ids and {0, 1, 4} <= ids  # ids that train and ids that are void
     assert {int(table[i]) for i in ids} <= set(range(19)) | {255}
+    problems, _ = scan_dataset(root, layout='cityscapes', progress=False)
+    assert {p['kind'] for p in problems} == {'other'}  # the labelTrainIds are not written yet
     code, _, err = run_tool('convert_datasets/cityscapes', [root, '--workers', '0'], capsys)
     assert code == 0, err
+    problems, counts = scan_dataset(root, layout='cityscapes', progress=False)
+    assert problems == []
+    assert (counts['videos'], counts['frames'], counts['labelled']) == (6, 180, 6)
 
 
 def test_bad_arguments(tmp_path, capsys):
