@@ -21,9 +21,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
 STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
 TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda',
-         'benchmark_online', 'browse_dataset', 'check_dataset', 'confusion_matrix', 'convert_checkpoint',
-         'convert_datasets/cityscapes', 'export', 'get_flops', 'make_synthetic_cityscapes',
-         'make_synthetic_vspw', 'make_toy_dataset', 'print_config', 'test', 'train', 'video_demo']
+         'benchmark_online', 'browse_dataset', 'check_dataset', 'confusion_matrix',
+         'convert_checkpoint', 'convert_datasets/cityscapes', 'export', 'get_flops',
+         'make_synthetic_cityscapes', 'make_synthetic_vspw', 'make_toy_dataset', 'print_config',
+         'test', 'train', 'video_demo']
 
 
 @pytest.fixture(scope='module')
@@ -164,7 +165,8 @@ ROWS = [
     ('check_dataset', ['{data}', '--json', UNWRITABLE], '--json '),
     ('check_dataset', ['{data}', '--layout', 'cityscapes'],
      'has no leftImg8bit_sequence/ or gtFine/ folder'),
-    ('check_dataset', ['{data}', '--layout', 'kitti'], "argument --layout: invalid choice: 'kitti'"),
+    ('check_dataset', ['{data}', '--layout', 'kitti'],
+     "argument --layout: invalid choice: 'kitti'"),
     # tools/convert_datasets/cityscapes.py
     ('convert_datasets/cityscapes', ['{tmp}/absent'], "Cityscapes root '"),
     ('convert_datasets/cityscapes', ['{data}'], 'no *_gtFine_labelIds.png under'),
@@ -288,10 +290,10 @@ def test_video_demo_rows_with_prepared_inputs(tool, argv, fragment, paths, capsy
 
 
 def test_every_tool_has_rows():
-    tools = os.path.join(ROOT, 'tools')
+    tools = os.path.join(ROOT, 'tools')  # scripts in tools/ and its folders, not in packages
     scripts = sorted(os.path.relpath(os.path.join(folder, name), tools)[:-3]
-                     for folder, _, names in os.walk(tools) for name in names
-                     if name.endswith('.py'))
+                     for folder, _, names in os.walk(tools) if '__init__.py' not in names
+                     for name in names if name.endswith('.py'))
     assert scripts == sorted(TOOLS), 'a new tool needs rows in ROWS'
     assert {row[0] for row in ROWS} == set(TOOLS)
 
