@@ -195,6 +195,7 @@ class CityscapesVideoDataset(VSPWVideoDataset):
                          **kwargs)
 
     def check_layout(self, img_dir: str, ann_dir: str) -> Tuple[str, str]:
+        """Plain folders (no ``{video}``); ``split`` must be one folder name."""
         split = self.split
         if not (isinstance(split, str) and split and os.sep not in split and '/' not in split):
             raise ValueError(f'split must be a folder name such as "train" or "val", got {split!r}')
