@@ -71,9 +71,9 @@ def main(argv=None):
     if args.json:
         check_writable_output(args.json, '--json')
     from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
-    from mmseg.utils.table import text_table
     from mmseg.utils.config import load_config
     from mmseg.utils.json_io import write_json_atomically
+    from mmseg.utils.table import text_table
     cfg = load_config(CONFIG)
     data_root = args.data or os.path.join(tempfile.gettempdir(), 'themask_benchmark_vspw_480p')
     if not os.path.isfile(os.path.join(data_root, 'val.txt')):

@@ -29,13 +29,17 @@ import torch
 from tqdm import tqdm
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
-    MSDeformAttnFunction, available_backends, ms_deform_attn_core_pytorch, ms_deform_attn_triton)
-from mmseg.utils.table import text_table
-from toolkit.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib
+    MSDeformAttnFunction,
+    available_backends,
+    ms_deform_attn_core_pytorch,
+    ms_deform_attn_triton,
+)
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.errors import UsageError
 from mmseg.utils.json_io import write_json_atomically
 from mmseg.utils.paths import check_writable_output
+from mmseg.utils.table import text_table
+from toolkit.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib
 
 HEADS, CHANNELS, POINTS, STRIDES = 8, 32, 4, (32, 16, 8)
 
@@ -124,8 +128,9 @@ def implementations(names, device, dtype):
                     v, s, loc, w, value_level_start_index=st, im2col_step=128)
         else:
             try:
-                from transformers.models.mask2former.modeling_mask2former import \
-                    multi_scale_deformable_attention
+                from transformers.models.mask2former.modeling_mask2former import (
+                    multi_scale_deformable_attention,
+                )
             except ImportError as err:
                 missing[name] = f'transformers not installed ({err})'
                 continue

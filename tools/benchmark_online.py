@@ -26,13 +26,13 @@ import torch
 from mmseg.apis import OnlineSegmenter, inference_segmentor, init_segmentor
 from mmseg.apis.online import clip_offsets
 from mmseg.datasets import make_test_clips
-from mmseg.utils.table import text_table
-from toolkit.benchmark import synchronize
 from mmseg.utils.cli import non_negative_int, positive_int, run_cli, size_hw, size_text
 from mmseg.utils.config import DictAction, load_config
 from mmseg.utils.errors import UsageError
 from mmseg.utils.json_io import write_json_atomically
 from mmseg.utils.paths import check_writable_output
+from mmseg.utils.table import text_table
+from toolkit.benchmark import synchronize
 
 
 def parse_args(argv=None):

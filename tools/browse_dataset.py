@@ -70,6 +70,7 @@ def main(argv=None):
     from mmseg.utils.paths import check_writable_output
     check_writable_output(args.out, '--out', directory=True)
     import torch
+
     from mmseg.datasets import build_dataset
     from mmseg.datasets.dataset_check import dataset_cfgs
     from mmseg.utils.config import load_config

@@ -60,9 +60,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.max_classes < 1:
         raise UsageError(f'--max-classes must be at least 1, got {args.max_classes}')
+    from mmseg.utils.paths import check_writable_output
     from mmseg.utils.table import text_table
     from toolkit.figures import confusion_image
-    from mmseg.utils.paths import check_writable_output
     out = args.out or os.path.splitext(args.results)[0] + '_confusion.png'
     if args.out:
         check_writable_output(out, '--out')

@@ -27,9 +27,18 @@ import os
 import sys
 from collections.abc import Mapping
 
-from mmseg.utils.checkpoint import UnsafeCheckpointError, convert_trusted_checkpoint, read_checkpoint, save_checkpoint
-from mmseg.models.backbones.mit_weights import (HF_CONFIG, HF_WEIGHT_FILES, is_hf_segformer_state_dict,
-                                                read_mit_state_dict)
+from mmseg.models.backbones.mit_weights import (
+    HF_CONFIG,
+    HF_WEIGHT_FILES,
+    is_hf_segformer_state_dict,
+    read_mit_state_dict,
+)
+from mmseg.utils.checkpoint import (
+    UnsafeCheckpointError,
+    convert_trusted_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from mmseg.utils.cli import run_cli
 
 SOURCE = 'convert_checkpoint'

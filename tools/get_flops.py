@@ -38,6 +38,7 @@ def parse_size(text: str) -> Tuple[int, int]:
 def get_flops(cfg, *, clip_len: int, size: Tuple[int, int]) -> dict:
     """{'params', 'params_m', 'gflops_per_clip', 'gflops_per_frame', 'clip_len', 'size'}."""
     import torch
+
     from mmseg.models import build_segmentor
     from toolkit.benchmark import count_gflops
     cfg.model.pretrained = None
@@ -60,9 +61,9 @@ def main(argv=None):
     if args.out:
         from mmseg.utils.paths import check_writable_output
         check_writable_output(args.out, '--out')
-    from mmseg.utils.table import text_table
     from mmseg.utils.config import load_config
     from mmseg.utils.json_io import write_json_atomically
+    from mmseg.utils.table import text_table
     cfg = load_config(args.config, args.options)
     clip_len = args.clip_len
     if clip_len is None:

@@ -1,7 +1,18 @@
-from .builder import (DATASETS, PIPELINES, build_dataloader, build_dataset, check_data_settings,
-                      collate_clips, limit_worker_threads)
-from .cityscapes import (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, CityscapesDataset_clips,
-                         CityscapesDataset_multiFrameTest)
+from .builder import (
+    DATASETS,
+    PIPELINES,
+    build_dataloader,
+    build_dataset,
+    check_data_settings,
+    collate_clips,
+    limit_worker_threads,
+)
+from .cityscapes import (
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_PALETTE,
+    CityscapesDataset_clips,
+    CityscapesDataset_multiFrameTest,
+)
 from .clips import make_test_clips
 from .dataset_wrappers import RepeatDataset
 from .file_io import DataError

@@ -13,8 +13,8 @@ import cv2
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from ..utils.registry import Registry
 from ..utils.dist_utils import get_dist_info
+from ..utils.registry import Registry
 from .samplers import DistributedVideoSampler
 
 __all__ = ['DATASETS', 'PIPELINES', 'build_dataset', 'build_dataloader', 'collate_clips',

@@ -25,10 +25,28 @@ from tqdm import tqdm
 
 from ..utils.table import text_table
 from . import cityscapes as cs
-from .file_io import (DataError, LabelValueError, MissingFileError, UnreadableFileError,
-                      label_tables, natural_sort_key, read_image, read_label)
-from .vspw import (ANN_DIR, IMG_DIR, VSPW_CLASSES, check_classes, dir_template, has_mask_folder,
-                   list_video, read_split, split_path, video_folder)
+from .file_io import (
+    DataError,
+    LabelValueError,
+    MissingFileError,
+    UnreadableFileError,
+    label_tables,
+    natural_sort_key,
+    read_image,
+    read_label,
+)
+from .vspw import (
+    ANN_DIR,
+    IMG_DIR,
+    VSPW_CLASSES,
+    check_classes,
+    dir_template,
+    has_mask_folder,
+    list_video,
+    read_split,
+    split_path,
+    video_folder,
+)
 
 __all__ = ['KINDS', 'LAYOUTS', 'scan_dataset', 'scan_config', 'summary_table', 'dataset_cfgs',
            'detect_layout']

@@ -21,8 +21,19 @@ import numpy as np
 from PIL import Image
 
 from .cityscapes import ANN_DIR, IMG_DIR, IMG_SUFFIX, LABEL_IDS_SUFFIX, SNIPPET
-from .synthetic_vspw import (BALL, CAR, GRASS, OTHERS, PERSON, ROAD, SKY, TREE, VOID, WALL,
-                             render_video)
+from .synthetic_vspw import (
+    BALL,
+    CAR,
+    GRASS,
+    OTHERS,
+    PERSON,
+    ROAD,
+    SKY,
+    TREE,
+    VOID,
+    WALL,
+    render_video,
+)
 
 __all__ = ['CITY_NAMES', 'make_synthetic_cityscapes']
 

@@ -20,10 +20,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..core.evaluation import VideoSegEvaluator, write_overlay
-from .builder import DATASETS, PIPELINES
-from .clips import check_positive_int, make_test_clips
 from ..utils.errors import ConfigError
 from ..utils.logger import log_once
+from .builder import DATASETS, PIPELINES
+from .clips import check_positive_int, make_test_clips
 from .file_io import DataError, label_tables, natural_sort_key, read_image, read_label
 from .pipelines import Compose
 

@@ -6,8 +6,12 @@ import os
 import pytest
 import torch
 
-from mmseg.datasets import (CityscapesDataset_clips, CityscapesDataset_multiFrameTest,
-                            RepeatDataset, build_dataset)
+from mmseg.datasets import (
+    CityscapesDataset_clips,
+    CityscapesDataset_multiFrameTest,
+    RepeatDataset,
+    build_dataset,
+)
 from mmseg.models import build_segmentor
 from mmseg.utils.config import load_config
 

@@ -2,8 +2,13 @@
 import pytest
 import torch
 
-from mmseg.datasets import (DistributedVideoSampler, VSPWDataset2, VSPWDataset_multiFrameTest,
-                            build_dataloader, collate_clips)
+from mmseg.datasets import (
+    DistributedVideoSampler,
+    VSPWDataset2,
+    VSPWDataset_multiFrameTest,
+    build_dataloader,
+    collate_clips,
+)
 
 NORM = dict(mean=[0, 0, 0], std=[1, 1, 1], to_rgb=True)
 TRAIN = [dict(type='LoadImageFromFile_clips'), dict(type='LoadAnnotations_clips'),

@@ -7,8 +7,12 @@ import pytest
 from PIL import Image
 
 from mmseg.core.evaluation import SPARSE_VC_NOTE
-from mmseg.datasets import (CITYSCAPES_CLASSES, CityscapesDataset_clips,
-                            CityscapesDataset_multiFrameTest, DataError)
+from mmseg.datasets import (
+    CITYSCAPES_CLASSES,
+    CityscapesDataset_clips,
+    CityscapesDataset_multiFrameTest,
+    DataError,
+)
 from mmseg.datasets.cityscapes import CITYSCAPES_LABELS, label_id_table
 
 LOAD = [dict(type='LoadImageFromFile_clips'),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg.datasets import RepeatDataset, VSPW_CLASSES, VSPW_PALETTE, build_dataset
+from mmseg.datasets import VSPW_CLASSES, VSPW_PALETTE, RepeatDataset, build_dataset
 from mmseg.datasets.file_io import DataError
 from mmseg.datasets.toy_dataset import TOY_CLASSES, make_toy_dataset
 from mmseg.utils.errors import ConfigError

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg.datasets import (VSPW_CLASSES, VSPW_PALETTE, DataError, RepeatDataset, VSPWDataset2,
-                            VSPWDataset_multiFrameTest, build_dataset)
+from mmseg.datasets import (
+    VSPW_CLASSES,
+    VSPW_PALETTE,
+    DataError,
+    RepeatDataset,
+    VSPWDataset2,
+    VSPWDataset_multiFrameTest,
+    build_dataset,
+)
 from mmseg.datasets.vspw import read_split
 from mmseg.utils import logger as logger_module
 from mmseg.utils.errors import ConfigError

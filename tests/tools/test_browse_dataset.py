@@ -7,8 +7,8 @@ from PIL import Image
 
 from mmseg.datasets.toy_dataset import TOY_PALETTE, make_toy_dataset
 from mmseg.utils.errors import UsageError
-from toolkit.figures import VOID_COLOUR
 from tool_runs import ROOT, run_tool, tool_main
+from toolkit.figures import VOID_COLOUR
 
 CONFIG = 'local_configs/custom/themask_b0_3class_example.py'
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg.core.evaluation import VideoSegEvaluator
 from mmseg.utils.errors import UsageError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

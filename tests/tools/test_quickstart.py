@@ -5,9 +5,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import numpy as np
+import pytest
 from PIL import Image
 
 from mmseg.datasets import VSPW_PALETTE

@@ -14,8 +14,15 @@ import torch
 
 from mmseg.core.runner.checkpoint import finetune_from, remove_stale_temporaries
 from mmseg.utils import checkpoint as ckpt_mod
-from mmseg.utils.checkpoint import (CheckpointError, UnsafeCheckpointError, convert_trusted_checkpoint,
-                                    load_checkpoint, read_checkpoint, save_checkpoint, summarize_keys)
+from mmseg.utils.checkpoint import (
+    CheckpointError,
+    UnsafeCheckpointError,
+    convert_trusted_checkpoint,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+    summarize_keys,
+)
 from runner_toy import ToySegmentor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -6,8 +6,14 @@ import torch
 from torch import nn
 
 from mmseg.utils import dist_utils
-from mmseg.utils.dist_utils import (all_gather_object, get_dist_info, init_dist, reduce_mean, unwrap_model,
-                                    wrap_model)
+from mmseg.utils.dist_utils import (
+    all_gather_object,
+    get_dist_info,
+    init_dist,
+    reduce_mean,
+    unwrap_model,
+    wrap_model,
+)
 
 
 def test_single_process_defaults():

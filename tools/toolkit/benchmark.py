@@ -17,9 +17,7 @@ from typing import Callable, Optional
 
 import torch
 
-
-
-__all__ = ['synchronize', 'enable_cpu_peak_memory', 'settle_allocator', 'peak_memory_mib', 'median_ms', 'text_table',
+__all__ = ['synchronize', 'enable_cpu_peak_memory', 'settle_allocator', 'peak_memory_mib', 'median_ms',
            'count_gflops']
 
 

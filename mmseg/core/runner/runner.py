@@ -24,8 +24,14 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from ...utils.checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
-from ...utils.dist_utils import (all_gather_object, get_dist_info, is_communication_failure, lost_process_error,
-                                reduce_mean, unwrap_model)
+from ...utils.dist_utils import (
+    all_gather_object,
+    get_dist_info,
+    is_communication_failure,
+    lost_process_error,
+    reduce_mean,
+    unwrap_model,
+)
 from ...utils.errors import CheckpointError, ConfigError, ConfigKeyError, NonFiniteLossError
 from ...utils.logger import get_root_logger
 from ...utils.seed import get_rng_state, set_rng_state

@@ -1,7 +1,6 @@
 """--finetune-from a stage-1 b1 checkpoint into the stage-2 model (docs/method.md, "Checkpoint keys")."""
 import os
 
-import pytest
 import torch
 
 from mmseg.core.runner import finetune_from

@@ -8,12 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg.core.runner import Hook, IterBasedRunner, build_optimizer, build_runner, build_train_dataloader
+from mmseg.core.runner import (
+    Hook,
+    IterBasedRunner,
+    build_optimizer,
+    build_runner,
+    build_train_dataloader,
+    logger_hooks,
+)
+from mmseg.datasets import collate_clips
 from mmseg.utils.checkpoint import read_checkpoint
 from mmseg.utils.errors import NonFiniteLossError
-from mmseg.core.runner import logger_hooks
 from mmseg.utils.seed import set_random_seed
-from mmseg.datasets import collate_clips
 from runner_toy import ToyClips, ToySegmentor, toy_config
 
 

@@ -7,10 +7,10 @@ import torch
 import torch.multiprocessing as mp
 
 from mmseg.core.runner import build_runner, build_train_dataloader
+from mmseg.datasets import collate_clips
 from mmseg.utils.checkpoint import read_checkpoint
 from mmseg.utils.dist_utils import close_dist, init_dist, unwrap_model, wrap_model
 from mmseg.utils.seed import set_random_seed
-from mmseg.datasets import collate_clips
 from ports import free_port
 from runner_toy import ToyClips, ToySegmentor, toy_config
 

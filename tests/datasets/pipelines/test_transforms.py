@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from mmseg.datasets.pipelines import (AlignedResize_clips, Compose, Normalize_clips, Pad_clips,
-                                      PhotoMetricDistortion_clips, RandomCrop_clips, Resize_clips)
+from mmseg.datasets.pipelines import (
+    AlignedResize_clips,
+    Compose,
+    Normalize_clips,
+    Pad_clips,
+    PhotoMetricDistortion_clips,
+    RandomCrop_clips,
+    Resize_clips,
+)
 
 
 def coordinate_clip(num_frames=3, height=40, width=56):

@@ -11,10 +11,13 @@ import shutil
 import pytest
 import torch
 
-from mmseg.utils.checkpoint import read_checkpoint
 from mmseg.models import build_backbone, build_segmentor
-from mmseg.models.backbones.mit_weights import (PretrainedWeightsError, hf_to_mit_state_dict,
-                                                read_mit_state_dict)
+from mmseg.models.backbones.mit_weights import (
+    PretrainedWeightsError,
+    hf_to_mit_state_dict,
+    read_mit_state_dict,
+)
+from mmseg.utils.checkpoint import read_checkpoint
 from mmseg.utils.config import load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

@@ -7,8 +7,8 @@ import pytest
 from torch.utils.data import Dataset
 
 from mmseg.apis.train import train_segmentor
-from mmseg.models import build_segmentor
 from mmseg.datasets import collate_clips
+from mmseg.models import build_segmentor
 from tests.runner_toy import toy_config
 
 

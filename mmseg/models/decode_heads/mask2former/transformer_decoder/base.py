@@ -23,8 +23,13 @@ from torch import nn
 
 from ....utils import MLP, c2_xavier_fill, fast_mode
 from ..position_encoding import PositionEmbeddingSine3D
-from .layers import (CrossAttentionLayer, FFNLayer, SelfAttentionLayer, blocked_positions,
-                     resize_mask_features)
+from .layers import (
+    CrossAttentionLayer,
+    FFNLayer,
+    SelfAttentionLayer,
+    blocked_positions,
+    resize_mask_features,
+)
 
 NUM_FEATURE_LEVELS = 3
 

@@ -2,8 +2,10 @@
 import pytest
 import torch
 
-from mmseg.models.decode_heads.mask2former.pixel_decoder.msdeformattn import (MSDeformAttnEncoder,
-                                                                              MSDeformAttnPixelDecoder)
+from mmseg.models.decode_heads.mask2former.pixel_decoder.msdeformattn import (
+    MSDeformAttnEncoder,
+    MSDeformAttnPixelDecoder,
+)
 
 CHANNELS = {'res2': 8, 'res3': 16, 'res4': 24, 'res5': 40}
 STRIDES = {'res2': 4, 'res3': 8, 'res4': 16, 'res5': 32}

@@ -5,8 +5,10 @@ import contextlib
 import pytest
 import torch
 
-from mmseg.models.decode_heads.mask2former.transformer_decoder import (MultiScaleMaskedTransformerDecoder,
-                                                                       VideoMultiScaleMaskedTransformerDecoder)
+from mmseg.models.decode_heads.mask2former.transformer_decoder import (
+    MultiScaleMaskedTransformerDecoder,
+    VideoMultiScaleMaskedTransformerDecoder,
+)
 from mmseg.models.utils import reference_mode
 
 B, T, Q, K, C, MASK_DIM, LAYERS = 2, 2, 4, 3, 32, 16, 3

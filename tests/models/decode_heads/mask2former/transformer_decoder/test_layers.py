@@ -1,9 +1,11 @@
 """Attention-mask helpers of the masked decoders: ``unblock_full_rows`` and ``blocked_positions``."""
 import torch
 
-from mmseg.models.decode_heads.mask2former.transformer_decoder.layers import (blocked_positions,
-                                                                                resize_mask_features,
-                                                                                unblock_full_rows)
+from mmseg.models.decode_heads.mask2former.transformer_decoder.layers import (
+    blocked_positions,
+    resize_mask_features,
+    unblock_full_rows,
+)
 
 T, F = True, False
 
