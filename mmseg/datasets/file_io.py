@@ -100,7 +100,8 @@ def describe_values(valid: np.ndarray) -> str:
 def label_tables(num_classes: int, *, reduce_zero_label: bool = False,
                  label_map: Optional[Mapping[int, int]] = None, ignore_index: int = 255
                  ) -> Tuple[np.ndarray, np.ndarray]:
-    """The 256-entry tables of a dataset's labels: (raw -> training id, uint8; raw value valid, bool).
+    """The 256-entry tables of a dataset's labels: (raw -> training id, uint8; raw value valid,
+    bool).
 
     ``label_map`` (raw -> id; unlisted values are kept) is applied first, then ``reduce_zero_label``
     (0 -> ignore, k -> k-1), as in mmseg. A raw value is valid when it ends as a training id
@@ -109,7 +110,8 @@ def label_tables(num_classes: int, *, reduce_zero_label: bool = False,
     table = np.arange(256, dtype=np.int64)
     for raw, new in (label_map or {}).items():
         if not (0 <= int(raw) <= 255 and 0 <= int(new) <= 255):
-            raise ValueError(f'label_map maps {raw!r} -> {new!r}; expected 8-bit label values 0..255')
+            raise ValueError(f'label_map maps {raw!r} -> {new!r}; expected 8-bit label values '
+                             f'0..255')
         table[int(raw)] = int(new)
     if reduce_zero_label:
         table = reduce_zero_label_table(ignore_index).astype(np.int64)[table]

@@ -56,7 +56,8 @@ def _probe_directory(directory: str, path: str, what: str) -> None:
 
 
 def _why_not_writable(directory: str, err: OSError) -> str:
-    """Name the directory at fault: the first one missing on the way, or the one that refuses files."""
+    """Name the directory at fault: the first one missing on the way, or the one that refuses
+    files."""
     reason = err.strerror or str(err)
     if os.path.isdir(directory):
         return f'files cannot be created in {directory!r} ({reason})'

@@ -6,5 +6,5 @@ from .video_consistency import VideoConsistency
 from .visualize import show_result
 
 __all__ = ['METRICS', 'VideoSegEvaluator', 'format_results_table', 'confusion_matrix',
-           'summarize_confusion', 'blend_overlay', 'write_label_png', 'write_overlay', 'VideoConsistency',
-           'show_result', 'SPARSE_VC_NOTE', 'SparseLabelEvaluator']
+           'summarize_confusion', 'blend_overlay', 'write_label_png', 'write_overlay',
+           'VideoConsistency', 'show_result', 'SPARSE_VC_NOTE', 'SparseLabelEvaluator']
