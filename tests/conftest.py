@@ -14,8 +14,10 @@ def pytest_configure(config):
         torch.set_num_threads(1)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Golden outputs of the original implementation (tests/data/golden/README.md says how they were made).
-GOLDEN_DIR = os.environ.get('THEMASK_GOLDEN_DIR', os.path.join(REPO_ROOT, 'tests', 'data', 'golden'))
+# Golden outputs of the original implementation (tests/data/golden/README.md says how they
+# were made).
+GOLDEN_DIR = os.environ.get('THEMASK_GOLDEN_DIR',
+                            os.path.join(REPO_ROOT, 'tests', 'data', 'golden'))
 
 
 @pytest.fixture(scope='session')
@@ -42,8 +44,9 @@ def synthetic_vspw(tmp_path_factory):
 
 # The options that train the synthetic stage-2 config as the README's stage 2 does (two-frame clips,
 # dilation [-3]) in a few seconds.
-README_STAGE2 = ['model.decode_head.transformer_decoder_cfg.num_frames=2', 'data.train.dataset.dilation=[-3]',
-                 'data.workers_per_gpu=0', 'model.decode_head.loss_cfg.train_num_points=256',
+README_STAGE2 = ['model.decode_head.transformer_decoder_cfg.num_frames=2',
+                 'data.train.dataset.dilation=[-3]', 'data.workers_per_gpu=0',
+                 'model.decode_head.loss_cfg.train_num_points=256',
                  'runner.max_iters=2', 'checkpoint_config.interval=2']
 
 
@@ -140,7 +143,8 @@ def mmseg_caplog(caplog):
 
 @pytest.fixture
 def list_logger():
-    """A logger of its own that keeps every message in ``.lines`` (for load and finetune reports)."""
+    """A logger of its own that keeps every message in ``.lines`` (for load and finetune
+    reports)."""
     import logging
 
     class ListHandler(logging.Handler):

@@ -17,7 +17,8 @@ def python_blocks():
 
 @pytest.fixture(scope='module')
 def quickstart_folder(tmp_path_factory, synthetic_vspw, trained_stage2):
-    """A folder laid out as the repository after the quickstart: configs, data, the stage-2 model."""
+    """A folder laid out as the repository after the quickstart: configs, data, the stage-2
+    model."""
     root = tmp_path_factory.mktemp('readme')
     os.symlink(os.path.join(ROOT, 'local_configs'), root / 'local_configs')
     (root / 'data').mkdir()
@@ -38,6 +39,7 @@ def test_each_python_block_runs_as_written(index, quickstart_folder, monkeypatch
     exec(compile(python_blocks()[index], f'README.md python block {index}', 'exec'), namespace)
     if 'picture' in namespace:  # the API block: its outputs are what it says
         assert os.path.isfile('f3_pred.png') and namespace['picture'].ndim == 3
-        assert len(namespace['labels']) == 2 and namespace['label'].shape == namespace['labels'][1].shape
+        assert (len(namespace['labels']) == 2
+                and namespace['label'].shape == namespace['labels'][1].shape)
     if 'segmenter' in namespace:  # the online block: the checkpoint's dilation came with it
         assert namespace['segmenter'].dilation == [-3] and namespace['segmenter'].frame_index == -1

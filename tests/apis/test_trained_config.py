@@ -22,7 +22,8 @@ STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_syntheti
 
 @pytest.fixture(scope='module')
 def trained(trained_stage2, synthetic_vspw):
-    """Stage 2 trained as the README says (two-frame clips, dilation [-3]) and six frames of a video."""
+    """Stage 2 trained as the README says (two-frame clips, dilation [-3]) and six frames of a
+    video."""
     video = sorted(glob.glob(str(synthetic_vspw / 'data' / '*' / 'origin')))[0]
     return str(trained_stage2), sorted(glob.glob(os.path.join(video, '*.jpg')))[:6]
 
@@ -53,16 +54,18 @@ def test_the_checkpoint_alone_builds_its_training_config(trained, mmseg_caplog):
     reference = init_segmentor(STAGE2, checkpoint)
     for k, frame in enumerate(frames):
         np.testing.assert_array_equal(segmenter(frame),
-                                      inference_segmentor(reference, [frames[max(k - 3, 0)], frame])[-1])
+                                      inference_segmentor(reference,
+                                                          [frames[max(k - 3, 0)], frame])[-1])
 
 
 def test_a_model_key_that_differs_is_an_error(trained):
     checkpoint, _ = trained
-    with pytest.raises(ConfigError, match=r"model.decode_head.type is 'THEMask1fHead' in the config but "
-                                          r"'THEMaskHead'"):
+    with pytest.raises(ConfigError, match=r"model.decode_head.type is 'THEMask1fHead' in the "
+                                          r"config but 'THEMaskHead'"):
         init_segmentor(STAGE1, checkpoint)
     cfg = load_config(STAGE2, {'num_classes': 5})
-    with pytest.raises(ConfigError, match='model.decode_head.num_classes is 5 in the config but 124'):
+    with pytest.raises(ConfigError, match='model.decode_head.num_classes is 5 in the config but '
+                                          '124'):
         init_segmentor(cfg, checkpoint)
     model = init_segmentor(STAGE1, checkpoint, strict=False)  # a partial load is still possible
     assert type(model.decode_head).__name__ == 'THEMask1fHead'
@@ -87,7 +90,8 @@ def test_a_checkpoint_without_its_config(trained, tmp_path, mmseg_caplog):
 def test_tools_test_follows_its_config_and_says_so(trained, synthetic_vspw, tmp_path, capsys):
     checkpoint, _ = trained
     code, _, err = run_tool('test', [STAGE2, checkpoint, '--eval', 'mIoU', '--options',
-                                     f'data.test.data_root={synthetic_vspw}', 'data.workers_per_gpu=0'], capsys)
+                                     f'data.test.data_root={synthetic_vspw}',
+                                     'data.workers_per_gpu=0'], capsys)
     assert code == 0, err[-3000:]
     notice = next(line for line in err.splitlines() if 'dilation differs' in line)
     assert "using the config's [0] (tools/test.py follows the config it is given)" in notice
@@ -99,11 +103,13 @@ def test_video_demo_needs_only_the_checkpoint(trained, tmp_path, capsys):
     folder.mkdir()
     for frame in frames:
         os.symlink(frame, folder / os.path.basename(frame))
-    code, out, err = run_tool('video_demo', [checkpoint, str(folder), '--out', str(tmp_path / 'demo')], capsys)
+    code, out, err = run_tool('video_demo', [checkpoint, str(folder), '--out',
+                                             str(tmp_path / 'demo')], capsys)
     assert code == 0, err[-3000:]
     model = init_segmentor(checkpoint)
     segmenter = OnlineSegmenter(model)
     from PIL import Image
     for frame in frames:
-        written = np.asarray(Image.open(tmp_path / 'demo' / 'labels' / (os.path.basename(frame)[:-4] + '.png')))
+        written = np.asarray(Image.open(tmp_path / 'demo' / 'labels'
+                                        / (os.path.basename(frame)[:-4] + '.png')))
         np.testing.assert_array_equal(written, segmenter(frame))

@@ -30,9 +30,11 @@ CHANGED = {
 }
 # per config: the quickstart's schedule, lengthened within its time budget (issue 14)
 CHANGED_IN = {
-    '1f_themask_mit_b0_synthetic.py': {'runner.max_iters': (1350, 2400), 'checkpoint_config.interval': (450, 800),
+    '1f_themask_mit_b0_synthetic.py': {'runner.max_iters': (1350, 2400),
+                                       'checkpoint_config.interval': (450, 800),
                                        'evaluation.interval': (1350, 2400)},
-    'video_themask_mit_b0_synthetic.py': {'runner.max_iters': (800, 1400), 'checkpoint_config.interval': (400, 700),
+    'video_themask_mit_b0_synthetic.py': {'runner.max_iters': (800, 1400),
+                                          'checkpoint_config.interval': (400, 700),
                                           'evaluation.interval': (800, 1400)},
 }
 

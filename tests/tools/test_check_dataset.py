@@ -89,7 +89,8 @@ def test_every_problem_is_reported(tmp_path, capsys):
     unlabelled = len(os.listdir(os.path.join(root, 'data', splits['val'][0], 'origin')))
 
     out = tmp_path / 'report.json'
-    code, stdout, _ = run_tool('check_dataset', [root, '--workers', '2', '--json', str(out)], capsys)
+    code, stdout, _ = run_tool('check_dataset', [root, '--workers', '2', '--json', str(out)],
+                               capsys)
     assert code == 1
     assert f'{len(broken)} problem(s)' in stdout
     assert json.loads(out.read_text())['problems'] == problems

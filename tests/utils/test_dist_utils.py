@@ -48,5 +48,6 @@ def test_slurm_variables_become_torchrun_ones(monkeypatch):
         monkeypatch.setenv(var, '')  # recorded, so that what _slurm_env sets is undone afterwards
         monkeypatch.delenv(var)
     dist_utils._slurm_env(port=None)
-    assert (os.environ['RANK'], os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE']) == ('5', '1', '8')
+    assert ((os.environ['RANK'], os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE'])
+            == ('5', '1', '8'))
     assert (os.environ['MASTER_ADDR'], os.environ['MASTER_PORT']) == ('node01', '29500')

@@ -63,7 +63,8 @@ def brute_force(videos, vc_gt='shifted'):
             predicted[c] += ((p == c) & (g != 255)).sum()
     with np.errstate(invalid='ignore', divide='ignore'):
         iou = inter / (label + predicted - inter)
-    out = dict(mIoU=np.nanmean(iou), mIoU_present=iou[label > 0].mean(), aAcc=inter.sum() / label.sum())
+    out = dict(mIoU=np.nanmean(iou), mIoU_present=iou[label > 0].mean(),
+               aAcc=inter.sum() / label.sum())
     for k in (8, 16):
         scores = []
         for raw, ps in videos.values():
@@ -73,7 +74,8 @@ def brute_force(videos, vc_gt='shifted'):
             for i in range(len(gs) - k):
                 stable_gt = np.all([gs[i + j] == gs[i] for j in range(k)], axis=0)
                 stable_pred = np.all([ps[i + j] == ps[i] for j in range(k)], axis=0)
-                scores.append((stable_gt & stable_pred).sum() / stable_gt.sum() if stable_gt.sum() else np.nan)
+                scores.append((stable_gt & stable_pred).sum() / stable_gt.sum() if stable_gt.sum()
+                              else np.nan)
         out[f'mVC{k}'] = np.nanmean(scores)
     return out
 
@@ -109,7 +111,8 @@ def test_results_are_json_ready_and_printed(capsys):
     feed(ev, videos)
     res = ev.evaluate()
     json.dumps(res, allow_nan=False)
-    assert set(res) >= {'aAcc', 'mIoU', 'mIoU_present', 'mAcc', 'mDice', 'IoU', 'Acc', 'Dice', 'classes'}
+    assert set(res) >= {'aAcc', 'mIoU', 'mIoU_present', 'mAcc', 'mDice', 'IoU', 'Acc', 'Dice',
+                        'classes'}
     assert 'mVC8' not in res and res['num_frames'] == sum(LENGTHS)
     assert res['IoU'][5] is not None and len(res['IoU']) == NUM_CLASSES
     table = format_results_table(res)
@@ -135,7 +138,8 @@ def test_errors():
         ev.evaluate()
     ev = evaluator(videos)
     feed(ev, {'video1': (videos['video1'][0][:10], videos['video1'][1][:10])})
-    with pytest.raises(ValueError, match=r"part of their frames in one process \(here: \['video1'\]\)"):
+    with pytest.raises(ValueError, match=r"part of their frames in one process \(here: "
+                                         r"\['video1'\]\)"):
         ev.evaluate()
     with pytest.raises(ValueError, match='unknown metrics'):
         evaluator(videos, metrics=['mAP'])
@@ -145,7 +149,8 @@ def test_errors():
 
 def test_format_only_writes_pngs(tmp_path):
     videos = make_videos()
-    ev = evaluator(videos, metrics=[], imgfile_prefix=str(tmp_path), palette=[(i, i, i) for i in range(6)])
+    ev = evaluator(videos, metrics=[], imgfile_prefix=str(tmp_path),
+                   palette=[(i, i, i) for i in range(6)])
     feed(ev, videos)
     assert ev.evaluate() == dict(num_frames=sum(LENGTHS))
     written = np.array(Image.open(tmp_path / 'video3' / '00007.png'))

@@ -174,7 +174,8 @@ def test_reference_mode_from_the_environment():
     """THEMASK_MODE=reference, read at import in a fresh interpreter, selects the reference."""
     script = """
 import torch
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import available_backends, select_backend
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (available_backends,
+                                                                     select_backend)
 assert available_backends()['reference_forced'] is True
 assert select_backend(torch.zeros(1, 1, 1, 1)) == 'reference'
 print('ok')
