@@ -1,7 +1,8 @@
 """Benchmark multi-scale deformable attention on the pixel-decoder shapes.
 
     python tools/benchmark_msda.py --threads 2 --out work_dirs/benchmark_msda_cpu.json
-    python tools/benchmark_msda.py --devices cuda --iters 50 --out work_dirs/benchmark_msda_cuda.json
+    python tools/benchmark_msda.py --devices cuda --iters 50 \
+        --out work_dirs/benchmark_msda_cuda.json
 
 Implementations: ``reference`` (``ms_deform_attn_core_pytorch``, the original's path),
 ``kernel`` (our compiled op for the device), ``triton`` (our Triton kernels,
@@ -207,7 +208,8 @@ def main(argv=None):
     dtype = getattr(torch, args.dtype)
     cpu_measurable = 'cpu' in devices and enable_cpu_peak_memory()
     if dtype != torch.float32 and 'cpu' in devices:
-        raise UsageError(f'--dtype {args.dtype} is for CUDA only; expected --devices cuda or --dtype float32')
+        raise UsageError(f'--dtype {args.dtype} is for CUDA only; expected --devices cuda or '
+                         f'--dtype float32')
     if args.out:
         check_writable_output(args.out, '--out')
     env = {

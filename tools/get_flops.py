@@ -19,7 +19,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Parameters and GFLOPs per clip')
     parser.add_argument('config', help='config file')
     parser.add_argument('--clip-len', type=int, default=None,
-                        help='frames per clip T (default: the config\'s transformer_decoder_cfg.num_frames)')
+                        help='frames per clip T (default: the config\'s '
+                             'transformer_decoder_cfg.num_frames)')
     parser.add_argument('--size', default='480x480', help='input HxW, e.g. 480x853')
     parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction, default={},
                         help='config overrides, e.g. num_classes=3')

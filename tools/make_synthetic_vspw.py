@@ -25,7 +25,8 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--size', type=size_hw, default=(120, 160),
                         help=f'frame size HxW (each at least {MIN_SIDE})')
-    parser.add_argument('--frames', type=int_range, default=(12, 30), help='frames per video MIN-MAX (MIN >= 1)')
+    parser.add_argument('--frames', type=int_range, default=(12, 30),
+                        help='frames per video MIN-MAX (MIN >= 1)')
     parser.add_argument('--overwrite', action='store_true',
                         help='empty a non-empty --out folder first (default: refuse it)')
     return parser.parse_args(argv)
@@ -34,11 +35,11 @@ def parse_args(argv=None):
 def check_args(args: argparse.Namespace) -> None:
     """Refuse values the generator cannot use, naming the flag and the limit."""
     if args.videos < MIN_VIDEOS:
-        raise UsageError(f'--videos {args.videos}: expected at least {MIN_VIDEOS} (one train, one val '
-                         f'and one test video)')
+        raise UsageError(f'--videos {args.videos}: expected at least {MIN_VIDEOS} (one train, one '
+                         f'val and one test video)')
     if min(args.size) < MIN_SIDE:
-        raise UsageError(f'--size {args.size[0]}x{args.size[1]}: expected height and width of at least '
-                         f'{MIN_SIDE} pixels')
+        raise UsageError(f'--size {args.size[0]}x{args.size[1]}: expected height and width of at '
+                         f'least {MIN_SIDE} pixels')
     if args.frames[0] < 1:
         raise UsageError(f'--frames {args.frames[0]}-{args.frames[1]}: expected MIN >= 1')
 
