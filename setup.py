@@ -40,8 +40,8 @@ setup(
         'safetensors',            # Hugging Face MiT weights (model.pretrained), read without pickle
     ],
     extras_require={
-        # transformers: makes the Hugging Face MiT test weights; pytest-xdist: the README's `-n 2` test
-        # run; ruff: the linter CI runs
+        # transformers: makes the Hugging Face MiT test weights; pytest-xdist: the README's `-n 2`
+        # test run; ruff: the linter CI runs
         'test': ['pytest', 'pytest-xdist', 'transformers', 'ruff'],
         'tensorboard': ['tensorboard'],
         # ONNX export (the exporter needs onnxscript) and ONNX Runtime inference

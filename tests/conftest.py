@@ -14,8 +14,10 @@ def pytest_configure(config):
         torch.set_num_threads(1)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Golden outputs of the original implementation (tests/data/golden/README.md says how they were made).
-GOLDEN_DIR = os.environ.get('THEMASK_GOLDEN_DIR', os.path.join(REPO_ROOT, 'tests', 'data', 'golden'))
+# Golden outputs of the original implementation (tests/data/golden/README.md says how they
+# were made).
+GOLDEN_DIR = os.environ.get('THEMASK_GOLDEN_DIR',
+                            os.path.join(REPO_ROOT, 'tests', 'data', 'golden'))
 
 
 @pytest.fixture(scope='session')
@@ -37,6 +39,49 @@ def synthetic_vspw(tmp_path_factory):
     from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
     root = tmp_path_factory.mktemp('synthetic_vspw') / 'vspw'
     make_synthetic_vspw(str(root), **SYNTHETIC_VSPW)
+    return root
+
+
+# The options that train the synthetic stage-2 config as the README's stage 2 does (two-frame clips,
+# dilation [-3]) in a few seconds.
+README_STAGE2 = ['model.decode_head.transformer_decoder_cfg.num_frames=2',
+                 'data.train.dataset.dilation=[-3]', 'data.workers_per_gpu=0',
+                 'model.decode_head.loss_cfg.train_num_points=256',
+                 'runner.max_iters=2', 'checkpoint_config.interval=2']
+
+
+@pytest.fixture(scope='session')
+def trained_stage2(tmp_path_factory, synthetic_vspw):
+    """``latest.pth`` of the synthetic stage-2 config trained 2 iterations with the README's stage-2
+    options on :func:`synthetic_vspw` (through tools/train.py in this process), once per session.
+
+    Treat it as read-only; its training config (dilation [-3]) is in its meta.
+    """
+    from mmseg.utils.cli import run_cli
+    from tool_runs import process_state_kept, tool_main
+    work = tmp_path_factory.mktemp('trained_stage2') / 'stage2'
+    with process_state_kept():
+        run_cli(tool_main('train'), [
+            os.path.join(REPO_ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py'),
+            '--work-dir', str(work), '--seed', '0', '--no-validate', '--options',
+            f'data.train.dataset.data_root={synthetic_vspw}', *README_STAGE2])
+    return work / 'latest.pth'
+
+
+# The synthetic Cityscapes-format dataset the tests share: train 2 cities x 2 snippets, val 1 city
+# x 2 snippets, 30 frames of 64x128 each, labelIds on the 20th frame and their labelTrainIds.
+SYNTHETIC_CITYSCAPES = dict(cities=(2, 1), snippets=2, size=(64, 128))
+
+
+@pytest.fixture(scope='session')
+def synthetic_cityscapes(tmp_path_factory):
+    """Root (a ``pathlib.Path``) of the synthetic Cityscapes-layout dataset with its trainIds
+    labels, generated once per session. Treat it as read-only (copy it to modify it)."""
+    from mmseg.datasets.cityscapes_convert import convert_label_ids
+    from mmseg.datasets.synthetic_cityscapes import make_synthetic_cityscapes
+    root = tmp_path_factory.mktemp('synthetic_cityscapes') / 'cityscapes'
+    make_synthetic_cityscapes(str(root), **SYNTHETIC_CITYSCAPES)
+    convert_label_ids(str(root), progress=False)
     return root
 
 
@@ -98,7 +143,8 @@ def mmseg_caplog(caplog):
 
 @pytest.fixture
 def list_logger():
-    """A logger of its own that keeps every message in ``.lines`` (for load and finetune reports)."""
+    """A logger of its own that keeps every message in ``.lines`` (for load and finetune
+    reports)."""
     import logging
 
     class ListHandler(logging.Handler):

@@ -17,9 +17,11 @@ class ToySegmentor(nn.Module):
 
     def __init__(self, nan_at: Optional[int] = None, dropout: float = 0.2) -> None:
         super().__init__()
-        self.backbone = nn.ModuleDict(OrderedDict(conv=nn.Conv2d(3, 4, 3, padding=1), norm=nn.GroupNorm(2, 4)))
+        self.backbone = nn.ModuleDict(OrderedDict(conv=nn.Conv2d(3, 4, 3, padding=1),
+                                                  norm=nn.GroupNorm(2, 4)))
         self.decode_head = nn.ModuleDict(OrderedDict(
-            norm=nn.GroupNorm(2, 4), dropout=nn.Dropout(dropout), predictor=nn.Conv2d(4, NUM_CLASSES, 1)))
+            norm=nn.GroupNorm(2, 4), dropout=nn.Dropout(dropout),
+            predictor=nn.Conv2d(4, NUM_CLASSES, 1)))
         self.nan_at = nan_at
         self.iterations_seen = []
         self.autocast_dtypes = []
@@ -56,7 +58,8 @@ class ToyClips(Dataset):
         return self.length
 
     def __getitem__(self, index):
-        base = np.full((self.frames, 3, self.size, self.size), index / self.length, dtype=np.float32)
+        base = np.full((self.frames, 3, self.size, self.size), index / self.length,
+                       dtype=np.float32)
         img = torch.from_numpy(base + np.random.randn(*base.shape).astype(np.float32))
         flip = random.random() < 0.5
         if flip:

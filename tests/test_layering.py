@@ -3,8 +3,8 @@
 ``mmseg.utils`` is the bottom layer and loads nothing above it; ``mmseg.models``, ``mmseg.datasets``
 and ``mmseg.core.evaluation`` never load the training runner (``mmseg.core.runner``) or the
 library entry points (``mmseg.apis``). The imports run in one fresh interpreter, ``mmseg.utils``
-first, so what another test imported does not hide an upward import (``sys.modules`` only grows, so a
-module that loaded the runner would show in every later record).
+first, so what another test imported does not hide an upward import (``sys.modules`` only grows, so
+a module that loaded the runner would show in every later record).
 """
 import ast
 import json
@@ -25,10 +25,10 @@ def loaded_after_import():
             'loaded = {}\n'
             f'for module in {ORDER!r}:\n'
             '    importlib.import_module(module)\n'
-            '    loaded[module] = sorted(m for m in sys.modules if m == "mmseg" or m.startswith("mmseg."))\n'
-            'print(json.dumps(loaded))\n')
-    res = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, PYTHONPATH=ROOT))
+            '    loaded[module] = sorted(m for m in sys.modules if m == "mmseg" or '
+            'm.startswith("mmseg."))\nprint(json.dumps(loaded))\n')
+    res = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
     assert res.returncode == 0, res.stderr[-3000:]
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -65,7 +65,8 @@ def imported_modules(path: str, package: str):
             else:
                 target = node.module or ''
             names.append(target)
-            names.extend(f'{target}.{alias.name}' for alias in node.names)  # `from mmseg import apis`
+            # `from mmseg import apis`
+            names.extend(f'{target}.{alias.name}' for alias in node.names)
     return names
 
 
@@ -78,9 +79,10 @@ def python_files(folder: str):
 
 def test_imported_modules_resolves_relative_imports():
     path = os.path.join(ROOT, 'mmseg', 'models', 'backbones', 'mix_transformer.py')
-    names = imported_modules(path, 'mmseg.models.backbones')  # from ..builder / ..utils / .mit_weights
-    assert {'mmseg.models.builder', 'mmseg.models.utils.fast_mode', 'mmseg.models.backbones.mit_weights',
-            'torch.nn'} <= set(names)
+    # from ..builder / ..utils / .mit_weights
+    names = imported_modules(path, 'mmseg.models.backbones')
+    assert {'mmseg.models.builder', 'mmseg.models.utils.fast_mode',
+            'mmseg.models.backbones.mit_weights', 'torch.nn'} <= set(names)
 
 
 @pytest.mark.parametrize('folder', ['mmseg/models', 'mmseg/datasets'])

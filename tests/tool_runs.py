@@ -1,4 +1,5 @@
-"""Running ``tools/<name>.py`` in this process: its ``main`` under ``run_cli``, as its ``__main__`` does.
+"""Running ``tools/<name>.py`` in this process: its ``main`` under ``run_cli``, as its ``__main__``
+does.
 
 A tool started as a subprocess imports torch and the package again (3-4 s each on the 2-core CI
 machine). Tests that are not about processes (signals, launchers, what a fresh interpreter loads)
@@ -27,7 +28,8 @@ _MAINS = {}
 def tool_main(name: str) -> Callable:
     """``main(argv)`` of ``tools/<name>.py`` (loaded once per process)."""
     if name not in _MAINS:
-        _MAINS[name] = runpy.run_path(os.path.join(ROOT, 'tools', f'{name}.py'), run_name=f'tool_{name}')['main']
+        _MAINS[name] = runpy.run_path(os.path.join(ROOT, 'tools', f'{name}.py'),
+                                      run_name=f'tool_{name}')['main']
     return _MAINS[name]
 
 
@@ -47,7 +49,8 @@ def process_state_kept() -> Iterator[None]:
     logger = get_root_logger()  # the console handler exists from here on
     for handler in logger.handlers:
         if type(handler) is logging.StreamHandler:  # the package's, not pytest's
-            handler.stream = _CurrentStderr()  # not setStream: it flushes the old, maybe closed, stream
+            # not setStream: it flushes the old, maybe closed, stream
+            handler.stream = _CurrentStderr()
     handlers, level, package_level = list(logger.handlers), logger.level, logger._themask_level
     deterministic = (torch.are_deterministic_algorithms_enabled(),
                      torch.is_deterministic_algorithms_warn_only_enabled())
@@ -73,7 +76,8 @@ def process_state_kept() -> Iterator[None]:
         torch.set_rng_state(rng[2])
 
 
-def run_tool(name: str, argv: Sequence[str], capsys, threads: Optional[int] = None) -> Tuple[int, str, str]:
+def run_tool(name: str, argv: Sequence[str], capsys,
+             threads: Optional[int] = None) -> Tuple[int, str, str]:
     """Run ``tools/<name>.py argv`` here; return ``(exit status, stdout, stderr)``.
 
     Args:
@@ -95,6 +99,7 @@ def run_tool(name: str, argv: Sequence[str], capsys, threads: Optional[int] = No
         except SystemExit as exit_info:
             code = exit_info.code
         out, err = capsys.readouterr()
-    if isinstance(code, str):  # SystemExit('error: ...'): Python prints it on stderr and exits with 1
+    # SystemExit('error: ...'): Python prints it on stderr and exits with 1
+    if isinstance(code, str):
         code, err = 1, err + code + '\n'
     return (0 if code is None else code), out, err

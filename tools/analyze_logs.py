@@ -1,7 +1,7 @@
 """Plot curves from JSON logs, or summarise the training speed.
 
-    python tools/analyze_logs.py plot_curve LOG.json [LOG2.json ...] --keys loss decode.loss_ce mIoU \
-        [--legend run1 run2] [--title T] [--width 800 --height 320] --out curves.png
+    python tools/analyze_logs.py plot_curve LOG.json [LOG2.json ...] --keys loss decode.loss_ce \
+        mIoU [--legend run1 run2] [--title T] [--width 800 --height 320] --out curves.png
     python tools/analyze_logs.py cal_train_time LOG.json [LOG2.json ...] [--include-outliers]
 
 LOG.json is the ``WORK_DIR/<timestamp>.log.json`` a training run writes: one meta line, then
@@ -23,11 +23,12 @@ from toolkit.plot import line_chart, stack_vertically
 
 
 def load_json_log(path: str) -> Dict[str, List[Dict[str, Any]]]:
-    """Return ``{'train': [...], 'val': [...]}`` records of a JSON log (the meta line is skipped)."""
+    """Return ``{'train': [...], 'val': [...]}`` records of a JSON log (the meta line is
+    skipped)."""
     records: Dict[str, List[Dict[str, Any]]] = {'train': [], 'val': []}
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'log file {path!r} does not exist; expected a WORK_DIR/<timestamp>.log.json '
-                                f'written by training')
+        raise FileNotFoundError(f'log file {path!r} does not exist; expected a '
+                                f'WORK_DIR/<timestamp>.log.json written by training')
     with open(path) as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
@@ -48,9 +49,11 @@ def load_json_log(path: str) -> Dict[str, List[Dict[str, Any]]]:
 def _unknown_key(key: str, available: List[str]) -> UsageError:
     """``--keys KEY`` that no log has, with the closest keys (``loss_ce`` -> ``decode.loss_ce``)."""
     close = [k for k in available if k.endswith('.' + key)]
-    close += [k for k in difflib.get_close_matches(key, available, n=3, cutoff=0.6) if k not in close]
+    close += [k for k in difflib.get_close_matches(key, available, n=3, cutoff=0.6)
+              if k not in close]
     hint = f' Did you mean {" or ".join(close[:3])}?' if close else ''
-    return UsageError(f'--keys {key}: no log has this key.{hint} Keys found: {", ".join(available)}')
+    return UsageError(f'--keys {key}: no log has this key.{hint} Keys found: '
+                      f'{", ".join(available)}')
 
 
 def plot_curve(args: argparse.Namespace) -> None:
@@ -66,9 +69,11 @@ def plot_curve(args: argparse.Namespace) -> None:
         for name, log in zip(legend, logs):
             records = [r for mode in ('train', 'val') for r in log[mode] if key in r]
             if records:
-                series.append((name, [r['iter'] for r in records], [float(r[key]) for r in records]))
+                series.append((name, [r['iter'] for r in records],
+                               [float(r[key]) for r in records]))
         if not series:
-            raise _unknown_key(key, sorted({k for log in logs for mode in log.values() for r in mode for k in r}))
+            raise _unknown_key(key, sorted({k for log in logs for mode in log.values()
+                                            for r in mode for k in r}))
         title = f'{args.title}: {key}' if args.title else key
         panels.append(line_chart(series, size=(args.width, args.height), title=title, xlabel='iter',
                                  ylabel=key))
@@ -103,7 +108,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     plot.add_argument('--legend', nargs='+', help='one name per log (default: the file names)')
     plot.add_argument('--title', default='', help='title prefix of every panel')
     plot.add_argument('--width', type=positive_int, default=800, help='image width in pixels')
-    plot.add_argument('--height', type=positive_int, default=320, help='height of each panel in pixels')
+    plot.add_argument('--height', type=positive_int, default=320,
+                      help='height of each panel in pixels')
     plot.add_argument('--out', required=True, help='output image (PNG)')
     timing = commands.add_parser('cal_train_time', help='summarise the time per iteration')
     timing.add_argument('json_logs', nargs='+', help='JSON log files')

@@ -248,7 +248,7 @@ def equal_fraction(labels_a, labels_b):
 
 
 def onnxruntime_model(model, args, img, directory):
-    """``model`` exported to ONNX in ``directory`` and loaded in ONNX Runtime (the tool's threads)."""
+    """``model`` exported to ONNX in ``directory``, loaded in ONNX Runtime (the tool's threads)."""
     from mmseg.apis.onnx_export import export_clip_model
     from mmseg.apis.onnx_runtime import OnnxRuntimeSegmentor, onnx_session
     path = os.path.join(directory, 'model.onnx')
@@ -331,8 +331,8 @@ def main(argv=None):
         modes.append(mode('compiled', mode_model=compile_model(model)))
     onnx_dir = tempfile.TemporaryDirectory(prefix='themask_benchmark_')
     if args.backend == 'onnxruntime':
-        modes.append(mode('onnxruntime', mode_model=onnxruntime_model(model, args, img, onnx_dir.name),
-                          train=False))
+        runtime = onnxruntime_model(model, args, img, onnx_dir.name)
+        modes.append(mode('onnxruntime', mode_model=runtime, train=False))
     models = {id(m.model): m.model for m in modes if isinstance(m.model, torch.nn.Module)}
     weights = copy.deepcopy(model.state_dict())  # training steps update it: restored after each phase
     rows = {m.name: {} for m in modes}
@@ -355,8 +355,10 @@ def main(argv=None):
     if args.compile:
         env['compiled_labels_equal_fraction'] = equal_fraction(labels['fast'], labels['compiled'])
     if args.backend == 'onnxruntime':
-        env['onnxruntime_labels_equal_fraction'] = equal_fraction(labels['fast'], labels['onnxruntime'])
-        env['onnxruntime_speedup_vs_fast'] = rows['fast']['infer_ms'] / rows['onnxruntime']['infer_ms']
+        env['onnxruntime_labels_equal_fraction'] = equal_fraction(labels['fast'],
+                                                                  labels['onnxruntime'])
+        env['onnxruntime_speedup_vs_fast'] = (rows['fast']['infer_ms']
+                                              / rows['onnxruntime']['infer_ms'])
         env['onnxruntime_op_ms'] = onnxruntime_op_ms(os.path.join(onnx_dir.name, 'model.onnx'), img)
     onnx_dir.cleanup()
     if args.compare_reference:

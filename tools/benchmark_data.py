@@ -29,7 +29,8 @@ def parse_args(argv=None):
     parser.add_argument('--data', help='synthetic dataset folder (created at 480x853 if missing)')
     parser.add_argument('--workers', type=non_negative_int, nargs='+', default=[0, 1, 2],
                         help='loader workers to try')
-    parser.add_argument('--batches', type=positive_int, default=20, help='timed training batches per setting')
+    parser.add_argument('--batches', type=positive_int, default=20,
+                        help='timed training batches per setting')
     parser.add_argument('--json', help='write the results to this JSON file')
     return parser.parse_args(argv)
 
@@ -71,9 +72,9 @@ def main(argv=None):
     if args.json:
         check_writable_output(args.json, '--json')
     from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
-    from mmseg.utils.table import text_table
     from mmseg.utils.config import load_config
     from mmseg.utils.json_io import write_json_atomically
+    from mmseg.utils.table import text_table
     cfg = load_config(CONFIG)
     data_root = args.data or os.path.join(tempfile.gettempdir(), 'themask_benchmark_vspw_480p')
     if not os.path.isfile(os.path.join(data_root, 'val.txt')):
@@ -83,7 +84,8 @@ def main(argv=None):
     for workers in args.workers:
         print(f'training pipeline, {workers} worker(s) ...', flush=True)
         rows.append(dict(task='train pipeline (2-frame clips, batch 2)', workers=workers,
-                         rate=round(bench_train(cfg, data_root, workers, args.batches), 2), unit='clips/s'))
+                         rate=round(bench_train(cfg, data_root, workers, args.batches), 2),
+                         unit='clips/s'))
     print('evaluation (mIoU + mVC) ...', flush=True)
     rate, frames = bench_eval(cfg, data_root)
     rows.append(dict(task=f'evaluation mIoU+mVC ({frames})', workers=0, rate=round(rate, 1),

@@ -1,7 +1,8 @@
 """Benchmark multi-scale deformable attention on the pixel-decoder shapes.
 
     python tools/benchmark_msda.py --threads 2 --out work_dirs/benchmark_msda_cpu.json
-    python tools/benchmark_msda.py --devices cuda --iters 50 --out work_dirs/benchmark_msda_cuda.json
+    python tools/benchmark_msda.py --devices cuda --iters 50 \
+        --out work_dirs/benchmark_msda_cuda.json
 
 Implementations: ``reference`` (``ms_deform_attn_core_pytorch``, the original's path),
 ``kernel`` (our compiled op for the device), ``triton`` (our Triton kernels,
@@ -29,13 +30,17 @@ import torch
 from tqdm import tqdm
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
-    MSDeformAttnFunction, available_backends, ms_deform_attn_core_pytorch, ms_deform_attn_triton)
-from mmseg.utils.table import text_table
-from toolkit.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib
+    MSDeformAttnFunction,
+    available_backends,
+    ms_deform_attn_core_pytorch,
+    ms_deform_attn_triton,
+)
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.errors import UsageError
 from mmseg.utils.json_io import write_json_atomically
 from mmseg.utils.paths import check_writable_output
+from mmseg.utils.table import text_table
+from toolkit.benchmark import enable_cpu_peak_memory, median_ms, peak_memory_mib
 
 HEADS, CHANNELS, POINTS, STRIDES = 8, 32, 4, (32, 16, 8)
 
@@ -124,8 +129,9 @@ def implementations(names, device, dtype):
                     v, s, loc, w, value_level_start_index=st, im2col_step=128)
         else:
             try:
-                from transformers.models.mask2former.modeling_mask2former import \
-                    multi_scale_deformable_attention
+                from transformers.models.mask2former.modeling_mask2former import (
+                    multi_scale_deformable_attention,
+                )
             except ImportError as err:
                 missing[name] = f'transformers not installed ({err})'
                 continue
@@ -202,7 +208,8 @@ def main(argv=None):
     dtype = getattr(torch, args.dtype)
     cpu_measurable = 'cpu' in devices and enable_cpu_peak_memory()
     if dtype != torch.float32 and 'cpu' in devices:
-        raise UsageError(f'--dtype {args.dtype} is for CUDA only; expected --devices cuda or --dtype float32')
+        raise UsageError(f'--dtype {args.dtype} is for CUDA only; expected --devices cuda or '
+                         f'--dtype float32')
     if args.out:
         check_writable_output(args.out, '--out')
     env = {

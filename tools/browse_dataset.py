@@ -19,13 +19,15 @@ from mmseg.utils.errors import UsageError
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Write montages of dataset clips after the pipeline')
+    parser = argparse.ArgumentParser(
+        description='Write montages of dataset clips after the pipeline')
     parser.add_argument('config', help='config file')
     parser.add_argument('--split', choices=['train', 'val', 'test'], default='train',
                         help='which of data.train / data.val / data.test to browse')
     parser.add_argument('--out', default='work_dirs/browse_dataset', help='output folder')
     parser.add_argument('--num', type=int, default=8, help='number of clips to draw')
-    parser.add_argument('--seed', type=int, default=0, help='seeds the random clip and augmentation draws')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seeds the random clip and augmentation draws')
     parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction, default={},
                         help='config overrides, e.g. data_root=DIR')
     return parser.parse_args(argv)
@@ -70,6 +72,7 @@ def main(argv=None):
     from mmseg.utils.paths import check_writable_output
     check_writable_output(args.out, '--out', directory=True)
     import torch
+
     from mmseg.datasets import build_dataset
     from mmseg.datasets.dataset_check import dataset_cfgs
     from mmseg.utils.config import load_config
@@ -91,7 +94,8 @@ def main(argv=None):
         path = os.path.join(args.out, f'{args.split}_{index:04d}.png')
         image.save(path)
         written.append(path)
-    print(f'wrote {len(written)} montage(s) of data.{args.split} ({len(dataset.CLASSES)} classes) to {args.out}')
+    print(f'wrote {len(written)} montage(s) of data.{args.split} ({len(dataset.CLASSES)} classes) '
+          f'to {args.out}')
     return 0
 
 

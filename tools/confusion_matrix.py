@@ -17,11 +17,15 @@ from mmseg.utils.errors import UsageError
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Plot a confusion matrix from tools/test.py --out JSON')
-    parser.add_argument('results', help='the --out JSON of tools/test.py (evaluated with mIoU or mDice)')
-    parser.add_argument('--out', help='PNG to write (default: next to the JSON, <name>_confusion.png)')
+    parser = argparse.ArgumentParser(
+        description='Plot a confusion matrix from tools/test.py --out JSON')
+    parser.add_argument('results', help='the --out JSON of tools/test.py (evaluated with mIoU or '
+                                        'mDice)')
+    parser.add_argument('--out', help='PNG to write (default: next to the JSON, '
+                                      '<name>_confusion.png)')
     parser.add_argument('--max-classes', type=int, default=40,
-                        help='plot at most this many classes (those with the most ground-truth pixels)')
+                        help='plot at most this many classes (those with the most ground-truth '
+                             'pixels)')
     parser.add_argument('--top', type=int, default=10, help='confusions to list')
     return parser.parse_args(argv)
 
@@ -34,10 +38,11 @@ def load_confusion(path: str):
         with open(path, encoding='utf-8') as f:
             results = json.load(f)
     except json.JSONDecodeError as err:
-        raise UsageError(f'{path} is not JSON ({err}); expected the --out file of tools/test.py') from None
+        raise UsageError(f'{path} is not JSON ({err}); expected the --out file of '
+                         f'tools/test.py') from None
     if not isinstance(results, dict) or 'confusion_matrix' not in results:
-        raise UsageError(f'{path} holds no confusion_matrix; write it with tools/test.py --eval mIoU '
-                         f'--out {path}')
+        raise UsageError(f'{path} holds no confusion_matrix; write it with tools/test.py --eval '
+                         f'mIoU --out {path}')
     matrix = np.asarray(results['confusion_matrix'], dtype=np.int64)
     classes = results.get('classes') or [str(i) for i in range(len(matrix))]
     if matrix.ndim != 2 or matrix.shape != (len(classes), len(classes)):
@@ -60,9 +65,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.max_classes < 1:
         raise UsageError(f'--max-classes must be at least 1, got {args.max_classes}')
+    from mmseg.utils.paths import check_writable_output
     from mmseg.utils.table import text_table
     from toolkit.figures import confusion_image
-    from mmseg.utils.paths import check_writable_output
     out = args.out or os.path.splitext(args.results)[0] + '_confusion.png'
     if args.out:
         check_writable_output(out, '--out')

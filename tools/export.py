@@ -37,8 +37,10 @@ import torch
 from torch import nn
 
 from mmseg.apis import init_segmentor
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (available_backends,
-                                                                    select_backend)
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
+    available_backends,
+    select_backend,
+)
 from mmseg.models.utils import fast_mode
 from mmseg.utils.cli import run_cli
 from mmseg.utils.config import ConfigError

@@ -19,7 +19,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Parameters and GFLOPs per clip')
     parser.add_argument('config', help='config file')
     parser.add_argument('--clip-len', type=int, default=None,
-                        help='frames per clip T (default: the config\'s transformer_decoder_cfg.num_frames)')
+                        help='frames per clip T (default: the config\'s '
+                             'transformer_decoder_cfg.num_frames)')
     parser.add_argument('--size', default='480x480', help='input HxW, e.g. 480x853')
     parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction, default={},
                         help='config overrides, e.g. num_classes=3')
@@ -38,6 +39,7 @@ def parse_size(text: str) -> Tuple[int, int]:
 def get_flops(cfg, *, clip_len: int, size: Tuple[int, int]) -> dict:
     """{'params', 'params_m', 'gflops_per_clip', 'gflops_per_frame', 'clip_len', 'size'}."""
     import torch
+
     from mmseg.models import build_segmentor
     from toolkit.benchmark import count_gflops
     cfg.model.pretrained = None
@@ -60,9 +62,9 @@ def main(argv=None):
     if args.out:
         from mmseg.utils.paths import check_writable_output
         check_writable_output(args.out, '--out')
-    from mmseg.utils.table import text_table
     from mmseg.utils.config import load_config
     from mmseg.utils.json_io import write_json_atomically
+    from mmseg.utils.table import text_table
     cfg = load_config(args.config, args.options)
     clip_len = args.clip_len
     if clip_len is None:

@@ -8,13 +8,11 @@ byte-identical files. A non-empty output folder is refused unless ``--overwrite`
 it is emptied first, so no stale video of an earlier run stays behind.
 """
 import argparse
-import os
-import shutil
 import time
 
 from mmseg.utils.cli import int_range, run_cli, size_hw
 from mmseg.utils.errors import UsageError
-from mmseg.utils.paths import check_writable_output
+from mmseg.utils.paths import prepare_output_folder
 
 MIN_VIDEOS, MIN_SIDE = 3, 32
 
@@ -27,7 +25,8 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--size', type=size_hw, default=(120, 160),
                         help=f'frame size HxW (each at least {MIN_SIDE})')
-    parser.add_argument('--frames', type=int_range, default=(12, 30), help='frames per video MIN-MAX (MIN >= 1)')
+    parser.add_argument('--frames', type=int_range, default=(12, 30),
+                        help='frames per video MIN-MAX (MIN >= 1)')
     parser.add_argument('--overwrite', action='store_true',
                         help='empty a non-empty --out folder first (default: refuse it)')
     return parser.parse_args(argv)
@@ -36,33 +35,19 @@ def parse_args(argv=None):
 def check_args(args: argparse.Namespace) -> None:
     """Refuse values the generator cannot use, naming the flag and the limit."""
     if args.videos < MIN_VIDEOS:
-        raise UsageError(f'--videos {args.videos}: expected at least {MIN_VIDEOS} (one train, one val '
-                         f'and one test video)')
+        raise UsageError(f'--videos {args.videos}: expected at least {MIN_VIDEOS} (one train, one '
+                         f'val and one test video)')
     if min(args.size) < MIN_SIDE:
-        raise UsageError(f'--size {args.size[0]}x{args.size[1]}: expected height and width of at least '
-                         f'{MIN_SIDE} pixels')
+        raise UsageError(f'--size {args.size[0]}x{args.size[1]}: expected height and width of at '
+                         f'least {MIN_SIDE} pixels')
     if args.frames[0] < 1:
         raise UsageError(f'--frames {args.frames[0]}-{args.frames[1]}: expected MIN >= 1')
-
-
-def prepare_out(out: str, overwrite: bool) -> None:
-    """Refuse a non-empty ``out`` unless ``overwrite``; then empty it."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f'--out {out!r} is a file; expected a folder')
-    if os.path.isdir(out) and os.listdir(out):
-        if not overwrite:
-            raise UsageError(f'--out {out!r} is not empty; expected an empty or new folder (add '
-                             f'--overwrite to empty it first)')
-        for name in os.listdir(out):
-            path = os.path.join(out, name)
-            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
-    check_writable_output(out, '--out', directory=True)
 
 
 def main(argv=None):
     args = parse_args(argv)
     check_args(args)
-    prepare_out(args.out, args.overwrite)
+    prepare_output_folder(args.out, args.overwrite, '--out')
     from mmseg.datasets.synthetic_vspw import make_synthetic_vspw
     start = time.time()
     splits = make_synthetic_vspw(args.out, videos=args.videos, seed=args.seed, size=args.size,

@@ -23,7 +23,8 @@ def _pair(text: str, sep: str, name: str):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Make the 3-class toy video dataset')
     parser.add_argument('--out', default='data/toy3', help='output dataset root')
-    parser.add_argument('--videos', type=int, default=6, help='number of videos (a third go to val)')
+    parser.add_argument('--videos', type=int, default=6,
+                        help='number of videos (a third go to val)')
     parser.add_argument('--frames', type=lambda s: _pair(s, '-', '--frames'), default=(12, 24),
                         help='frames per video MIN-MAX')
     parser.add_argument('--size', type=lambda s: _pair(s, 'x', '--size'), default=(64, 96),

@@ -16,7 +16,8 @@ def parse_args(argv=None):
     parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config keys, e.g. runner.max_iters=12000 '
                              'data.train.dataset.dilation="[-3]"; a leading + adds a new key')
-    parser.add_argument('--save', help='also write the merged config to this file (.py, .json or .yaml)')
+    parser.add_argument('--save', help='also write the merged config to this file (.py, .json or '
+                                       '.yaml)')
     return parser.parse_args(argv)
 
 

@@ -3,16 +3,19 @@ log_config = dict(
     interval=50,  # iterations between log lines (text, JSON lines and TensorBoard when installed)
     hooks=[dict(type='TextLoggerHook', by_epoch=False),
            dict(type='TensorboardLoggerHook', by_epoch=False)])
-# backend: 'gloo' is used instead when the run has no CUDA device. timeout: seconds a collective waits
-# for the other processes; a lost process (killed, crashed, unreachable node) stops the others then.
+# backend: 'gloo' is used instead when the run has no CUDA device. timeout: seconds a collective
+# waits for the other processes; a lost process (killed, crashed, unreachable node) stops the
+# others then.
 dist_params = dict(backend='nccl', timeout=1800)
 log_level = 'INFO'
 load_from = None    # weights only (tools/train.py --load-from)
-resume_from = None  # weights, optimizer, scheduler, iteration and RNG (tools/train.py --resume-from)
+# weights, optimizer, scheduler, iteration and RNG (tools/train.py --resume-from)
+resume_from = None
 workflow = [('train', 1)]
 cudnn_benchmark = True
-# Every trainable parameter gets a gradient in both stages (tests/models/test_gradients_reach_every_parameter.py),
-# so DDP need not search for unused ones on every step.
+# Every trainable parameter gets a gradient in both stages
+# (tests/models/test_gradients_reach_every_parameter.py), so DDP need not search for unused ones
+# on every step.
 find_unused_parameters = False
 # Mixed precision (tools/train.py --amp). Off as in the paper; the pixel decoder's deformable
 # attention, the matcher and the losses always run in float32.

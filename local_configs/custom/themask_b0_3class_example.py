@@ -13,7 +13,8 @@ palette = [[150, 190, 120], [220, 60, 60], [60, 120, 220]]
 # the labels already are 0..K-1; 255 is void)
 dataset_args = dict(data_root=data_root, classes=classes, palette=palette,
                     img_dir='videos/{video}/frames', ann_dir='videos/{video}/labels',
-                    img_suffix='.png', seg_map_suffix='.png', reduce_zero_label=False, ignore_index=255)
+                    img_suffix='.png', seg_map_suffix='.png', reduce_zero_label=False,
+                    ignore_index=255)
 
 model = dict(decode_head=dict(num_classes=num_classes,
                               transformer_decoder_cfg=dict(num_classes=num_classes, num_frames=2)))
@@ -46,8 +47,10 @@ test_pipeline = [
 data = dict(
     train=dict(times=50, dataset=dict(split='splits/train.txt', pipeline=train_pipeline,
                                       dilation=[-3], **dataset_args)),
-    val=dict(split='splits/val.txt', pipeline=test_pipeline, test_size=2, test_gap=1, **dataset_args),
-    test=dict(split='splits/val.txt', pipeline=test_pipeline, test_size=2, test_gap=1, **dataset_args))
+    val=dict(split='splits/val.txt', pipeline=test_pipeline, test_size=2, test_gap=1,
+             **dataset_args),
+    test=dict(split='splits/val.txt', pipeline=test_pipeline, test_size=2, test_gap=1,
+              **dataset_args))
 runner = dict(max_iters=400)
 checkpoint_config = dict(interval=200)
 evaluation = dict(interval=400, metric=['mIoU', 'mVC'])

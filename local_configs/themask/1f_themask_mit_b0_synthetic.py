@@ -20,8 +20,8 @@ model = dict(
         pixel_decoder_cfg=dict(conv_dim=64, mask_dim=64, transformer_nheads=4,
                                transformer_dim_feedforward=256, transformer_enc_layers=3),
         transformer_decoder_cfg=dict(
-            type='MultiScaleMaskedTransformerDecoder', CONVS_DIM=64, MASK_DIM=64, hidden_dim=64, mask_dim=64,
-            num_queries=20, nheads=4, dim_feedforward=256, dec_layers=5, num_frames=1),
+            type='MultiScaleMaskedTransformerDecoder', CONVS_DIM=64, MASK_DIM=64, hidden_dim=64,
+            mask_dim=64, num_queries=20, nheads=4, dim_feedforward=256, dec_layers=5, num_frames=1),
         loss_cfg=dict(dec_layers=6, train_num_points=1024, warmup_iters=400)))
 data = dict(samples_per_gpu=2, workers_per_gpu=1, train=dict(dataset=dict(dilation=[0])))
 # From scratch, the backbone learns at the full rate.

@@ -1,3 +1,4 @@
-# Stage 2: the temporal aggregation decoder (see ../_base_/themask_video.py), MiT-b5 backbone, VSPW 480p.
+# Stage 2: the temporal aggregation decoder (see ../_base_/themask_video.py), MiT-b5 backbone,
+# VSPW 480p.
 _base_ = ['../_base_/themask_video.py']
 model = dict(pretrained='pretrained/mit_b5.pth', backbone=dict(type='mit_b5'))

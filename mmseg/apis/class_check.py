@@ -8,7 +8,8 @@ from ..utils.errors import ConfigError
 __all__ = ['check_num_classes']
 
 
-def check_num_classes(model: nn.Module, dataset: Any, cfg: Mapping[str, Any], *, what: str = 'data.train') -> None:
+def check_num_classes(model: nn.Module, dataset: Any, cfg: Mapping[str, Any], *,
+                      what: str = 'data.train') -> None:
     """Raise :class:`ConfigError` naming both counts and the keys to set when the head's
     ``num_classes`` differs from the number of classes of ``dataset`` (its ``CLASSES``)."""
     head = getattr(model, 'decode_head', None)
@@ -17,7 +18,8 @@ def check_num_classes(model: nn.Module, dataset: Any, cfg: Mapping[str, Any], *,
     if head_classes is None or classes is None or len(classes) == head_classes:
         return
     keys = ['model.decode_head.num_classes']
-    decoder = (cfg.get('model', {}).get('decode_head', {}) or {}).get('transformer_decoder_cfg') or {}
+    decoder = ((cfg.get('model', {}).get('decode_head', {}) or {})
+               .get('transformer_decoder_cfg') or {})
     if 'num_classes' in decoder:
         keys.append('model.decode_head.transformer_decoder_cfg.num_classes')
     raise ConfigError(

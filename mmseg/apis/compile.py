@@ -14,8 +14,8 @@ from torch import nn
 __all__ = ['compile_segmentor']
 
 
-def compile_segmentor(model: nn.Module, *, backend: Optional[str] = None, mode: Optional[str] = None,
-                      dynamic: Optional[bool] = False) -> nn.Module:
+def compile_segmentor(model: nn.Module, *, backend: Optional[str] = None,
+                      mode: Optional[str] = None, dynamic: Optional[bool] = False) -> nn.Module:
     """Compile ``model``'s backbone, pixel decoder and transformer decoder in place; returns it."""
     options = dict(dynamic=dynamic)
     if backend is not None:

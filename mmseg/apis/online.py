@@ -54,8 +54,8 @@ class OnlineSegmenter:
 
     def __init__(self, model: nn.Module, *, dilation: Optional[Sequence[int]] = None) -> None:
         if not isinstance(model, ClipPredictor):
-            raise UsageError(f'OnlineSegmenter needs a THE-Mask segmentor (EncoderDecoder_clips, or '
-                             f'its ONNX Runtime backend), got {type(model).__name__}')
+            raise UsageError(f'OnlineSegmenter needs a THE-Mask segmentor (EncoderDecoder_clips, '
+                             f'or its ONNX Runtime backend), got {type(model).__name__}')
         if dilation is None:
             dilation = config_dilation(getattr(model, 'cfg', None))
         if dilation is None:

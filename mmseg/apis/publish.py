@@ -19,8 +19,13 @@ from ..utils.errors import UsageError
 from ..utils.logger import get_root_logger
 from ..utils.published_model import write_published_model
 from ..version import __version__
-from .trained_config import (config_dilation, config_num_frames, dataset_classes,
-                             reconcile_with_checkpoint, saved_config)
+from .trained_config import (
+    config_dilation,
+    config_num_frames,
+    dataset_classes,
+    reconcile_with_checkpoint,
+    saved_config,
+)
 
 __all__ = ['publish_model', 'evaluated_metrics']
 

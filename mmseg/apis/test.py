@@ -130,7 +130,8 @@ def _load_model(cfg: Config, checkpoint: str, dataset, *, strict: bool, logger):
     saved = saved_config(weights, path)
     if saved is not None:  # the config decides, as in the original; say where it differs
         reconcile_with_checkpoint(cfg, saved, path=path, use_checkpoint=False,
-                                  reason='tools/test.py follows the config it is given', strict=strict)
+                                  reason='tools/test.py follows the config it is given',
+                                  strict=strict)
     apply_checkpoint(model, weights, path, strict=strict, logger=logger, source=CHECKPOINT_SOURCE,
                      partial_hint=PARTIAL_LOAD_HINT)
     device = local_device()

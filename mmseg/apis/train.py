@@ -55,9 +55,10 @@ def init_training_env(cfg: Mapping[str, Any], *, launcher: str = 'none', seed: O
 def train_segmentor(model: nn.Module, dataset: Dataset, cfg: Mapping[str, Any], *, seed: int,
                     collate_fn: Callable[[List[Any]], Any], distributed: bool = False,
                     eval_fn: Optional[Callable[[nn.Module], Dict[str, Any]]] = None,
-                    worker_init_fn: Optional[Callable[[int], None]] = None, finetune: Optional[str] = None,
-                    device: Optional[torch.device] = None, meta: Optional[Mapping[str, Any]] = None,
-                    timestamp: Optional[str] = None, logger: Optional[logging.Logger] = None) -> IterBasedRunner:
+                    worker_init_fn: Optional[Callable[[int], None]] = None,
+                    finetune: Optional[str] = None, device: Optional[torch.device] = None,
+                    meta: Optional[Mapping[str, Any]] = None, timestamp: Optional[str] = None,
+                    logger: Optional[logging.Logger] = None) -> IterBasedRunner:
     """Train ``model`` on ``dataset`` as ``cfg`` says, and return the runner.
 
     Args:
@@ -92,9 +93,10 @@ def train_segmentor(model: nn.Module, dataset: Dataset, cfg: Mapping[str, Any], 
         runner.resume(cfg['resume_from'])
     rank, world_size = get_dist_info()
     data_loader = build_train_dataloader(
-        dataset, samples_per_gpu=cfg['data']['samples_per_gpu'], workers_per_gpu=cfg['data']['workers_per_gpu'],
-        seed=seed, rank=rank, world_size=world_size, collate_fn=collate_fn, worker_init_fn=worker_init_fn,
-        pin_memory=runner.device.type == 'cuda')
+        dataset, samples_per_gpu=cfg['data']['samples_per_gpu'],
+        workers_per_gpu=cfg['data']['workers_per_gpu'],
+        seed=seed, rank=rank, world_size=world_size, collate_fn=collate_fn,
+        worker_init_fn=worker_init_fn, pin_memory=runner.device.type == 'cuda')
     runner.run(data_loader)
     return runner
 
@@ -114,43 +116,50 @@ def prepare_work_dir(work_dir: str) -> None:
 
 
 def check_workflow(cfg: Mapping[str, Any]) -> None:
-    """``workflow`` (an mmseg-0.x key) must be train-only: evaluation runs in the evaluation hook."""
+    """``workflow`` (an mmseg-0.x key) must be train-only: evaluation runs in the evaluation
+    hook."""
     workflow = cfg.get('workflow', [('train', 1)])
     if [tuple(step) for step in workflow] != [('train', 1)]:
-        raise ConfigError(f'workflow={workflow!r} is not supported: the iteration runner only trains '
-                          f'(workflow=[("train", 1)]); evaluation runs every evaluation.interval '
-                          f'iterations instead')
+        raise ConfigError(f'workflow={workflow!r} is not supported: the iteration runner only '
+                          f'trains (workflow=[("train", 1)]); evaluation runs every '
+                          f'evaluation.interval iterations instead')
 
 
-def make_eval_fn(cfg: Mapping[str, Any], distributed: bool) -> Callable[[nn.Module], Dict[str, Any]]:
-    """``eval_fn(model)`` for the evaluation hook: test on ``data.val``, return the summary metrics."""
+def make_eval_fn(cfg: Mapping[str, Any],
+                 distributed: bool) -> Callable[[nn.Module], Dict[str, Any]]:
+    """``eval_fn(model)`` for the evaluation hook: test on ``data.val``, return the summary
+    metrics."""
     from ..datasets import build_dataloader, build_dataset
     from .test import inference_on_dataset
 
     dataset = build_dataset(cfg['data']['val'])
-    loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg['data']['workers_per_gpu'],
+    loader = build_dataloader(dataset, samples_per_gpu=1,
+                              workers_per_gpu=cfg['data']['workers_per_gpu'],
                               dist=distributed, shuffle=False)
     metrics = cfg['evaluation'].get('metric', ['mIoU'])
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
 
     def eval_fn(model: nn.Module) -> Dict[str, Any]:
-        results = inference_on_dataset(unwrap_model(model), loader, evaluator=dataset.build_evaluator(metrics=metrics))
-        return {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        results = inference_on_dataset(unwrap_model(model), loader,
+                                       evaluator=dataset.build_evaluator(metrics=metrics))
+        return {k: v for k, v in results.items() if isinstance(v, (int, float))
+                and not isinstance(v, bool)}
 
     return eval_fn
 
 
 def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] = None,
                       load_from: Optional[str] = None, resume_from: Optional[str] = None,
-                      finetune: Optional[str] = None, launcher: str = 'none', seed: Optional[int] = None,
-                      deterministic: bool = False, device: Optional[torch.device] = None,
-                      validate: bool = True, amp: bool = False,
-                      compile: bool = False) -> IterBasedRunner:
+                      finetune: Optional[str] = None, launcher: str = 'none',
+                      seed: Optional[int] = None, deterministic: bool = False,
+                      device: Optional[torch.device] = None, validate: bool = True,
+                      amp: bool = False, compile: bool = False) -> IterBasedRunner:
     """Check the inputs, set up the processes, build the model and the data, and train.
 
     Args:
         cfg: the loaded config (overrides applied).
-        config_path: the config file, for the log, the copy in the work dir and the default work dir.
+        config_path: the config file, for the log, the copy in the work dir and the default work
+            dir.
         work_dir: where checkpoints and logs go (default ``cfg.work_dir``, else
             ``work_dirs/<config name>``).
         load_from, resume_from: override ``cfg.load_from`` / ``cfg.resume_from``.
@@ -184,7 +193,8 @@ def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] 
     _check_file(finetune, '--finetune-from')
     prepare_work_dir(cfg.work_dir)
 
-    distributed, seed = init_training_env(cfg, launcher=launcher, seed=seed, deterministic=deterministic)
+    distributed, seed = init_training_env(cfg, launcher=launcher, seed=seed,
+                                          deterministic=deterministic)
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     log_file = os.path.join(cfg.work_dir, f'{timestamp}.log')
     logger = get_root_logger(log_file=log_file, log_level=cfg.get('log_level', 'INFO'))
@@ -214,10 +224,12 @@ def train_from_config(cfg: Config, *, config_path: str, work_dir: Optional[str] 
             compile_segmentor(model)
         check_num_classes(model, dataset, cfg, what='data.train')
         eval_fn = make_eval_fn(cfg, distributed) if validate else None
-        meta = dict(env_info=env_info, config=config_text, seed=seed, exp_name=os.path.basename(config_path))
-        runner = train_segmentor(model, dataset, cfg, seed=seed, distributed=distributed, eval_fn=eval_fn,
-                                 collate_fn=collate_clips, worker_init_fn=limit_worker_threads,
-                                 finetune=finetune, device=device, meta=meta, timestamp=timestamp, logger=logger)
+        meta = dict(env_info=env_info, config=config_text, seed=seed,
+                    exp_name=os.path.basename(config_path))
+        runner = train_segmentor(model, dataset, cfg, seed=seed, distributed=distributed,
+                                 eval_fn=eval_fn, collate_fn=collate_clips,
+                                 worker_init_fn=limit_worker_threads, finetune=finetune,
+                                 device=device, meta=meta, timestamp=timestamp, logger=logger)
     finally:
         close_log_file(log_file)
     close_dist()

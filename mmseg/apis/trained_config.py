@@ -59,7 +59,8 @@ def config_dilation(cfg: Optional[Mapping]) -> Optional[List[int]]:
 
 def config_num_frames(cfg: Optional[Mapping]) -> Optional[int]:
     """Frames per training clip of the config's decoder, or None."""
-    value = _lookup(cfg, 'model.decode_head.transformer_decoder_cfg.num_frames') if cfg is not None else MISSING
+    value = (_lookup(cfg, 'model.decode_head.transformer_decoder_cfg.num_frames')
+             if cfg is not None else MISSING)
     return None if value is MISSING else value
 
 
@@ -104,9 +105,11 @@ def _set_num_frames(cfg: Config, value: int) -> None:
 # the key named in the notice)
 Setting = Tuple[Callable[[Mapping], Any], Optional[Callable[[Config, Any], None]], str]
 CLIP_SETTINGS: Dict[str, Setting] = {
-    'num_frames': (config_num_frames, _set_num_frames, 'model.decode_head.transformer_decoder_cfg.num_frames'),
+    'num_frames': (config_num_frames, _set_num_frames,
+                   'model.decode_head.transformer_decoder_cfg.num_frames'),
     'dilation': (config_dilation, _set_dilation, 'data.train...dilation'),
-    # the labels' names and colours: init_segmentor sets model.CLASSES / PALETTE from the checkpoint's
+    # the labels' names and colours: init_segmentor sets model.CLASSES / PALETTE from
+    # the checkpoint's
     'classes': (lambda c: dataset_classes(c)[0], None, 'data.test classes'),
     'palette': (lambda c: dataset_classes(c)[1], None, 'data.test palette'),
 }
@@ -153,8 +156,8 @@ def reconcile_with_checkpoint(cfg: Config, saved: Config, *, path: str, use_chec
     for key in MODEL_KEYS:
         mine, theirs = _lookup(cfg, key), _lookup(saved, key)
         if MISSING not in (mine, theirs) and mine != theirs:
-            message = (f'{key} is {mine!r} in the config but {theirs!r} in the training config of the '
-                       f'checkpoint {path!r}: they describe different models')
+            message = (f'{key} is {mine!r} in the config but {theirs!r} in the training config of '
+                       f'the checkpoint {path!r}: they describe different models')
             if strict:
                 raise ConfigError(f'{message}; use the config the checkpoint was trained with')
             logger.warning(f'{message}; loading what fits (partial load)')

@@ -13,8 +13,8 @@ import cv2
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from ..utils.registry import Registry
 from ..utils.dist_utils import get_dist_info
+from ..utils.registry import Registry
 from .samplers import DistributedVideoSampler
 
 __all__ = ['DATASETS', 'PIPELINES', 'build_dataset', 'build_dataloader', 'collate_clips',
@@ -47,7 +47,8 @@ def check_data_settings(data: Dict[str, Any]) -> None:
             f'{key} ({what})' for key, what in DATA_KEYS.items()))
     for key, least in (('samples_per_gpu', 1), ('workers_per_gpu', 0)):
         value = data.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < least):
             raise ConfigError(f'data.{key}={value!r}: expected {DATA_KEYS[key]}')
 
 
@@ -60,9 +61,9 @@ def _stack(tensors: List[torch.Tensor], key: str, metas: List[Any]) -> torch.Ten
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
         videos = [m[0].get('video') for m in metas if m]
-        raise ValueError(f'cannot batch {key} of clips with different shapes {sorted(shapes)} (videos '
-                         f'{videos}): test clips may differ in length (the last clip of a video) or '
-                         f'frame size, so test with samples_per_gpu=1')
+        raise ValueError(f'cannot batch {key} of clips with different shapes {sorted(shapes)} '
+                         f'(videos {videos}): test clips may differ in length (the last clip of a '
+                         f'video) or frame size, so test with samples_per_gpu=1')
     return torch.stack(tensors)
 
 
@@ -88,10 +89,10 @@ def collate_clips(batch: List[Dict[str, Any]]) -> Dict[str, Any]:
             for key in first}
 
 
-def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: int, num_gpus: int = 1,
-                     dist: bool = False, shuffle: bool = True, seed: Optional[int] = None,
-                     drop_last: bool = False, sampler: Optional[Sampler] = None,
-                     **kwargs: Any) -> DataLoader:
+def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: int,
+                     num_gpus: int = 1, dist: bool = False, shuffle: bool = True,
+                     seed: Optional[int] = None, drop_last: bool = False,
+                     sampler: Optional[Sampler] = None, **kwargs: Any) -> DataLoader:
     """A ``DataLoader`` that batches clips with :func:`collate_clips`.
 
     Args:

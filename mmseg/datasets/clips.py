@@ -15,9 +15,9 @@ def make_test_clips(num_frames: int, test_size: int, test_gap: int = 3) -> List[
     """Frame indices of the test clips of one video with ``num_frames`` frames.
 
     Full blocks of ``test_size * test_gap`` frames each give ``test_gap`` interleaved clips: in the
-    block starting at ``s``, clip ``j`` is ``(s+j, s+j+gap, ..., s+j+(test_size-1)*gap)``. The frames
-    after the last full block go in consecutive chunks of ``test_size`` (the last may be shorter); a
-    video shorter than one block is all such chunks. Every frame is in exactly one clip.
+    block starting at ``s``, clip ``j`` is ``(s+j, s+j+gap, ..., s+j+(test_size-1)*gap)``. The
+    frames after the last full block go in consecutive chunks of ``test_size`` (the last may be
+    shorter); a video shorter than one block is all such chunks. Every frame is in exactly one clip.
 
     Example: ``make_test_clips(14, 2)`` is ``[(0, 3), (1, 4), (2, 5), (6, 9), (7, 10), (8, 11),
     (12, 13)]``.

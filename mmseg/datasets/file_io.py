@@ -13,10 +13,23 @@ from PIL import Image
 
 from ..utils.errors import DataError
 
-__all__ = ['DataError', 'natural_sort_key', 'read_image', 'read_label', 'reduce_zero_label',
+__all__ = ['DataError', 'MissingFileError', 'UnreadableFileError', 'LabelValueError',
+           'natural_sort_key', 'read_image', 'read_label', 'reduce_zero_label',
            'reduce_zero_label_table', 'label_tables', 'describe_values', 'IMAGE_BACKENDS']
 
 IMAGE_BACKENDS = ('cv2', 'pillow')
+
+
+class MissingFileError(DataError):
+    """A frame or label file that does not exist."""
+
+
+class UnreadableFileError(DataError):
+    """A file that is empty (0 bytes) or cannot be decoded."""
+
+
+class LabelValueError(DataError):
+    """A label map holding values outside the dataset's labels."""
 
 
 def natural_sort_key(name: str) -> List[Union[int, str]]:
@@ -26,12 +39,14 @@ def natural_sort_key(name: str) -> List[Union[int, str]]:
 
 def _read_bytes(path: str, what: str) -> bytes:
     if not os.path.isfile(path):
-        raise DataError(f'{what} {path} does not exist')
+        raise MissingFileError(f'{what} {path} does not exist')
     with open(path, 'rb') as f:
         data = f.read()
     if not data:
-        raise DataError(f'{what} {path} is empty (0 bytes); expected an image file. (VSPW video '
-                        f'988_f_Xvy_DCPt8 ships such frames: use the replacement archive.)')
+        hint = (' (VSPW video 988_f_Xvy_DCPt8 ships such frames: use the replacement archive.)'
+                if path.endswith('.jpg') else '')
+        raise UnreadableFileError(f'{what} {path} is empty (0 bytes); expected an image '
+                                  f'file.{hint}')
     return data
 
 
@@ -49,15 +64,16 @@ def read_image(path: str, backend: str = 'cv2') -> np.ndarray:
     if backend == 'cv2':
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if img is None:
-            raise DataError(f'frame {path} could not be decoded; expected a JPEG/PNG image')
+            raise UnreadableFileError(f'frame {path} could not be decoded; expected a '
+                                      f'JPEG/PNG image')
         return img
     try:
         with Image.open(path) as pil:
             pil.load()
             rgb = np.asarray(pil.convert('RGB'))
     except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f'frame {path} could not be decoded ({err}); expected a complete '
-                        f'JPEG/PNG image') from err
+        raise UnreadableFileError(f'frame {path} could not be decoded ({err}); expected a '
+                                  f'complete JPEG/PNG image') from err
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
@@ -84,7 +100,8 @@ def describe_values(valid: np.ndarray) -> str:
 def label_tables(num_classes: int, *, reduce_zero_label: bool = False,
                  label_map: Optional[Mapping[int, int]] = None, ignore_index: int = 255
                  ) -> Tuple[np.ndarray, np.ndarray]:
-    """The 256-entry tables of a dataset's labels: (raw -> training id, uint8; raw value valid, bool).
+    """The 256-entry tables of a dataset's labels: (raw -> training id, uint8; raw value valid,
+    bool).
 
     ``label_map`` (raw -> id; unlisted values are kept) is applied first, then ``reduce_zero_label``
     (0 -> ignore, k -> k-1), as in mmseg. A raw value is valid when it ends as a training id
@@ -93,7 +110,8 @@ def label_tables(num_classes: int, *, reduce_zero_label: bool = False,
     table = np.arange(256, dtype=np.int64)
     for raw, new in (label_map or {}).items():
         if not (0 <= int(raw) <= 255 and 0 <= int(new) <= 255):
-            raise ValueError(f'label_map maps {raw!r} -> {new!r}; expected 8-bit label values 0..255')
+            raise ValueError(f'label_map maps {raw!r} -> {new!r}; expected 8-bit label values '
+                             f'0..255')
         table[int(raw)] = int(new)
     if reduce_zero_label:
         table = reduce_zero_label_table(ignore_index).astype(np.int64)[table]
@@ -125,7 +143,8 @@ def read_label(path: str, *, num_classes: int = 124, ignore_index: int = 255,
             mode = pil.mode
             label = np.asarray(pil)
     except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f'mask {path} could not be decoded ({err}); expected a PNG label map') from err
+        raise UnreadableFileError(f'mask {path} could not be decoded ({err}); expected a PNG '
+                                  f'label map') from err
     if mode not in ('L', 'P'):
         kind = 'a colour' if mode in ('RGB', 'RGBA', 'LA', 'CMYK', 'YCbCr') else f'a {mode!r}-mode'
         raise DataError(f'mask {path} is {kind} image; expected a single-channel 8-bit index PNG '
@@ -139,7 +158,7 @@ def read_label(path: str, *, num_classes: int = 124, ignore_index: int = 255,
     ok = cv2.LUT(label, table).view(bool)
     if not ok.all():
         bad = np.unique(label[~ok])
-        raise DataError(f'mask {path} holds values {bad.tolist()[:10]}; expected only '
+        raise LabelValueError(f'mask {path} holds values {bad.tolist()[:10]}; expected only '
                         f'{describe_values(table)}')
     return label
 

@@ -22,10 +22,12 @@ class DistributedVideoSampler(Sampler):
         num_replicas, rank: default to torch.distributed's world size and rank.
     """
 
-    def __init__(self, dataset, num_replicas: Optional[int] = None, rank: Optional[int] = None) -> None:
+    def __init__(self, dataset, num_replicas: Optional[int] = None,
+                 rank: Optional[int] = None) -> None:
         if not hasattr(dataset, 'items_by_video'):
-            raise TypeError(f'DistributedVideoSampler needs a dataset with items_by_video() (a test '
-                            f'dataset such as VSPWDataset_multiFrameTest), got {type(dataset).__name__}')
+            raise TypeError(f'DistributedVideoSampler needs a dataset with items_by_video() (a '
+                            f'test dataset such as VSPWDataset_multiFrameTest), got '
+                            f'{type(dataset).__name__}')
         default_rank, default_world = get_dist_info()
         self.num_replicas = default_world if num_replicas is None else num_replicas
         self.rank = default_rank if rank is None else rank

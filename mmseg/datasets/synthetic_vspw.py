@@ -20,13 +20,14 @@ from PIL import Image
 from ..core.evaluation.result_writers import palette_image
 from .vspw import VSPW_CLASSES, VSPW_PALETTE
 
-__all__ = ['SYNTHETIC_CLASSES', 'make_synthetic_vspw']
+__all__ = ['SYNTHETIC_CLASSES', 'make_synthetic_vspw', 'render_video']
 
 # raw VSPW id of each class the generator draws
 SKY, WALL, ROAD, GRASS = 29, 1, 19, 16
 CAR, PERSON, TREE, BALL = 49, 61, 67, 75
 OTHERS, VOID = 0, 255
-SYNTHETIC_CLASSES = {i: VSPW_CLASSES[i - 1] for i in (WALL, GRASS, ROAD, SKY, CAR, PERSON, TREE, BALL)}
+SYNTHETIC_CLASSES = {i: VSPW_CLASSES[i - 1]
+                     for i in (WALL, GRASS, ROAD, SKY, CAR, PERSON, TREE, BALL)}
 
 _POOL = np.array([(200, 200, 210), (110, 140, 200), (90, 150, 80), (150, 110, 80), (190, 70, 60),
                   (85, 85, 95), (215, 185, 90), (140, 90, 160)], dtype=np.float32)  # RGB
@@ -68,7 +69,8 @@ def _background(rng: np.random.Generator, height: int, width: int, scale: float
     label = np.zeros((height, width), np.uint8)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     horizon_mean = int(height * rng.uniform(0.38, 0.55))
-    horizon = horizon_mean + 4 * scale * np.sin(xs / (rng.uniform(25, 50) * scale) + rng.uniform(0, 6))
+    horizon = horizon_mean + 4 * scale * np.sin(xs / (rng.uniform(25, 50) * scale)
+                                                + rng.uniform(0, 6))
     top, bottom = ys < horizon, ys >= horizon
 
     bricks = _bricks(rng, height, width, scale)
@@ -76,7 +78,8 @@ def _background(rng: np.random.Generator, height: int, width: int, scale: float
         image[top], label[top] = bricks[top], WALL
     else:  # sky, with brick buildings standing on the horizon
         gradient = 1.1 - 0.3 * ys / height
-        sky = _paint(gradient + 0.07 * _smooth_noise(rng, height, width, 24 * scale), _colour(rng, SKY))
+        sky = _paint(gradient + 0.07 * _smooth_noise(rng, height, width, 24 * scale),
+                     _colour(rng, SKY))
         image[top], label[top] = sky[top], SKY
         for _ in range(rng.integers(0, 3)):
             x0 = rng.uniform(0, width - 30 * scale)
@@ -120,7 +123,8 @@ def _sprite(rng: np.random.Generator, cls: int, size: float) -> Tuple[np.ndarray
         cabin = (ys < 0.35 * h) & (xs >= 0.22 * w) & (xs < 0.75 * w)
         wheels = ((xs - 0.25 * w) ** 2 + (ys - 0.78 * h) ** 2 < (0.2 * h) ** 2) | \
                  ((xs - 0.75 * w) ** 2 + (ys - 0.78 * h) ** 2 < (0.2 * h) ** 2)
-        image = _paint(np.where((ys // _px(3 * size)) % 2 == 0, 1.1, 0.88).astype(np.float32), colour)
+        image = _paint(np.where((ys // _px(3 * size)) % 2 == 0, 1.1, 0.88).astype(np.float32),
+                       colour)
         image[cabin] *= 0.45
         image[wheels] = 35
         return image, body | cabin | wheels
@@ -130,7 +134,8 @@ def _sprite(rng: np.random.Generator, cls: int, size: float) -> Tuple[np.ndarray
         head = (xs - w / 2) ** 2 + (ys - 0.12 * h) ** 2 < (0.12 * h) ** 2
         body = ((xs - w / 2) / (0.48 * w)) ** 2 + ((ys - 0.6 * h) / (0.38 * h)) ** 2 < 1
         cell = _px(3 * size)
-        image = _paint(np.where((ys // cell + xs // cell) % 2 == 0, 1.2, 0.8).astype(np.float32), colour)
+        image = _paint(np.where((ys // cell + xs // cell) % 2 == 0, 1.2, 0.8).astype(np.float32),
+                       colour)
         image[head] = (225, 190, 160)
         return image, head | body
     if cls == TREE:
@@ -152,7 +157,8 @@ def _sprite(rng: np.random.Generator, cls: int, size: float) -> Tuple[np.ndarray
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     board = ys < 0.45 * h
     pole = (xs >= 0.45 * w) & (xs < 0.55 * w)
-    image = _paint(np.where(((xs + ys) // _px(3 * size)) % 2 == 0, 1.2, 0.7).astype(np.float32), colour)
+    image = _paint(np.where(((xs + ys) // _px(3 * size)) % 2 == 0, 1.2, 0.7).astype(np.float32),
+                   colour)
     image[pole & ~board] = 60
     return image, board | pole
 
@@ -170,12 +176,14 @@ class _Object:
 
     def top_left(self, t: int) -> Tuple[int, int]:
         lift = self.bounce[0] * abs(np.sin(self.bounce[1] * t)) if self.bounce else 0.0
-        return int(round(self.bottom - lift)) - self.mask.shape[0], int(round(self.x + self.speed * t))
+        return (int(round(self.bottom - lift)) - self.mask.shape[0],
+                int(round(self.x + self.speed * t)))
 
 
 def _objects(rng: np.random.Generator, world_w: int, horizon: int, height: int, scale: float
              ) -> List[_Object]:
-    specs = [(TREE, 1, 3, 0.0), (OTHERS, 0, 2, 0.0), (CAR, 1, 3, 2.5), (PERSON, 1, 4, 0.8), (BALL, 1, 3, 2.0)]
+    specs = [(TREE, 1, 3, 0.0), (OTHERS, 0, 2, 0.0), (CAR, 1, 3, 2.5), (PERSON, 1, 4, 0.8),
+             (BALL, 1, 3, 2.0)]
     objects = []
     for cls, low, high, speed in specs:
         for _ in range(rng.integers(low, high)):
@@ -183,9 +191,11 @@ def _objects(rng: np.random.Generator, world_w: int, horizon: int, height: int, 
             depth = (bottom - horizon) / max(height - horizon, 1)
             size = scale * (0.75 + 0.5 * depth)
             velocity = speed * scale * rng.uniform(0.6, 1.4) * rng.choice([-1, 1])
-            objects.append(_Object(rng, cls, rng.uniform(0, world_w - 20 * scale), bottom, size, velocity))
+            objects.append(_Object(rng, cls, rng.uniform(0, world_w - 20 * scale), bottom, size,
+                                   velocity))
     if not any(o.speed for o in objects):
-        objects.append(_Object(rng, PERSON, world_w / 2, horizon + (height - horizon) * 0.7, scale, 0.8 * scale))
+        objects.append(_Object(rng, PERSON, world_w / 2, horizon + (height - horizon) * 0.7, scale,
+                               0.8 * scale))
     return sorted(objects, key=lambda o: o.bottom)  # far (higher up) first
 
 
@@ -203,13 +213,15 @@ def _composite(image: np.ndarray, label: np.ndarray, objects: List[_Object], t: 
         image[y0:y1, x0:x1][mask] = obj.image[y0 - top:y1 - top, x0 - left:x1 - left][mask]
         label[y0:y1, x0:x1][mask] = obj.cls
         if obj.outlined:
-            ring = cv2.dilate(obj.mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~obj.mask
+            ring = cv2.dilate(obj.mask.astype(np.uint8),
+                              np.ones((3, 3), np.uint8)).astype(bool) & ~obj.mask
             label[y0:y1, x0:x1][ring[y0 - top:y1 - top, x0 - left:x1 - left]] = VOID
 
 
 # ----------------------------------------------------------------------------------- videos
-def _video(rng: np.random.Generator, num_frames: int, height: int, width: int
-           ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+def render_video(rng: np.random.Generator, num_frames: int, height: int, width: int
+                 ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+    """The RGB uint8 frames and raw VSPW label maps of one panning scene."""
     scale = height / 120
     pan = rng.uniform(-2.5, 2.5) * scale
     margin = int(4 * scale) + 1
@@ -238,8 +250,9 @@ def _label_palette() -> List[int]:
     return palette.ravel().tolist()
 
 
-def make_synthetic_vspw(out: str, *, videos: int = 24, seed: int = 0, size: Sequence[int] = (120, 160),
-                        frames: Sequence[int] = (12, 30), jpeg_quality: int = 90) -> Dict[str, List[str]]:
+def make_synthetic_vspw(out: str, *, videos: int = 24, seed: int = 0,
+                        size: Sequence[int] = (120, 160), frames: Sequence[int] = (12, 30),
+                        jpeg_quality: int = 90) -> Dict[str, List[str]]:
     """Write a synthetic VSPW-layout dataset to ``out`` and return the video names per split.
 
     Args:
@@ -271,7 +284,7 @@ def make_synthetic_vspw(out: str, *, videos: int = 24, seed: int = 0, size: Sequ
         if split == 'val' and min_frames <= 16 < max_frames and index - num_train < 2:
             length = (min_frames, max_frames)[index - num_train]
         first, step = int(rng.integers(1, 500)), int(rng.integers(1, 4))
-        images, labels = _video(rng, length, height, width)
+        images, labels = render_video(rng, length, height, width)
         origin = os.path.join(out, 'data', name, 'origin')
         mask_dir = os.path.join(out, 'data', name, 'mask')
         os.makedirs(origin, exist_ok=True)
@@ -282,7 +295,8 @@ def make_synthetic_vspw(out: str, *, videos: int = 24, seed: int = 0, size: Sequ
             Image.fromarray(image).save(os.path.join(origin, frame + '.jpg'), format='JPEG',
                                         quality=jpeg_quality)
             if split != 'test':
-                palette_image(label, palette).save(os.path.join(mask_dir, frame + '.png'), format='PNG')
+                palette_image(label, palette).save(os.path.join(mask_dir, frame + '.png'),
+                                                   format='PNG')
         splits[split].append(name)
     for split, names in splits.items():
         with open(os.path.join(out, f'{split}.txt'), 'w', encoding='utf-8') as f:

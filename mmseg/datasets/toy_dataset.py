@@ -31,7 +31,8 @@ def _video(rng: np.random.Generator, num_frames: int, height: int, width: int):
     box_hw = (rng.uniform(0.2, 0.35, 2) * (height, width)).astype(int)
     box = np.array([rng.uniform(0, height - box_hw[0]), rng.uniform(0, width - box_hw[1])])
     box_v = rng.uniform(-2, 2, 2)
-    ball_colour, box_colour = rng.uniform(150, 255, 3) * (1, 0.4, 0.4), rng.uniform(150, 255, 3) * (0.4, 0.6, 1)
+    ball_colour, box_colour = (rng.uniform(150, 255, 3) * (1, 0.4, 0.4),
+                               rng.uniform(150, 255, 3) * (0.4, 0.6, 1))
     for _ in range(num_frames):
         image = background + rng.normal(0, 6, (height, width, 3))
         label = np.zeros((height, width), np.uint8)
@@ -49,8 +50,8 @@ def _video(rng: np.random.Generator, num_frames: int, height: int, width: int):
 
 def make_toy_dataset(out: str, *, videos: int = 6, frames: Sequence[int] = (12, 24),
                      size: Sequence[int] = (64, 96), seed: int = 0) -> Dict[str, List[str]]:
-    """Write the toy dataset to ``out`` (a third of the videos, at least 1, go to val) and return the
-    video names per split."""
+    """Write the toy dataset to ``out`` (a third of the videos, at least 1, go to val) and return
+    the video names per split."""
     height, width = size
     if videos < 2 or not 1 <= frames[0] <= frames[1] or min(height, width) < 32:
         raise ValueError(f'need videos >= 2, 1 <= min frames <= max frames and H, W >= 32; got '

@@ -20,16 +20,16 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..core.evaluation import VideoSegEvaluator, write_overlay
-from .builder import DATASETS, PIPELINES
-from .clips import check_positive_int, make_test_clips
 from ..utils.errors import ConfigError
 from ..utils.logger import log_once
+from .builder import DATASETS, PIPELINES
+from .clips import check_positive_int, make_test_clips
 from .file_io import DataError, label_tables, natural_sort_key, read_image, read_label
 from .pipelines import Compose
 
-__all__ = ['VSPW_CLASSES', 'VSPW_PALETTE', 'IMG_DIR', 'ANN_DIR', 'split_path', 'read_split', 'list_video',
-           'video_folder', 'has_mask_folder', 'check_masks', 'check_classes', 'VSPWVideoDataset',
-           'VSPWDataset2', 'VSPWDataset_multiFrameTest']
+__all__ = ['VSPW_CLASSES', 'VSPW_PALETTE', 'IMG_DIR', 'ANN_DIR', 'split_path', 'read_split',
+           'list_video', 'video_folder', 'has_mask_folder', 'check_masks', 'check_classes',
+           'VSPWVideoDataset', 'VSPWDataset2', 'VSPWDataset_multiFrameTest']
 
 # VSPW's class names for raw label ids 1..124 (id 0, "others", is void at evaluation); training
 # index k is raw id k+1.
@@ -41,10 +41,11 @@ VSPW_CLASSES = (
     'snowfield', 'grandstand', 'sea', 'river', 'lake', 'waterfall', 'water',
     'billboard_or_Bulletin_Board', 'sculpture', 'pipeline', 'flag', 'parasol_or_umbrella',
     'cushion_or_carpet', 'tent', 'roadblock', 'car', 'bus', 'truck', 'bicycle', 'motorcycle',
-    'wheeled_machine', 'ship_or_boat', 'raft', 'airplane', 'tyre', 'traffic_light', 'lamp', 'person',
-    'cat', 'dog', 'horse', 'cattle', 'other_animal', 'tree', 'flower', 'other_plant', 'toy',
-    'ball_net', 'backboard', 'skateboard', 'bat', 'ball', 'cupboard_or_showcase_or_storage_rack',
-    'box', 'traveling_case_or_trolley_case', 'basket', 'bag_or_package', 'trash_can', 'cage', 'plate',
+    'wheeled_machine', 'ship_or_boat', 'raft', 'airplane', 'tyre', 'traffic_light', 'lamp',
+    'person', 'cat', 'dog', 'horse', 'cattle', 'other_animal', 'tree', 'flower', 'other_plant',
+    'toy', 'ball_net', 'backboard', 'skateboard', 'bat', 'ball',
+    'cupboard_or_showcase_or_storage_rack', 'box', 'traveling_case_or_trolley_case', 'basket',
+    'bag_or_package', 'trash_can', 'cage', 'plate',
     'tub_or_bowl_or_pot', 'bottle_or_cup', 'barrel', 'fishbowl', 'bed', 'pillow', 'table_or_desk',
     'chair_or_seat', 'bench', 'sofa', 'shelf', 'bathtub', 'gun', 'commode', 'roaster',
     'other_machine', 'refrigerator', 'washing_machine', 'Microwave_oven', 'fan', 'curtain',
@@ -84,15 +85,16 @@ def read_split(data_root: str, split: str) -> List[str]:
     whitespace and blank lines ignored; a repeated name is an error."""
     path = split_path(data_root, split)
     if not os.path.isfile(path):
-        raise DataError(f'split file {path} does not exist; expected a text file with one video name '
-                        f'per line (is data_root {data_root!r} right?)')
+        raise DataError(f'split file {path} does not exist; expected a text file with one video '
+                        f'name per line (is data_root {data_root!r} right?)')
     with open(path, encoding='utf-8') as f:
         videos = [line.strip() for line in f]
     videos = [v for v in videos if v]
     seen = set()
     for video in videos:
         if video in seen:
-            raise DataError(f'split file {path} lists video {video!r} twice; expected each video once')
+            raise DataError(f'split file {path} lists video {video!r} twice; expected each video '
+                            f'once')
         seen.add(video)
     return videos
 
@@ -130,15 +132,18 @@ def video_folder(data_root: str, video: str, img_dir: str = IMG_DIR) -> str:
     return os.path.join(data_root, head + video)
 
 
-def list_video(data_root: str, video: str, img_suffix: str = '.jpg', img_dir: str = IMG_DIR) -> List[str]:
-    """Frame names (without suffix) of ``video``, in temporal order (by the numbers in the names)."""
+def list_video(data_root: str, video: str, img_suffix: str = '.jpg',
+               img_dir: str = IMG_DIR) -> List[str]:
+    """Frame names (without suffix) of ``video``, in temporal order (by the numbers in the
+    names)."""
     video_dir = video_folder(data_root, video, img_dir)
     origin = os.path.join(data_root, img_dir.format(video=video))
     if not os.path.isdir(video_dir):
-        raise DataError(f'video {video!r} has no folder {video_dir}; expected its frames in {origin}')
+        raise DataError(f'video {video!r} has no folder {video_dir}; expected its frames in '
+                        f'{origin}')
     if not os.path.isdir(origin):
-        raise DataError(f'video folder {video_dir} has no {os.path.basename(origin)}/ folder; expected '
-                        f'its frames in {origin}')
+        raise DataError(f'video folder {video_dir} has no {os.path.basename(origin)}/ folder; '
+                        f'expected its frames in {origin}')
     frames = sorted((name[:-len(img_suffix)] for name in os.listdir(origin)
                      if name.endswith(img_suffix)), key=natural_sort_key)
     if not frames:
@@ -165,18 +170,20 @@ def check_masks(data_root: str, video: str, frames: Sequence[str], seg_map_suffi
     if not has_mask_folder(data_root, video, seg_map_suffix, required, ann_dir):
         return False
     mask_dir = os.path.join(data_root, ann_dir.format(video=video))
-    masks = {name[:-len(seg_map_suffix)] for name in os.listdir(mask_dir) if name.endswith(seg_map_suffix)}
+    masks = {name[:-len(seg_map_suffix)] for name in os.listdir(mask_dir)
+             if name.endswith(seg_map_suffix)}
     missing = [f for f in frames if f not in masks]
     if missing:
-        raise DataError(f'mask {os.path.join(mask_dir, missing[0] + seg_map_suffix)} does not exist '
-                        f'(video {video!r} lacks the masks of {len(missing)} of its {len(frames)} '
-                        f'frames); expected one mask per frame')
+        raise DataError(f'mask {os.path.join(mask_dir, missing[0] + seg_map_suffix)} does not '
+                        f'exist (video {video!r} lacks the masks of {len(missing)} of its '
+                        f'{len(frames)} frames); expected one mask per frame')
     orphans = sorted(masks - set(frames), key=natural_sort_key)
     if orphans:
         origin = os.path.join(data_root, img_dir.format(video=video))
         raise DataError(f'frame {os.path.join(origin, orphans[0])} is missing: its mask '
-                        f'{os.path.join(mask_dir, orphans[0] + seg_map_suffix)} exists ({len(orphans)} '
-                        f'mask(s) of video {video!r} have no frame); expected one frame per mask')
+                        f'{os.path.join(mask_dir, orphans[0] + seg_map_suffix)} exists '
+                        f'({len(orphans)} mask(s) of video {video!r} have no frame); expected one '
+                        f'frame per mask')
     return True
 
 
@@ -191,7 +198,8 @@ def check_classes(classes: Optional[Sequence[str]], palette: Optional[Sequence[S
     else:
         names = tuple(classes)
     if len(set(names)) != len(names):
-        raise ConfigError(f'classes lists a name twice: {sorted(n for n in set(names) if names.count(n) > 1)}')
+        raise ConfigError(f'classes lists a name twice: '
+                          f'{sorted(n for n in set(names) if names.count(n) > 1)}')
     if palette is None:
         colours = VSPW_PALETTE if names == VSPW_CLASSES else _grid_palette(len(names))
     else:
@@ -216,10 +224,10 @@ class VSPWVideoDataset(Dataset):
         classes: class names, training ids 0..K-1 (default VSPW's 124).
         palette: one RGB colour per class (default VSPW's palette, or generated for other classes).
         img_dir, ann_dir: frame and mask folders of a video relative to ``data_root``, with a
-            ``{video}`` placeholder (default VSPW's ``data/{video}/origin`` and ``data/{video}/mask``).
-            A value without ``{video}`` keeps the original's meaning: the original's configs pass
-            ``img_dir='images/training'`` and the like, which its VSPW datasets ignored, so the
-            VSPW layout is read (with a notice).
+            ``{video}`` placeholder (default VSPW's ``data/{video}/origin`` and
+            ``data/{video}/mask``). A value without ``{video}`` keeps the original's meaning: the
+            original's configs pass ``img_dir='images/training'`` and the like, which its VSPW
+            datasets ignored, so the VSPW layout is read (with a notice).
         img_suffix, seg_map_suffix: frame and mask file extensions.
         reduce_zero_label: shift labels (raw 0 and 255 -> 255, raw k -> k-1), as VSPW is scored.
         label_map: raw mask value -> training id (unlisted values are kept), applied before
@@ -231,19 +239,20 @@ class VSPWVideoDataset(Dataset):
 
     CLASSES = VSPW_CLASSES
     PALETTE = VSPW_PALETTE
+    evaluator_type = VideoSegEvaluator  # what build_evaluator makes (a hook for other datasets)
 
     def __init__(self, data_root: str, split: str, pipeline: Sequence[Dict[str, Any]], *,
                  classes: Optional[Sequence[str]] = None,
                  palette: Optional[Sequence[Sequence[int]]] = None,
                  img_dir: str = IMG_DIR, ann_dir: str = ANN_DIR,
-                 img_suffix: str = '.jpg', seg_map_suffix: str = '.png', reduce_zero_label: bool = True,
-                 label_map: Optional[Mapping[int, int]] = None,
+                 img_suffix: str = '.jpg', seg_map_suffix: str = '.png',
+                 reduce_zero_label: bool = True, label_map: Optional[Mapping[int, int]] = None,
                  ignore_index: int = 255, require_masks: bool = True) -> None:
         self.data_root = data_root
         self.split = split
         self.CLASSES, self.PALETTE = check_classes(classes, palette)
-        self.img_dir = dir_template('img_dir', img_dir, IMG_DIR)
-        self.ann_dir = dir_template('ann_dir', ann_dir, ANN_DIR)
+        self.given_dirs = dict(img_dir=img_dir, ann_dir=ann_dir)
+        self.img_dir, self.ann_dir = self.check_layout(img_dir, ann_dir)
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
         self.reduce_zero_label = reduce_zero_label
@@ -261,17 +270,29 @@ class VSPWVideoDataset(Dataset):
                     f'{ours.get("reduce_zero_label", True)} but the dataset (split {split!r}) has '
                     f'reduce_zero_label={reduce_zero_label}; set both the same')
         self.pipeline = Compose(pipeline)
-        self.videos = read_split(data_root, split)
-        self.video_frames: Dict[str, List[str]] = {}
-        for video in self.videos:
+        self.video_frames: Dict[str, List[str]] = self.list_videos(require_masks)
+        self.videos = list(self.video_frames)
+
+    def check_layout(self, img_dir: str, ann_dir: str) -> Tuple[str, str]:
+        """The frame and mask folder templates (see :func:`dir_template`; a hook for other
+        layouts)."""
+        return dir_template('img_dir', img_dir, IMG_DIR), dir_template('ann_dir', ann_dir, ANN_DIR)
+
+    def list_videos(self, require_masks: bool) -> Dict[str, List[str]]:
+        """Video -> its scored frames in temporal order, videos in split order (a hook for other
+        layouts); checks every video folder and its masks."""
+        video_frames = {}
+        for video in read_split(self.data_root, self.split):
             try:
-                self.video_frames[video] = list_video(data_root, video, img_suffix, self.img_dir)
-                check_masks(data_root, video, self.video_frames[video], seg_map_suffix, require_masks,
-                            self.img_dir, self.ann_dir)
+                video_frames[video] = list_video(self.data_root, video, self.img_suffix,
+                                                 self.img_dir)
+                check_masks(self.data_root, video, video_frames[video], self.seg_map_suffix,
+                            require_masks, self.img_dir, self.ann_dir)
             except DataError as err:
-                hint = _ignored_dirs_hint(dict(img_dir=img_dir, ann_dir=ann_dir))
-                raise DataError(f'{err} (video listed in {split_path(data_root, split)}){hint}'
-                                ) from err
+                listed = split_path(self.data_root, self.split)
+                hint = _ignored_dirs_hint(self.given_dirs)
+                raise DataError(f'{err} (video listed in {listed}){hint}') from err
+        return video_frames
 
     @property
     def num_classes(self) -> int:
@@ -283,10 +304,12 @@ class VSPWVideoDataset(Dataset):
         return sum(len(frames) for frames in self.video_frames.values())
 
     def frame_path(self, video: str, frame: str) -> str:
-        return os.path.join(self.data_root, self.img_dir.format(video=video), frame + self.img_suffix)
+        return os.path.join(self.data_root, self.img_dir.format(video=video),
+                            frame + self.img_suffix)
 
     def mask_path(self, video: str, frame: str) -> str:
-        return os.path.join(self.data_root, self.ann_dir.format(video=video), frame + self.seg_map_suffix)
+        return os.path.join(self.data_root, self.ann_dir.format(video=video),
+                            frame + self.seg_map_suffix)
 
     def get_gt_seg_map(self, video: str, frame: str, shifted: Optional[bool] = None,
                        expected_shape: Optional[Sequence[int]] = None) -> np.ndarray:
@@ -297,7 +320,8 @@ class VSPWVideoDataset(Dataset):
         label = read_label(self.mask_path(video, frame), num_classes=self.num_classes,
                            ignore_index=self.ignore_index, expected_shape=expected_shape,
                            frame_path=self.frame_path(video, frame), valid=self.label_valid)
-        shift = (self.reduce_zero_label or self.label_map is not None) if shifted is None else shifted
+        shift = ((self.reduce_zero_label or self.label_map is not None) if shifted is None
+                 else shifted)
         return cv2.LUT(label, self.label_table) if shift else label
 
     def clip_results(self, video: str, frame_indices: Sequence[int]) -> Dict[str, Any]:
@@ -323,7 +347,7 @@ class VSPWVideoDataset(Dataset):
         unknown = sorted(set(eval_options) - allowed)
         if unknown:
             raise ValueError(f'unknown evaluation options {unknown}; known: {sorted(allowed)}')
-        return VideoSegEvaluator(
+        return self.evaluator_type(
             class_names=self.CLASSES, video_frames=self.video_frames,
             load_gt=lambda video, frame, shape: self.get_gt_seg_map(video, frame, shifted=False,
                                                                      expected_shape=shape),
@@ -357,10 +381,13 @@ class VSPWDataset2(VSPWVideoDataset):
     """
 
     def __init__(self, data_root: str, split: str, pipeline: Sequence[Dict[str, Any]],
-                 dilation: Sequence[int] = (-9, -6, -3), max_redraws: int = 10, **kwargs: Any) -> None:
+                 dilation: Sequence[int] = (-9, -6, -3), max_redraws: int = 10,
+                 **kwargs: Any) -> None:
         dilation = list(dilation)
-        if not dilation or any(isinstance(d, bool) or not isinstance(d, int) or d > 0 for d in dilation):
-            raise ValueError(f'dilation must be a non-empty list of integers <= 0, got {dilation!r}')
+        if not dilation or any(isinstance(d, bool) or not isinstance(d, int) or d > 0
+                               for d in dilation):
+            raise ValueError(f'dilation must be a non-empty list of integers <= 0, got '
+                             f'{dilation!r}')
         super().__init__(data_root, split, pipeline, **kwargs)
         self.dilation = dilation
         self.max_redraws = max_redraws
@@ -377,15 +404,19 @@ class VSPWDataset2(VSPWVideoDataset):
         indices = [max(target + d, 0) for d in offsets]
         return [num_frames - 1 - i for i in indices] if reverse else indices
 
+    def training_clip(self, video: str) -> Dict[str, Any]:
+        """The pipeline input of one random clip of ``video`` (a hook for other datasets)."""
+        return self.clip_results(video, self.sample_frame_indices(len(self.video_frames[video])))
+
     def __getitem__(self, idx: int) -> Dict[str, Any]:
         video = self.videos[idx]
         tried = []
         for _ in range(self.max_redraws + 1):
-            indices = self.sample_frame_indices(len(self.video_frames[video]))
-            results = self.pipeline(self.clip_results(video, indices))
+            results = self.pipeline(self.training_clip(video))
             if 'gt_semantic_seg' not in results:
-                raise KeyError('the training pipeline must output gt_semantic_seg (LoadAnnotations_clips '
-                               '... Collect_clips(keys=["img", "gt_semantic_seg"]))')
+                raise KeyError('the training pipeline must output gt_semantic_seg '
+                               '(LoadAnnotations_clips ... Collect_clips(keys=["img", '
+                               '"gt_semantic_seg"]))')
             if (np.asarray(results['gt_semantic_seg']) != self.ignore_index).any():
                 return results
             tried.append(video)
@@ -417,8 +448,11 @@ class VSPWDataset_multiFrameTest(VSPWVideoDataset):
         kwargs.setdefault('require_masks', False)
         super().__init__(data_root, split, pipeline, **kwargs)
         self.clips: List[Tuple[str, Tuple[int, ...]]] = [
-            (video, clip) for video in self.videos
-            for clip in make_test_clips(len(self.video_frames[video]), test_size, test_gap)]
+            (video, clip) for video in self.videos for clip in self.video_clips(video)]
+
+    def video_clips(self, video: str) -> List[Tuple[int, ...]]:
+        """The test clips of ``video`` (a hook for other datasets)."""
+        return make_test_clips(len(self.video_frames[video]), self.test_size, self.test_gap)
 
     def __len__(self) -> int:
         return len(self.clips)

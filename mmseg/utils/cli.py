@@ -16,13 +16,15 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 from .errors import UserError
 from .paths import forget_created_dirs, remove_created_empty_dirs
 
-__all__ = ['run_cli', 'USER_ERRORS', 'DEBUG_ENV', 'size_hw', 'size_text', 'int_range', 'positive_int', 'non_negative_int']
+__all__ = ['run_cli', 'USER_ERRORS', 'DEBUG_ENV', 'size_hw', 'size_text', 'int_range',
+           'positive_int', 'non_negative_int']
 
 USER_ERRORS = (UserError, FileNotFoundError, NotADirectoryError)
 DEBUG_ENV = 'THEMASK_DEBUG'
 
 
-def run_cli(main: Callable[[Optional[Sequence[str]]], Any], argv: Optional[Sequence[str]] = None) -> Any:
+def run_cli(main: Callable[[Optional[Sequence[str]]], Any],
+            argv: Optional[Sequence[str]] = None) -> Any:
     """Run ``main(argv)``; exit with ``error: ...`` on a user error (see the module docstring).
 
     An integer returned by ``main`` becomes the exit status.
@@ -48,7 +50,8 @@ def size_hw(text: str) -> Tuple[int, int]:
     """argparse type: ``'480x853'`` -> ``(480, 853)``; anything else is an argparse error."""
     match = re.fullmatch(r'\s*(\d+)\s*[xX]\s*(\d+)\s*', text)
     if not match or 0 in (int(match.group(1)), int(match.group(2))):
-        raise argparse.ArgumentTypeError(f'expected HxW (height x width in pixels, e.g. 480x480), got {text!r}')
+        raise argparse.ArgumentTypeError(f'expected HxW (height x width in pixels, e.g. 480x480), '
+                                         f'got {text!r}')
     return int(match.group(1)), int(match.group(2))
 
 
@@ -56,7 +59,8 @@ def int_range(text: str) -> Tuple[int, int]:
     """argparse type: ``'12-30'`` -> ``(12, 30)`` (MIN-MAX with MIN <= MAX)."""
     match = re.fullmatch(r'\s*(\d+)\s*-\s*(\d+)\s*', text)
     if not match or int(match.group(1)) > int(match.group(2)):
-        raise argparse.ArgumentTypeError(f'expected MIN-MAX with MIN <= MAX (e.g. 12-30), got {text!r}')
+        raise argparse.ArgumentTypeError(f'expected MIN-MAX with MIN <= MAX (e.g. 12-30), got '
+                                         f'{text!r}')
     return int(match.group(1)), int(match.group(2))
 
 

@@ -37,7 +37,8 @@ def collect_env() -> Dict[str, str]:
     env['PyTorch'] = torch.__version__
     env['CUDA available'] = str(torch.cuda.is_available())
     env['CUDA (PyTorch build)'] = str(torch.version.cuda)
-    env['cuDNN'] = str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else 'None'
+    env['cuDNN'] = (str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available()
+                    else 'None')
     if torch.cuda.is_available():
         by_name: Dict[str, list] = OrderedDict()
         for index in range(torch.cuda.device_count()):

@@ -38,8 +38,8 @@ class DictAction(_MMEngineDictAction):
                  option_string: Optional[str] = None) -> None:
         for item in values or []:
             if '=' not in item or item.startswith('='):
-                raise argparse.ArgumentError(self, f'expected KEY=VALUE items (e.g. runner.max_iters=1000), '
-                                                   f'got {item!r}')
+                raise argparse.ArgumentError(self, f'expected KEY=VALUE items (e.g. '
+                                                   f'runner.max_iters=1000), got {item!r}')
         try:
             super().__call__(parser, namespace, values, option_string)
         except (AssertionError, ValueError) as err:
@@ -69,7 +69,8 @@ def _read_config_file(path: str) -> Config:
                           f'{type(err).__name__}: {err or "(no message)"}; a config holds '
                           f'assignments such as model = dict(...) and _base_ = [...]') from None
     if ext == '.py' and not any(key in cfg for key in ('model', 'data', '_base_')):
-        raise ConfigError(f'config {path!r} is not a config file: it defines neither model nor data')
+        raise ConfigError(f'config {path!r} is not a config file: it defines neither model nor '
+                          f'data')
     return cfg
 
 
@@ -77,7 +78,8 @@ def _starts_like_torch_file(path: str) -> bool:
     """A zip archive (torch.save's format) or a pickle stream."""
     with open(path, 'rb') as handle:
         head = handle.read(4)
-    return head.startswith(b'PK\x03\x04') or (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5)
+    return head.startswith(b'PK\x03\x04') or (len(head) >= 2 and head[0] == 0x80
+                                              and 2 <= head[1] <= 5)
 
 
 def load_config(path: str, overrides: Optional[Mapping[str, Any]] = None) -> Config:
@@ -119,7 +121,8 @@ def _check_type(key: str, old: Any, new: Any) -> Any:
         return new
     if (isinstance(old, int) and not isinstance(old, bool) and isinstance(new, float)
             and new.is_integer()):
-        get_root_logger().info(f'config override {key}={new!r}: {key} is an integer, using {int(new)}')
+        get_root_logger().info(f'config override {key}={new!r}: {key} is an integer, using '
+                               f'{int(new)}')
         return int(new)
     if isinstance(old, bool):
         ok = isinstance(new, bool)
@@ -158,8 +161,9 @@ def _missing_key_error(path: List[str], depth: int, node: Any, root: Mapping) ->
     hint = f' Did you mean {" or ".join(close_paths)}?' if close_paths else ''
     where = (f' Keys of {parent}: {", ".join(siblings)}.' if siblings else
              f' {parent} is a {_describe(node)}, not a dict.')
-    return ConfigError(f'config override {key!r} names a key that does not exist: {missing!r} is not '
-                       f'in {parent}.{hint}{where} To add a new key on purpose, write +{key}=...')
+    return ConfigError(f'config override {key!r} names a key that does not exist: {missing!r} is '
+                       f'not in {parent}.{hint}{where} To add a new key on purpose, write '
+                       f'+{key}=...')
 
 
 def _walk(root: Mapping, path: List[str], add: bool) -> Tuple[Any, Any]:
@@ -169,8 +173,9 @@ def _walk(root: Mapping, path: List[str], add: bool) -> Tuple[Any, Any]:
         if isinstance(node, list) and part.lstrip('-').isdigit():
             index = int(part)
             if not -len(node) <= index < len(node):
-                raise ConfigError(f'config override {".".join(path)!r}: index {index} is out of range '
-                                  f'for {".".join(path[:depth]) or "<top level>"} (a list of {len(node)})')
+                raise ConfigError(f'config override {".".join(path)!r}: index {index} is out of '
+                                  f'range for {".".join(path[:depth]) or "<top level>"} (a list of '
+                                  f'{len(node)})')
             node = node[index]
             continue
         if not isinstance(node, MAPPINGS) or part not in node:

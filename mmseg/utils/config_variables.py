@@ -41,7 +41,8 @@ def _evaluate(node: ast.expr, namespace: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Name):
         return namespace[node.id]
     if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        return _OPERATORS[type(node.op)](_evaluate(node.left, namespace), _evaluate(node.right, namespace))
+        return _OPERATORS[type(node.op)](_evaluate(node.left, namespace),
+                                         _evaluate(node.right, namespace))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
         return _OPERATORS[type(node.op)](_evaluate(node.operand, namespace))
     if isinstance(node, (ast.Tuple, ast.List)):
@@ -74,7 +75,8 @@ def _walk_value(node: ast.expr, path: str, uses: List[VariableUse], aliases: Lis
         for index, element in enumerate(node.elts):
             _walk_value(element, f'{path}.{index}', uses, aliases, structures)
     elif isinstance(node, ast.Name) and node.id in structures:
-        aliases.append((path, node.id))  # a copy of a dict or list variable (pipeline=train_pipeline)
+        # a copy of a dict or list variable (pipeline=train_pipeline)
+        aliases.append((path, node.id))
     elif _names(node):
         uses.append(VariableUse(path, node, _names(node)))
 
@@ -82,7 +84,8 @@ def _walk_value(node: ast.expr, path: str, uses: List[VariableUse], aliases: Lis
 def _base_files(tree: ast.Module, path: str) -> List[str]:
     for statement in tree.body:
         if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == '_base_'):
+                and isinstance(statement.targets[0], ast.Name)
+                and statement.targets[0].id == '_base_'):
             value = statement.value
             names = [value] if isinstance(value, ast.Constant) else getattr(value, 'elts', [])
             return [os.path.normpath(os.path.join(os.path.dirname(path), n.value)) for n in names
@@ -178,7 +181,7 @@ def derived_overrides(cfg: Any, overrides: Mapping[str, Any], uses: Sequence[Var
     for name in variables:
         if stale[name] and not report[name]:
             keys = ', '.join(f'{p}={_lookup(cfg, p)!r}' for p in stale[name])
-            raise ConfigError(f'config override {name}={overrides[name]!r} would change nothing: the '
-                              f'config sets the keys computed from {name} directly ({keys}); '
+            raise ConfigError(f'config override {name}={overrides[name]!r} would change nothing: '
+                              f'the config sets the keys computed from {name} directly ({keys}); '
                               f'override those keys instead')
     return derived, {name: paths for name, paths in report.items() if paths}

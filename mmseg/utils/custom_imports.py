@@ -12,7 +12,8 @@ from .logger import get_root_logger
 
 
 def import_modules_from_config(custom_imports: Optional[Mapping[str, Any]]) -> None:
-    """Import ``custom_imports['imports']``; a failure is an error unless ``allow_failed_imports``."""
+    """Import ``custom_imports['imports']``; a failure is an error unless
+    ``allow_failed_imports``."""
     if not custom_imports:
         return
     imports = custom_imports.get('imports', [])
@@ -25,4 +26,5 @@ def import_modules_from_config(custom_imports: Optional[Mapping[str, Any]]) -> N
         except ImportError as err:
             if not allow_failed:
                 raise ConfigError(f'custom_imports: cannot import {name!r} ({err})') from err
-            get_root_logger().warning(f'custom_imports: skipping {name!r}, which cannot be imported ({err})')
+            get_root_logger().warning(f'custom_imports: skipping {name!r}, which cannot be '
+                                      f'imported ({err})')

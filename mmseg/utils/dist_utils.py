@@ -21,7 +21,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .logger import get_root_logger
 
-__all__ = ['is_communication_failure', 'lost_process_error', 'init_dist', 'close_dist', 'get_dist_info', 'is_distributed', 'barrier', 'reduce_mean',
+__all__ = ['is_communication_failure', 'lost_process_error', 'init_dist', 'close_dist',
+           'get_dist_info', 'is_distributed', 'barrier', 'reduce_mean',
            'all_gather_object', 'broadcast_object', 'local_device', 'wrap_model', 'unwrap_model']
 
 LAUNCHERS = ('pytorch', 'slurm')
@@ -30,8 +31,9 @@ LAUNCHERS = ('pytorch', 'slurm')
 def _require_env(names: Tuple[str, ...], launcher: str) -> None:
     missing = [name for name in names if name not in os.environ]
     if missing:
-        raise RuntimeError(f'launcher {launcher!r} needs the environment variables {", ".join(missing)}; '
-                           f'start the job with {"torchrun" if launcher == "pytorch" else "srun"} '
+        raise RuntimeError(f'launcher {launcher!r} needs the environment variables '
+                           f'{", ".join(missing)}; start the job with '
+                           f'{"torchrun" if launcher == "pytorch" else "srun"} '
                            f'(tools/dist_train.sh does it) or use --launcher none')
 
 
@@ -157,7 +159,8 @@ def local_device() -> torch.device:
 
 def wrap_model(model: nn.Module, *, distributed: bool, device: Optional[torch.device] = None,
                find_unused_parameters: bool = False) -> nn.Module:
-    """Move ``model`` to ``device`` (default :func:`local_device`) and wrap it in DDP if ``distributed``.
+    """Move ``model`` to ``device`` (default :func:`local_device`) and wrap it in DDP if
+    ``distributed``.
 
     Freeze parameters (``--finetune-from``) before calling this: DDP registers the trainable ones.
     """
@@ -176,18 +179,20 @@ def unwrap_model(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
-_COMMUNICATION_FAILURES = ('connection closed by peer', 'connection reset by peer', 'broken pipe', 'timed out',
-                           'timeout', 'socket', 'nccl communicator was aborted')
+_COMMUNICATION_FAILURES = ('connection closed by peer', 'connection reset by peer', 'broken pipe',
+                           'timed out', 'timeout', 'socket', 'nccl communicator was aborted')
 
 
 def is_communication_failure(err: BaseException) -> bool:
     """True for the errors a collective raises when another process died, hung or is unreachable."""
     if isinstance(err, getattr(dist, 'DistError', ())):
         return True
-    return isinstance(err, RuntimeError) and any(text in str(err).lower() for text in _COMMUNICATION_FAILURES)
+    return isinstance(err, RuntimeError) and any(text in str(err).lower()
+                                                 for text in _COMMUNICATION_FAILURES)
 
 
-def lost_process_error(err: BaseException, *, iteration: Optional[int] = None, timeout: Optional[float] = None):
+def lost_process_error(err: BaseException, *, iteration: Optional[int] = None,
+                       timeout: Optional[float] = None):
     """A :class:`~mmseg.utils.errors.LostProcessError` naming the process(es) this one lost
     (``iteration``: where training was; None: during testing)."""
     from .errors import LostProcessError
@@ -195,9 +200,12 @@ def lost_process_error(err: BaseException, *, iteration: Optional[int] = None, t
     others = [r for r in range(world_size) if r != rank]
     who = f'rank {others[0]}' if len(others) == 1 else f'one or more of ranks {others}'
     first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
-    first = re.sub(r'^\[[^\]]*\]\s*', '', first).split('. This is typically')[0][:200]  # gloo's source path
+    # gloo's source path
+    first = re.sub(r'^\[[^\]]*\]\s*', '', first).split('. This is typically')[0][:200]
     waited = f' within dist_params.timeout={timeout} s' if timeout else ''
     where = 'while testing' if iteration is None else f'at iteration {iteration}'
-    advice = 'Run the test again' if iteration is None else 'Resume with --resume-from WORK_DIR (latest.pth)'
+    advice = ('Run the test again' if iteration is None
+              else 'Resume with --resume-from WORK_DIR (latest.pth)')
     return LostProcessError(f'rank {rank} of {world_size} lost contact with {who} {where} '
-                            f'(it stopped or did not answer{waited}: {first}); this process stops too. {advice}')
+                            f'(it stopped or did not answer{waited}: {first}); this process stops '
+                            f'too. {advice}')

@@ -8,8 +8,9 @@ working.
 """
 import pickle
 
-__all__ = ['UserError', 'ConfigError', 'ConfigKeyError', 'UsageError', 'DataError', 'UnknownTypeError',
-           'CheckpointError', 'UnsafeCheckpointError', 'NonFiniteLossError', 'LostProcessError']
+__all__ = ['UserError', 'ConfigError', 'ConfigKeyError', 'UsageError', 'DataError',
+           'UnknownTypeError', 'CheckpointError', 'UnsafeCheckpointError', 'NonFiniteLossError',
+           'LostProcessError']
 
 
 class UserError(Exception):

@@ -33,7 +33,8 @@ def _level(log_level: Union[int, str]) -> int:
     if isinstance(log_level, str):
         if log_level.upper() not in LOG_LEVELS:
             from .errors import ConfigError
-            raise ConfigError(f'log_level={log_level!r} is not a log level; expected one of {LOG_LEVELS}')
+            raise ConfigError(f'log_level={log_level!r} is not a log level; expected one of '
+                              f'{LOG_LEVELS}')
         return getattr(logging, log_level.upper())
     return int(log_level)
 
@@ -42,8 +43,8 @@ def get_root_logger(log_file: Optional[str] = None,
                     log_level: Optional[Union[int, str]] = None) -> logging.Logger:
     """Return the ``mmseg`` logger; the first call with ``log_file`` also writes to that file.
 
-    ``log_level`` (a name such as ``'DEBUG'`` or a ``logging`` number) sets the level; without it the
-    level stays as set before (INFO at first). Processes other than rank 0 only log errors, so a
+    ``log_level`` (a name such as ``'DEBUG'`` or a ``logging`` number) sets the level; without it
+    the level stays as set before (INFO at first). Processes other than rank 0 only log errors, so a
     multi-GPU run prints each line once.
     """
     logger = logging.getLogger('mmseg')
@@ -58,7 +59,8 @@ def get_root_logger(log_file: Optional[str] = None,
         logger._themask_level = logging.INFO
     if log_file is not None and rank == 0:
         path = os.path.abspath(log_file)
-        if not any(isinstance(h, logging.FileHandler) and h.baseFilename == path for h in logger.handlers):
+        if not any(isinstance(h, logging.FileHandler) and h.baseFilename == path
+                   for h in logger.handlers):
             file_handler = logging.FileHandler(path, 'w')
             file_handler.setFormatter(logging.Formatter(_FORMAT))
             logger.addHandler(file_handler)
@@ -69,7 +71,8 @@ def get_root_logger(log_file: Optional[str] = None,
 
 
 def close_log_file(log_file: str) -> None:
-    """Stop writing the package logger to ``log_file`` (added by :func:`get_root_logger`) and close it.
+    """Stop writing the package logger to ``log_file`` (added by :func:`get_root_logger`) and close
+    it.
 
     A second run in the same process (a sweep, a notebook) then does not also log into the first
     run's file.

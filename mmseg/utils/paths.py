@@ -5,11 +5,13 @@ The folders a check creates are remembered: when the command then fails,
 empty, so a failed run leaves no empty output folders behind.
 """
 import os
+import shutil
 from typing import List
 
 from .errors import UsageError
 
-__all__ = ['check_writable_output', 'remove_created_empty_dirs', 'forget_created_dirs']
+__all__ = ['check_writable_output', 'remove_created_empty_dirs', 'forget_created_dirs',
+           'prepare_output_folder']
 
 _CREATED: List[str] = []  # folders created by the checks of this process, parents first
 
@@ -54,7 +56,8 @@ def _probe_directory(directory: str, path: str, what: str) -> None:
 
 
 def _why_not_writable(directory: str, err: OSError) -> str:
-    """Name the directory at fault: the first one missing on the way, or the one that refuses files."""
+    """Name the directory at fault: the first one missing on the way, or the one that refuses
+    files."""
     reason = err.strerror or str(err)
     if os.path.isdir(directory):
         return f'files cannot be created in {directory!r} ({reason})'
@@ -89,3 +92,21 @@ def check_writable_output(path: str, what: str, *, directory: bool = False) -> N
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise UsageError(f'{what} {path!r} exists and is not writable; expected a writable file')
     _probe_directory(os.path.dirname(os.path.abspath(path)), path, what)
+
+
+def prepare_output_folder(out: str, overwrite: bool, what: str = '--out') -> None:
+    """Refuse a non-empty folder ``out`` unless ``overwrite``, then empty it (so nothing stale of an
+    earlier run stays behind); it must be writable. ``what`` names the flag in the messages."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f'{what} {out!r} is a file; expected a folder')
+    if os.path.isdir(out) and os.listdir(out):
+        if not overwrite:
+            raise UsageError(f'{what} {out!r} is not empty; expected an empty or new folder (add '
+                             f'--overwrite to empty it first)')
+        for name in os.listdir(out):
+            path = os.path.join(out, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+    check_writable_output(out, what, directory=True)

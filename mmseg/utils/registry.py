@@ -64,7 +64,8 @@ class Registry(_MMEngineRegistry):
     def get(self, key: str) -> type:
         """Return the class registered as ``key``; an unknown key lists what is registered."""
         if not isinstance(key, str):
-            raise TypeError(f'a {self.name} type must be a string, got {type(key).__name__}: {key!r}')
+            raise TypeError(f'a {self.name} type must be a string, got {type(key).__name__}: '
+                            f'{key!r}')
         if key in self._module_dict:
             return self._module_dict[key]
         names = sorted(self._module_dict)
@@ -92,7 +93,8 @@ def build_from_cfg(cfg: Dict[str, Any], registry: Registry,
         default_args: keyword arguments used where ``cfg`` does not give them.
     """
     if not isinstance(cfg, dict):
-        raise TypeError(f'a {registry.name} config must be a dict, got {type(cfg).__name__}: {cfg!r}')
+        raise TypeError(f'a {registry.name} config must be a dict, got {type(cfg).__name__}: '
+                        f'{cfg!r}')
     if 'type' not in cfg and (default_args is None or 'type' not in default_args):
         raise KeyError(f'a {registry.name} config needs a "type" key; got keys {sorted(cfg)}')
     args = dict(cfg)

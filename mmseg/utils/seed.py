@@ -22,9 +22,9 @@ def set_random_seed(seed: int, deterministic: bool = False, warn_only: bool = Tr
 
     Args:
         seed: the seed (the training script passes ``seed + rank``).
-        deterministic: also ask for deterministic algorithms: ``torch.use_deterministic_algorithms``,
-            cuDNN deterministic without benchmarking, and ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (unless
-            already set).
+        deterministic: also ask for deterministic algorithms:
+            ``torch.use_deterministic_algorithms``, cuDNN deterministic without benchmarking, and
+            ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (unless already set).
         warn_only: with ``deterministic``, an operation that has no deterministic implementation
             warns instead of raising (``grid_sample``'s CUDA backward, used by the deformable
             attention reference, is one).
@@ -78,7 +78,8 @@ def set_rng_state(state: Dict[str, Any]) -> None:
     version, internal, gauss_next = state['python']
     random.setstate((version, tuple(internal.tolist()), gauss_next))
     bit_generator, keys, pos, has_gauss, cached_gaussian = state['numpy']
-    np.random.set_state((bit_generator, keys.numpy().astype(np.uint32), pos, has_gauss, cached_gaussian))
+    np.random.set_state((bit_generator, keys.numpy().astype(np.uint32), pos, has_gauss,
+                         cached_gaussian))
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state['cuda'])

@@ -32,7 +32,8 @@ def frames(tmp_path_factory):
     paths = []
     for i in range(2):
         image = rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)
-        paths.append(str(folder / f'{i:05d}.png'))  # lossless, so files and arrays are the same frames
+        # lossless, so files and arrays are the same frames
+        paths.append(str(folder / f'{i:05d}.png'))
         cv2.imwrite(paths[-1], image)
     return paths
 

@@ -7,8 +7,13 @@ import pytest
 import torch
 
 from mmseg.apis import init_segmentor
-from mmseg.apis.onnx_export import (ClipMaps, FrameEncoder, TargetDecoder, export_clip_model,
-                                    online_pair_paths)
+from mmseg.apis.onnx_export import (
+    ClipMaps,
+    FrameEncoder,
+    TargetDecoder,
+    export_clip_model,
+    online_pair_paths,
+)
 from mmseg.models.utils import reference_mode
 from mmseg.utils.errors import UsageError
 

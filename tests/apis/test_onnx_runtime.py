@@ -20,8 +20,7 @@ onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from mmseg.apis.onnx_runtime import (CONFIG_KEY, FEATURE_NAMES, METADATA_KEY,  # noqa: E402
-                                     init_onnx_segmentor)
+from mmseg.apis.onnx_runtime import CONFIG_KEY, FEATURE_NAMES, METADATA_KEY, init_onnx_segmentor  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')

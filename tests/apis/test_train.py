@@ -31,19 +31,22 @@ def test_finetune_then_resume_continues_exactly(tmp_path):
 
     cfg, seed = stage2(tmp_path, 'straight')
     straight = ToySegmentor()
-    runner = train_segmentor(straight, ToyClips(), cfg, collate_fn=collate_clips, seed=seed, finetune=finetune)
+    runner = train_segmentor(straight, ToyClips(), cfg, collate_fn=collate_clips, seed=seed,
+                             finetune=finetune)
     assert torch.backends.cudnn.benchmark
     assert torch.equal(straight.backbone['conv'].weight, stage1.backbone['conv'].weight)  # frozen
-    assert not torch.equal(straight.decode_head['predictor'].weight, stage1.decode_head['predictor'].weight)
+    assert not torch.equal(straight.decode_head['predictor'].weight,
+                           stage1.decode_head['predictor'].weight)
     assert runner.iter == 4
 
     cfg, seed = stage2(tmp_path, 'split', evaluation=dict(interval=2))
     with pytest.raises(Interrupt):
-        train_segmentor(ToySegmentor(), ToyClips(), cfg, collate_fn=collate_clips, seed=seed, finetune=finetune,
-                        eval_fn=interrupt_at_first_evaluation)
+        train_segmentor(ToySegmentor(), ToyClips(), cfg, collate_fn=collate_clips, seed=seed,
+                        finetune=finetune, eval_fn=interrupt_at_first_evaluation)
     cfg, seed = stage2(tmp_path, 'split', resume_from=str(tmp_path / 'split' / 'iter_2.pth'))
     resumed = ToySegmentor()
-    train_segmentor(resumed, ToyClips(), cfg, collate_fn=collate_clips, seed=seed, finetune=finetune)
+    train_segmentor(resumed, ToyClips(), cfg, collate_fn=collate_clips, seed=seed,
+                    finetune=finetune)
     assert resumed.iterations_seen == [2, 3]
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
@@ -53,7 +56,8 @@ def test_load_from_sets_the_initial_weights(tmp_path):
     source = ToySegmentor()
     torch.save(source.state_dict(), tmp_path / 'w.pth')
     cfg, seed = stage2(tmp_path, 'load', load_from=str(tmp_path / 'w.pth'),
-                       runner=dict(type='IterBasedRunner', max_iters=1), lr_config=dict(policy='poly', min_lr=0.0),
+                       runner=dict(type='IterBasedRunner', max_iters=1),
+                       lr_config=dict(policy='poly', min_lr=0.0),
                        optimizer=dict(type='SGD', lr=0.0))
     model = ToySegmentor()
     train_segmentor(model, ToyClips(), cfg, collate_fn=collate_clips, seed=seed)

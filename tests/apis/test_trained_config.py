@@ -9,10 +9,9 @@ import torch
 
 from mmseg.apis import OnlineSegmenter, inference_segmentor, init_segmentor
 from mmseg.apis.trained_config import saved_config
-from mmseg.utils.cli import run_cli
 from mmseg.utils.config import load_config
 from mmseg.utils.errors import ConfigError, UsageError
-from tool_runs import process_state_kept, run_tool, tool_main
+from tool_runs import run_tool
 
 pytestmark = pytest.mark.slow  # trains stage 2 through tools/train.py
 
@@ -22,19 +21,11 @@ STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_syntheti
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory, synthetic_vspw):
-    """Stage 2 trained 2 iterations as the README says (two-frame clips, dilation [-3])."""
-    work = tmp_path_factory.mktemp('trained') / 'stage2'
-    argv = [STAGE2, '--work-dir', str(work), '--seed', '0', '--no-validate', '--options',
-            'model.decode_head.transformer_decoder_cfg.num_frames=2', 'data.train.dataset.dilation=[-3]',
-            f'data.train.dataset.data_root={synthetic_vspw}', 'data.workers_per_gpu=0',
-            'model.decode_head.loss_cfg.train_num_points=256', 'runner.max_iters=2',
-            'checkpoint_config.interval=2']
-    with process_state_kept():
-        run_cli(tool_main('train'), argv)
+def trained(trained_stage2, synthetic_vspw):
+    """Stage 2 trained as the README says (two-frame clips, dilation [-3]) and six frames of a
+    video."""
     video = sorted(glob.glob(str(synthetic_vspw / 'data' / '*' / 'origin')))[0]
-    frames = sorted(glob.glob(os.path.join(video, '*.jpg')))[:6]
-    return str(work / 'latest.pth'), frames
+    return str(trained_stage2), sorted(glob.glob(os.path.join(video, '*.jpg')))[:6]
 
 
 def test_the_repo_config_gets_the_checkpoints_clip_settings(trained, mmseg_caplog):
@@ -63,16 +54,18 @@ def test_the_checkpoint_alone_builds_its_training_config(trained, mmseg_caplog):
     reference = init_segmentor(STAGE2, checkpoint)
     for k, frame in enumerate(frames):
         np.testing.assert_array_equal(segmenter(frame),
-                                      inference_segmentor(reference, [frames[max(k - 3, 0)], frame])[-1])
+                                      inference_segmentor(reference,
+                                                          [frames[max(k - 3, 0)], frame])[-1])
 
 
 def test_a_model_key_that_differs_is_an_error(trained):
     checkpoint, _ = trained
-    with pytest.raises(ConfigError, match=r"model.decode_head.type is 'THEMask1fHead' in the config but "
-                                          r"'THEMaskHead'"):
+    with pytest.raises(ConfigError, match=r"model.decode_head.type is 'THEMask1fHead' in the "
+                                          r"config but 'THEMaskHead'"):
         init_segmentor(STAGE1, checkpoint)
     cfg = load_config(STAGE2, {'num_classes': 5})
-    with pytest.raises(ConfigError, match='model.decode_head.num_classes is 5 in the config but 124'):
+    with pytest.raises(ConfigError, match='model.decode_head.num_classes is 5 in the config but '
+                                          '124'):
         init_segmentor(cfg, checkpoint)
     model = init_segmentor(STAGE1, checkpoint, strict=False)  # a partial load is still possible
     assert type(model.decode_head).__name__ == 'THEMask1fHead'
@@ -97,7 +90,8 @@ def test_a_checkpoint_without_its_config(trained, tmp_path, mmseg_caplog):
 def test_tools_test_follows_its_config_and_says_so(trained, synthetic_vspw, tmp_path, capsys):
     checkpoint, _ = trained
     code, _, err = run_tool('test', [STAGE2, checkpoint, '--eval', 'mIoU', '--options',
-                                     f'data.test.data_root={synthetic_vspw}', 'data.workers_per_gpu=0'], capsys)
+                                     f'data.test.data_root={synthetic_vspw}',
+                                     'data.workers_per_gpu=0'], capsys)
     assert code == 0, err[-3000:]
     notice = next(line for line in err.splitlines() if 'dilation differs' in line)
     assert "using the config's [0] (tools/test.py follows the config it is given)" in notice
@@ -109,11 +103,13 @@ def test_video_demo_needs_only_the_checkpoint(trained, tmp_path, capsys):
     folder.mkdir()
     for frame in frames:
         os.symlink(frame, folder / os.path.basename(frame))
-    code, out, err = run_tool('video_demo', [checkpoint, str(folder), '--out', str(tmp_path / 'demo')], capsys)
+    code, out, err = run_tool('video_demo', [checkpoint, str(folder), '--out',
+                                             str(tmp_path / 'demo')], capsys)
     assert code == 0, err[-3000:]
     model = init_segmentor(checkpoint)
     segmenter = OnlineSegmenter(model)
     from PIL import Image
     for frame in frames:
-        written = np.asarray(Image.open(tmp_path / 'demo' / 'labels' / (os.path.basename(frame)[:-4] + '.png')))
+        written = np.asarray(Image.open(tmp_path / 'demo' / 'labels'
+                                        / (os.path.basename(frame)[:-4] + '.png')))
         np.testing.assert_array_equal(written, segmenter(frame))

@@ -1,4 +1,5 @@
-"""Every shipped config carries the original's hyperparameters (docs/method.md, "Training schedule and hyperparameters")."""
+"""Every shipped config carries the original's hyperparameters (docs/method.md, "Training schedule
+and hyperparameters")."""
 import glob
 import os
 
@@ -7,7 +8,8 @@ import pytest
 from mmseg.utils.config import load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VSPW_CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'local_configs', 'themask', '*_themask_mit_b[0-5].py')))
+VSPW_CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'local_configs', 'themask',
+                                             '*_themask_mit_b[0-5].py')))
 B0_CHANNELS = [32, 64, 160, 256]
 OTHER_CHANNELS = [64, 128, 320, 512]
 
@@ -62,7 +64,8 @@ def test_config_values(path):
     assert opt.paramwise_cfg.custom_keys['backbone'].lr_mult == 0.1
     assert opt.paramwise_cfg.custom_keys['norm'].decay_mult == 0.0
     assert cfg.optimizer_config.grad_clip.max_norm == 0.01
-    assert cfg.lr_config.policy == 'poly' and cfg.lr_config.power == 0.9 and cfg.lr_config.min_lr == 0
+    assert (cfg.lr_config.policy == 'poly' and cfg.lr_config.power == 0.9
+            and cfg.lr_config.min_lr == 0)
     assert cfg.runner.max_iters == 160000
     assert cfg.checkpoint_config.interval == 4000
     assert cfg.evaluation.interval == 170000

@@ -9,7 +9,8 @@ from mmseg.core.evaluation.result_writers import palette_image
 
 
 def save_index_png(path, label):
-    """Save a palette PNG whose pixel values are ``label`` (PIL renumbers a P image without palette)."""
+    """Save a palette PNG whose pixel values are ``label`` (PIL renumbers a P image without
+    palette)."""
     palette_image(label, [v for i in range(256) for v in (i, i, i)]).save(path)
 
 
@@ -20,8 +21,10 @@ class TinyVSPW:
         self.root = str(root)
         os.makedirs(self.root, exist_ok=True)
 
-    def add_video(self, video, num_frames=5, size=(24, 32), names=None, labels=None, masks=True, seed=0):
-        """Write ``num_frames`` random frames (and masks: ``labels[t]`` or random raw labels 1..3)."""
+    def add_video(self, video, num_frames=5, size=(24, 32), names=None, labels=None, masks=True,
+                  seed=0):
+        """Write ``num_frames`` random frames (and masks: ``labels[t]`` or random raw labels
+        1..3)."""
         rng = np.random.default_rng(seed)
         names = names or [f'{i:08d}' for i in range(num_frames)]
         origin = os.path.join(self.root, 'data', video, 'origin')
@@ -33,7 +36,8 @@ class TinyVSPW:
             img = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
             Image.fromarray(img).save(os.path.join(origin, name + '.jpg'), quality=95)
             if masks:
-                label = labels[t] if labels is not None else rng.integers(1, 4, size, dtype=np.uint8)
+                label = (labels[t] if labels is not None
+                         else rng.integers(1, 4, size, dtype=np.uint8))
                 save_index_png(os.path.join(mask_dir, name + '.png'), label)
         return names
 

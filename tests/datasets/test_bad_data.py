@@ -10,7 +10,8 @@ from mmseg.datasets import DataError, VSPWDataset2, VSPWDataset_multiFrameTest
 
 PIPELINE = [dict(type='LoadImageFromFile_clips'), dict(type='LoadAnnotations_clips'),
             dict(type='DefaultFormatBundle_clips'),
-            dict(type='Collect_clips', keys=['img', 'gt_semantic_seg'], meta_keys=['video', 'frame'])]
+            dict(type='Collect_clips', keys=['img', 'gt_semantic_seg'],
+                 meta_keys=['video', 'frame'])]
 
 
 @pytest.fixture
@@ -65,13 +66,15 @@ def test_mask_values_out_of_range(one_video):
     label = np.ones((8, 10), np.uint8)
     label[0, :2] = (125, 200)
     Image.fromarray(label).save(one_video.mask('vid', '00000000'))
-    with expect(r'holds values \[125, 200\]; expected only 0..124 and 255', one_video.mask('vid', '00000000')):
+    with expect(r'holds values \[125, 200\]; expected only 0..124 and 255',
+                one_video.mask('vid', '00000000')):
         load(one_video.root)
 
 
 def test_colour_mask(one_video):
     Image.fromarray(np.ones((8, 10, 3), np.uint8)).save(one_video.mask('vid', '00000000'))
-    with expect('is a colour image; expected a single-channel 8-bit index PNG', one_video.mask('vid', '00000000')):
+    with expect('is a colour image; expected a single-channel 8-bit index PNG',
+                one_video.mask('vid', '00000000')):
         load(one_video.root)
 
 
@@ -101,12 +104,13 @@ def test_frames_of_one_clip_differ_in_size(tiny_vspw):
     Image.fromarray(np.zeros((9, 10, 3), np.uint8)).save(tiny_vspw.frame('vid', '00000001'))
     tiny_vspw.write_split('train', ['vid'])
     ds = VSPWDataset2(tiny_vspw.root, 'train', PIPELINE, dilation=[-1])
-    for seed in range(4):  # the clip and its frame order are drawn at random: every draw is reported
+    # the clip and its frame order are drawn at random: every draw is reported
+    for seed in range(4):
         np.random.seed(seed)
         with pytest.raises(DataError) as error:
             ds[0]
         message = str(error.value)
-        sizes = re.search(r'has size (\d+x\d+) \(HxW\); expected the size of the other frames of its clip, '
-                          r'(\d+x\d+)', message)
+        sizes = re.search(r'has size (\d+x\d+) \(HxW\); expected the size of the other frames of '
+                          r'its clip, (\d+x\d+)', message)
         assert sizes and set(sizes.groups()) == {'8x10', '9x10'}, message
         assert os.path.dirname(tiny_vspw.frame('vid', '00000000')) in message

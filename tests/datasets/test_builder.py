@@ -2,8 +2,13 @@
 import pytest
 import torch
 
-from mmseg.datasets import (DistributedVideoSampler, VSPWDataset2, VSPWDataset_multiFrameTest,
-                            build_dataloader, collate_clips)
+from mmseg.datasets import (
+    DistributedVideoSampler,
+    VSPWDataset2,
+    VSPWDataset_multiFrameTest,
+    build_dataloader,
+    collate_clips,
+)
 
 NORM = dict(mean=[0, 0, 0], std=[1, 1, 1], to_rgb=True)
 TRAIN = [dict(type='LoadImageFromFile_clips'), dict(type='LoadAnnotations_clips'),
@@ -11,11 +16,13 @@ TRAIN = [dict(type='LoadImageFromFile_clips'), dict(type='LoadAnnotations_clips'
          dict(type='RandomCrop_clips', crop_size=(16, 16), cat_max_ratio=0.75),
          dict(type='RandomFlip_clips', prob=0.5), dict(type='PhotoMetricDistortion_clips'),
          dict(type='Normalize_clips', **NORM), dict(type='Pad_clips', size=(16, 16)),
-         dict(type='DefaultFormatBundle_clips'), dict(type='Collect_clips', keys=['img', 'gt_semantic_seg'])]
+         dict(type='DefaultFormatBundle_clips'),
+         dict(type='Collect_clips', keys=['img', 'gt_semantic_seg'])]
 TEST = [dict(type='LoadImageFromFile_clips'),
         dict(type='MultiScaleFlipAug_clips', img_scale=(32, 24), flip=True,
-             transforms=[dict(type='AlignedResize_clips', size_divisor=32), dict(type='RandomFlip_clips'),
-                         dict(type='Normalize_clips', **NORM), dict(type='ImageToTensor_clips'),
+             transforms=[dict(type='AlignedResize_clips', size_divisor=32),
+                         dict(type='RandomFlip_clips'), dict(type='Normalize_clips', **NORM),
+                         dict(type='ImageToTensor_clips'),
                          dict(type='Collect_clips', keys=['img'])])]
 
 

@@ -1,13 +1,14 @@
-"""Test clips: the original's rule for any clip length, every frame exactly once (docs/evaluation.md, "Test clips")."""
+"""Test clips: the original's rule for any clip length, every frame exactly once
+(docs/evaluation.md, "Test clips")."""
 import pytest
 
 from mmseg.datasets.clips import make_test_clips
 
 
 def original_clips(num_frames, test_size):
-    """The original's cutting for test_size 1, 2 and 4 (custom.py), written from docs/evaluation.md: blocks of
-    6 give (0,3) (1,4) (2,5), blocks of 12 give (0,3,6,9) (1,4,7,10) (2,5,8,11), then consecutive
-    chunks; for test_size 1 every frame alone."""
+    """The original's cutting for test_size 1, 2 and 4 (custom.py), written from
+    docs/evaluation.md: blocks of 6 give (0,3) (1,4) (2,5), blocks of 12 give (0,3,6,9) (1,4,7,10)
+    (2,5,8,11), then consecutive chunks; for test_size 1 every frame alone."""
     if test_size == 1:
         return [(i,) for i in range(num_frames)]
     block, offsets = {2: (6, [(0, 3), (1, 4), (2, 5)]),
@@ -55,7 +56,8 @@ def test_gap_is_configurable():
 
 
 @pytest.mark.parametrize('kwargs', [dict(test_size=0), dict(test_size=-1), dict(test_size=2.0),
-                                    dict(test_size='2'), dict(test_size=True), dict(test_size=2, test_gap=0)])
+                                    dict(test_size='2'), dict(test_size=True),
+                                    dict(test_size=2, test_gap=0)])
 def test_invalid_values_are_refused(kwargs):
     with pytest.raises(ValueError, match='must be a positive integer'):
         make_test_clips(10, **kwargs)

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg.datasets import (VSPW_CLASSES, VSPW_PALETTE, DataError, RepeatDataset, VSPWDataset2,
-                            VSPWDataset_multiFrameTest, build_dataset)
+from mmseg.datasets import (
+    VSPW_CLASSES,
+    VSPW_PALETTE,
+    DataError,
+    RepeatDataset,
+    VSPWDataset2,
+    VSPWDataset_multiFrameTest,
+    build_dataset,
+)
 from mmseg.datasets.vspw import read_split
 from mmseg.utils import logger as logger_module
 from mmseg.utils.errors import ConfigError
@@ -121,8 +128,8 @@ def test_test_dataset_clips_and_groups(tiny_vspw):
     tiny_vspw.add_video('b', num_frames=3, size=(8, 8), masks=False)
     tiny_vspw.write_split('val', ['a', 'b'])
     ds = VSPWDataset_multiFrameTest(tiny_vspw.root, 'val', TEST_PIPELINE, test_size=2)
-    assert [c for v, c in ds.clips if v == 'a'] == [(0, 3), (1, 4), (2, 5), (6, 9), (7, 10), (8, 11),
-                                                  (12, 13)]
+    assert [c for v, c in ds.clips if v == 'a'] == [(0, 3), (1, 4), (2, 5), (6, 9), (7, 10),
+                                                    (8, 11), (12, 13)]
     assert ds.items_by_video() == [('a', list(range(7))), ('b', [7, 8])]
     sample = ds[1]
     assert sample['img'].shape == (2, 3, 8, 8)

@@ -1,9 +1,10 @@
 """Our stage-1 and stage-2 models reproduce the original implementation's outputs (golden file).
 
 Reference mode follows the original's computational path (intermediate predictions included);
-fast mode uses fused kernels and skips what inference does not need. Tolerances from the golden README: float32 model tensors atol = rtol = 1e-4; attention masks and
-labels (where the reference top-1/top-2 gap exceeds 1e-5) exactly. Both attention modes (fused
-kernels and the original's explicit path) must reproduce them.
+fast mode uses fused kernels and skips what inference does not need. Tolerances from the golden
+README: float32 model tensors atol = rtol = 1e-4; attention masks and labels (where the reference
+top-1/top-2 gap exceeds 1e-5) exactly. Both attention modes (fused kernels and the original's
+explicit path) must reproduce them.
 """
 import pytest
 import torch
@@ -67,7 +68,8 @@ def test_forward_matches_golden(golden, golden_models, stage, fused):
     else:
         check_prediction(outputs, ref['pred'], with_aux=not fused)
     for a, e in zip(masks, ref['attn_masks']):
-        if fused:  # fast mode gives the heads one shared mask (N, L, S); the original repeated it per head
+        # fast mode gives the heads one shared mask (N, L, S); the original repeated it per head
+        if fused:
             assert a.shape[0] * model.decode_head.predictor.num_heads == e.shape[0]
             a = a.repeat_interleave(model.decode_head.predictor.num_heads, dim=0)
         assert torch.equal(a, e)

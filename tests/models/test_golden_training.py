@@ -59,20 +59,24 @@ def losses_and_total(model, golden, stage, gt, draws, iteration):
 def check_losses(losses, expected):
     assert list(losses) == [f'decode.{k}' for k in expected['loss_keys_in_order']]
     for key in expected['loss_keys_in_order']:
-        assert losses[f'decode.{key}'].item() == pytest.approx(expected['loss_dict'][key], rel=1e-4, abs=1e-6), key
+        assert losses[f'decode.{key}'].item() == pytest.approx(expected['loss_dict'][key],
+                                                               rel=1e-4, abs=1e-6), key
 
 
 def test_stage2_forward_loss_and_gradients(golden, train_golden):
     ref = train_golden['stage2']
     model = train_model(golden, 'stage2', num_frames=2)
-    losses, total = losses_and_total(model, golden, 'stage2', ref['gt_semantic_seg'], ref['draws'], iteration=0)
+    losses, total = losses_and_total(model, golden, 'stage2', ref['gt_semantic_seg'], ref['draws'],
+                                     iteration=0)
     check_losses(losses, ref)
     assert total.item() == pytest.approx(ref['total_loss'], rel=1e-4)
     total.backward()
     params = dict(model.named_parameters())
     for name in ref['grad_params']:
-        assert params[name].grad.norm().item() == pytest.approx(ref['grad_norms'][name], rel=1e-4), name
-    overall = sum(p.grad.double().pow(2).sum() for p in params.values() if p.grad is not None).sqrt()
+        assert params[name].grad.norm().item() == pytest.approx(ref['grad_norms'][name],
+                                                                rel=1e-4), name
+    overall = sum(p.grad.double().pow(2).sum() for p in params.values()
+                  if p.grad is not None).sqrt()
     assert overall.item() == pytest.approx(ref['grad_norm_all_params'], rel=1e-4)
     # The original's parameters without gradient (conv_seg, reference_points) are not built.
     assert [n for n, p in params.items() if p.grad is None] == []
@@ -82,7 +86,8 @@ def test_stage2_forward_loss_and_gradients(golden, train_golden):
 def test_stage1_forward_and_loss_before_and_after_warmup(golden, train_golden, variant, iteration):
     ref = train_golden['stage1']
     model = train_model(golden, 'stage1', num_frames=1)
-    losses, total = losses_and_total(model, golden, 'stage1', ref['gt_semantic_seg'], ref['draws'], iteration)
+    losses, total = losses_and_total(model, golden, 'stage1', ref['gt_semantic_seg'], ref['draws'],
+                                     iteration)
     check_losses(losses, ref[variant])
     assert total.item() == pytest.approx(ref[variant]['total_loss'], rel=1e-4)
 

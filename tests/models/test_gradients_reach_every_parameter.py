@@ -43,7 +43,8 @@ def clips(num_frames, clips=2, size=(64, 64)):
 
 
 def without_gradient(model, iteration):
-    """Run one forward/backward; return (names of trainable parameters, those left without a grad)."""
+    """Run one forward/backward; return (names of trainable parameters, those left without a
+    grad)."""
     model.zero_grad(set_to_none=True)
     num_frames = model.decode_head.predictor.num_frames
     img, labels = clips(num_frames)
@@ -51,7 +52,8 @@ def without_gradient(model, iteration):
     sum(losses.values()).backward()
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
-    frozen_with_grad = [n for n, p in model.named_parameters() if not p.requires_grad and p.grad is not None]
+    frozen_with_grad = [n for n, p in model.named_parameters() if not p.requires_grad
+                        and p.grad is not None]
     assert frozen_with_grad == []
     return trainable, missing
 
@@ -74,7 +76,8 @@ def test_stage2_every_trainable_parameter_gets_a_gradient():
     assert len(trainable) == len(list(model.parameters()))
     assert missing == []
 
-    # --finetune-from: only the predictor trains (what mmseg.core.runner.finetune_from leaves trainable)
+    # --finetune-from: only the predictor trains (what mmseg.core.runner.finetune_from
+    # leaves trainable)
     for name, param in model.named_parameters():
         param.requires_grad_('predictor' in name)
     trainable, missing = without_gradient(model, iteration=0)

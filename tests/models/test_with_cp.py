@@ -5,7 +5,6 @@ active: the checkpointed blocks and layers are recomputed in the backward pass w
 of their first run, so the dropout masks, and the criterion's point draws after them, are the
 plain run's.
 """
-import pytest
 import torch
 
 from mmseg.models import build_segmentor

@@ -1,4 +1,5 @@
-"""tools/benchmark.py end to end on the synthetic b0 config: every mode, the JSON keys users read."""
+"""tools/benchmark.py end to end on the synthetic b0 config: every mode, the JSON keys users
+read."""
 import json
 import os
 import runpy
@@ -15,8 +16,8 @@ def test_benchmark_writes_every_mode_with_the_documented_keys(tmp_path, capsys):
     out = tmp_path / 'b.json'
     threads = torch.get_num_threads()
     try:
-        main([CONFIG, '--size', '32x32', '--iters', '1', '--warmup', '0', '--threads', '1', '--train',
-              '--with-cp', '--bf16', '--compare-reference', '--out', str(out)])
+        main([CONFIG, '--size', '32x32', '--iters', '1', '--warmup', '0', '--threads', '1',
+              '--train', '--with-cp', '--bf16', '--compare-reference', '--out', str(out)])
     finally:
         torch.set_num_threads(threads)
     data = json.loads(out.read_text())

@@ -10,14 +10,15 @@ CONFIG = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_syntheti
 
 
 def test_benchmark_online_writes_every_mode(tmp_path):
-    spec = importlib.util.spec_from_file_location('benchmark_online', os.path.join(ROOT, 'tools', 'benchmark_online.py'))
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_online', os.path.join(ROOT, 'tools', 'benchmark_online.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path / 'b.json'
     threads = torch.get_num_threads()
     try:
-        assert module.main([CONFIG, '--size', '48x64', '--frames', '1', '--warmup', '1', '--dilations=-3',
-                            '--threads', '1', '--out', str(out)]) == 0
+        assert module.main([CONFIG, '--size', '48x64', '--frames', '1', '--warmup', '1',
+                            '--dilations=-3', '--threads', '1', '--out', str(out)]) == 0
     finally:
         torch.set_num_threads(threads)
     result = json.loads(out.read_text())['results']

@@ -1,4 +1,5 @@
-"""The command-line tools keep the original's flags and refuse bad overrides (run in this process)."""
+"""The command-line tools keep the original's flags and refuse bad overrides (run in this
+process)."""
 import pytest
 
 from tool_runs import ROOT, run_tool
@@ -22,8 +23,9 @@ def test_help_lists_every_flag(tool, flags, capsys):
 def test_print_config_with_seed_readme_overrides(capsys):
     code, out, err = run_tool('print_config', [
         f'{ROOT}/local_configs/themask/video_themask_mit_b5.py', '--options',
-        'model.decode_head.transformer_decoder_cfg.num_frames=2', 'data.train.dataset.dilation=[-3]',
-        'runner.max_iters=12000', 'checkpoint_config.interval=500'], capsys)
+        'model.decode_head.transformer_decoder_cfg.num_frames=2',
+        'data.train.dataset.dilation=[-3]', 'runner.max_iters=12000',
+        'checkpoint_config.interval=500'], capsys)
     assert code == 0, err
     text = out.replace(' ', '').replace('\n', '')
     assert 'num_frames=2,' in text
@@ -32,7 +34,7 @@ def test_print_config_with_seed_readme_overrides(capsys):
 
 
 def test_print_config_refuses_a_misspelled_key(capsys):
-    code, _, err = run_tool('print_config', [f'{ROOT}/local_configs/themask/1f_themask_mit_b1.py', '--options',
-                                             'runner.max_iter=5'], capsys)
+    code, _, err = run_tool('print_config', [f'{ROOT}/local_configs/themask/1f_themask_mit_b1.py',
+                                             '--options', 'runner.max_iter=5'], capsys)
     assert code == 1
     assert 'runner.max_iters' in err

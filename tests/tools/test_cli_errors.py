@@ -21,11 +21,11 @@ from tool_runs import run_tool, tool_main
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = os.path.join(ROOT, 'local_configs/themask/1f_themask_mit_b0_synthetic.py')
 STAGE2 = os.path.join(ROOT, 'local_configs/themask/video_themask_mit_b0_synthetic.py')
-TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda', 'benchmark_online',
-         'browse_dataset',
-         'check_dataset', 'confusion_matrix', 'convert_checkpoint', 'deploy_test', 'export', 'get_flops',
-         'make_synthetic_vspw', 'make_toy_dataset', 'print_config', 'publish_model', 'test', 'train',
-         'video_demo']
+TOOLS = ['analyze_logs', 'benchmark', 'benchmark_data', 'benchmark_eval_memory', 'benchmark_msda',
+         'benchmark_online', 'browse_dataset', 'check_dataset', 'confusion_matrix',
+         'convert_checkpoint', 'convert_datasets/cityscapes', 'deploy_test', 'export', 'get_flops',
+         'make_synthetic_cityscapes', 'make_synthetic_vspw', 'make_toy_dataset', 'print_config',
+         'publish_model', 'test', 'train', 'video_demo']
 HAS_ONNXRUNTIME = importlib.util.find_spec('onnxruntime') is not None
 
 
@@ -167,6 +167,26 @@ ROWS = [
     ('check_dataset', ['{tmp}/absent'], "dataset root '"),
     ('check_dataset', ['{data}', '--workers', 'some'], 'argument --workers: expected an integer >= 0'),
     ('check_dataset', ['{data}', '--json', UNWRITABLE], '--json '),
+    ('check_dataset', ['{data}', '--layout', 'cityscapes'],
+     'has no leftImg8bit_sequence/ or gtFine/ folder'),
+    ('check_dataset', ['{data}', '--layout', 'kitti'],
+     "argument --layout: invalid choice: 'kitti'"),
+    # tools/convert_datasets/cityscapes.py
+    ('convert_datasets/cityscapes', ['{tmp}/absent'], "Cityscapes root '"),
+    ('convert_datasets/cityscapes', ['{data}'], 'no *_gtFine_labelIds.png under'),
+    ('convert_datasets/cityscapes', ['{data}', '--workers', '-1'],
+     'argument --workers: expected an integer >= 0'),
+    # tools/make_synthetic_cityscapes.py
+    ('make_synthetic_cityscapes', ['--out', '{tmp}/c1', '--cities', '5', '4'],
+     'expected 8 cities in all at most'),
+    ('make_synthetic_cityscapes', ['--out', '{tmp}/c2', '--cities', '1'],
+     'argument --cities: expected 2 argument'),
+    ('make_synthetic_cityscapes', ['--out', '{tmp}/c3', '--size', '16x64'],
+     '--size 16x64: expected height and width'),
+    ('make_synthetic_cityscapes', ['--out', '{tmp}/c4', '--snippets', '0'],
+     'argument --snippets: expected an integer'),
+    ('make_synthetic_cityscapes', ['--out', '{full}'],
+     'is not empty; expected an empty or new folder (add --overwrite'),
     # tools/benchmark.py
     ('benchmark', ['{s1}', '--size', '64'], 'argument --size: expected HxW'),
     ('benchmark', ['{s1}', '--device', 'cuda'] if not torch.cuda.is_available() else ['{s1}', '--size', 'x'],
@@ -213,21 +233,25 @@ ROWS = [
     *([('deploy_test', ['{s2}', '{text_onnx}'], 'is not an ONNX model ONNX Runtime can load')]
       if HAS_ONNXRUNTIME else []),
     # tools/publish_model.py
-    ('publish_model', ['{tmp}/absent.pth', '{tmp}/pub'], "publish_model checkpoint: checkpoint file '"),
+    ('publish_model', ['{tmp}/absent.pth', '{tmp}/pub'],
+     "publish_model checkpoint: checkpoint file '"),
     ('publish_model', ['{ckpt1}', '{tmp}/pub'], 'carries no training config'),
-    ('publish_model', ['{ckpt1}', '{tmp}/pub', '--config', '{s2}'], 'stage-1 (1f_*) checkpoint used with'),
+    ('publish_model', ['{ckpt1}', '{tmp}/pub', '--config', '{s2}'],
+     'stage-1 (1f_*) checkpoint used with'),
     ('publish_model', ['{mp4}', '{tmp}/pub'], 'is not a PyTorch checkpoint'),
     ('publish_model', ['{ckpt1}', '{full}'], 'is not empty; expected a new or empty folder'),
     ('publish_model', ['{ckpt1}', '{afile}/sub'], 'OUT_DIR '),
     # tools/export.py
-    ('export', ['{s1}', 'none', '--out', '{tmp}/m.onnx', '--online'], '--online exports the ONNX pair'),
+    ('export', ['{s1}', 'none', '--out', '{tmp}/m.onnx', '--online'],
+     '--online exports the ONNX pair'),
     ('export', ['{s1}', 'none', '--format', 'onnx', '--output', 'labels', '--out', '{tmp}/m.onnx'],
      '--output is for --format pt2'),
     ('export', ['{s1}', 'none', '--format', 'onnx', '--size', '32x32', '--out', '{tmp}/m.onnx'],
      'traces sizes of at least 64x64'),
     ('export', ['none', '--out', '{tmp}/m.pt2'], "random weights ('none') need a config"),
     ('export', ['{s1}', 'none', 'more', '--out', '{tmp}/m.pt2'], 'expected [CONFIG] CHECKPOINT'),
-    ('export', ['{s1}', 'none', '--format', 'tflite', '--out', '{tmp}/m'], 'argument --format: invalid choice'),
+    ('export', ['{s1}', 'none', '--format', 'tflite', '--out', '{tmp}/m'],
+     'argument --format: invalid choice'),
     ('export', ['{s1}', 'none', '--out', UNWRITABLE], '--out '),
     ('export', ['{s1}', 'none', '--out', '{tmp}/m.pt2', '--size', '64'], '--size'),
     ('export', ['{s1}', 'none', '--out', '{tmp}/m.pt2', '--clip-len', '0'], '--clip-len must be positive'),
@@ -249,15 +273,21 @@ ROWS = [
     ('benchmark_online', ['--out', UNWRITABLE], '--out '),
     ('benchmark_online', ['{tmp}/absent.py'], 'absent.py'),
     # tools/video_demo.py
-    ('video_demo', ['{data}/data', '--backend', 'onnxruntime'], '--backend onnxruntime needs --model'),
-    ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--model', 'm.onnx'], '--model is for --backend onnxruntime'),
-    ('video_demo', ['{data}/data', '--backend', 'onnxruntime', '--model', 'm.onnx', '--mode', 'online'],
+    ('video_demo', ['{data}/data', '--backend', 'onnxruntime'],
+     '--backend onnxruntime needs --model'),
+    ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--model', 'm.onnx'],
+     '--model is for --backend onnxruntime'),
+    ('video_demo', ['{data}/data', '--backend', 'onnxruntime', '--model', 'm.onnx', '--mode',
+                    'online'],
      '--mode online needs the online pair'),
-    ('video_demo', ['{data}/data', '--backend', 'onnxruntime', '--model', 'a.onnx', 'b.onnx', '--mode', 'clips'],
+    ('video_demo', ['{data}/data', '--backend', 'onnxruntime', '--model', 'a.onnx', 'b.onnx',
+                    '--mode', 'clips'],
      '--mode clips needs the clip model'),
-    ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--backend', 'onnxruntime', '--model', 'm.onnx'],
+    ('video_demo', ['{s2}', '{ckpt1}', '{data}/data', '--backend', 'onnxruntime', '--model',
+                    'm.onnx'],
      'expected [CONFIG] INPUT (the model is --model)'),
-    ('video_demo', ['{data}/data', '--backend', 'onnxruntime', '--model', 'm.onnx', '--device', 'cuda'],
+    ('video_demo', ['{data}/data', '--backend', 'onnxruntime', '--model', 'm.onnx', '--device',
+                    'cuda'],
      '--backend onnxruntime runs on the CPU'),
     ('video_demo', ['{s2}', '{ckpt1}', '{tmp}/absent_folder', '--out', '{tmp}/demo'],
      'is neither a video file, a folder of frames nor a camera index'),
@@ -308,7 +338,10 @@ def test_video_demo_rows_with_prepared_inputs(tool, argv, fragment, paths, capsy
 
 
 def test_every_tool_has_rows():
-    scripts = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, 'tools')) if name.endswith('.py'))
+    tools = os.path.join(ROOT, 'tools')  # scripts in tools/ and its folders, not in packages
+    scripts = sorted(os.path.relpath(os.path.join(folder, name), tools)[:-3]
+                     for folder, _, names in os.walk(tools) if '__init__.py' not in names
+                     for name in names if name.endswith('.py'))
     assert scripts == sorted(TOOLS), 'a new tool needs rows in ROWS'
     assert {row[0] for row in ROWS} == set(TOOLS)
 

@@ -1,4 +1,4 @@
-"""The evaluator saves the confusion matrix; tools/confusion_matrix.py plots it from --out JSON."""
+"""tools/confusion_matrix.py plots the confusion matrix the evaluator saves in --out JSON."""
 import json
 import os
 import runpy
@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg.core.evaluation import VideoSegEvaluator
 from mmseg.utils.errors import UsageError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -15,21 +14,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def main():
     return runpy.run_path(os.path.join(ROOT, 'tools', 'confusion_matrix.py'))['main']
-
-
-def test_evaluator_results_hold_the_confusion_matrix():
-    gt = np.array([[0, 0, 1, 1], [2, 2, 255, 1]], np.uint8)
-    pred = np.array([[0, 1, 1, 1], [2, 0, 0, 1]], np.int64)
-    evaluator = VideoSegEvaluator(class_names=['a', 'b', 'c'], video_frames={'v': ['f']},
-                                  load_gt=lambda video, frame, shape: gt, metrics=['mIoU'])
-    evaluator.process(pred, dict(video='v', frame='f'))
-    results = evaluator.evaluate()
-    assert results['confusion_matrix'] == [[1, 1, 0], [0, 3, 0], [1, 0, 1]]  # rows: ground truth
-    json.dumps(results)
-    only_vc = VideoSegEvaluator(class_names=['a', 'b', 'c'], video_frames={'v': ['f']},
-                                load_gt=lambda video, frame, shape: gt, metrics=['mVC'])
-    only_vc.process(pred, dict(video='v', frame='f'))
-    assert 'confusion_matrix' not in only_vc.evaluate()
 
 
 def test_plot_from_results_json(tmp_path, capsys):

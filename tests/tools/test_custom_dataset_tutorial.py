@@ -10,7 +10,8 @@ from mmseg.utils.errors import ConfigError
 from tool_runs import ROOT, tool_main
 
 CONFIG = 'local_configs/custom/themask_b0_3class_example.py'
-TINY = ['data.workers_per_gpu=0', 'model.decode_head.loss_cfg.train_num_points=256', 'log_config.interval=10']
+TINY = ['data.workers_per_gpu=0', 'model.decode_head.loss_cfg.train_num_points=256',
+        'log_config.interval=10']
 
 
 @pytest.fixture(scope='module')
@@ -31,12 +32,13 @@ def test_tutorial_commands(toy, capsys, monkeypatch):
     assert tool_main('browse_dataset')([CONFIG, '--out', str(toy / 'browse'), '--num', '2',
                                         '--options', f'data_root={data}']) == 0
     assert sorted(os.listdir(toy / 'browse')) == ['train_0000.png', 'train_0001.png']
-    tool_main('train')([CONFIG, '--work-dir', work, '--no-validate', '--seed', '0', '--options', *options,
-                        'runner.max_iters=20', 'checkpoint_config.interval=20'])
+    tool_main('train')([CONFIG, '--work-dir', work, '--no-validate', '--seed', '0', '--options',
+                        *options, 'runner.max_iters=20', 'checkpoint_config.interval=20'])
     checkpoint = os.path.join(work, 'iter_20.pth')
     assert os.path.isfile(checkpoint)
     out = str(toy / 'results.json')
-    tool_main('test')([CONFIG, checkpoint, '--eval', 'mIoU', 'mVC', '--out', out, '--options', *options])
+    tool_main('test')([CONFIG, checkpoint, '--eval', 'mIoU', 'mVC', '--out', out, '--options',
+                       *options])
     results = json.load(open(out))
     assert results['classes'] == ['background', 'ball', 'box']
     assert len(results['IoU']) == 3 and 0 <= results['mIoU'] <= 1

@@ -11,8 +11,10 @@ from toolkit.launch_filter import filter_lines
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAGE1 = 'local_configs/themask/1f_themask_mit_b0_synthetic.py'
 TORCHRUN_FAILURE = '''\
-W1129 18:19:57.115000 20452 torch/distributed/elastic/multiprocessing/api.py:1028] Sending process 20478 closing signal SIGTERM
-E1129 18:19:57.229000 20452 torch/distributed/elastic/multiprocessing/api.py:1002] failed (exitcode: 1) local_rank: 0
+W1129 18:19:57.115000 20452 torch/distributed/elastic/multiprocessing/api.py:1028] \
+Sending process 20478 closing signal SIGTERM
+E1129 18:19:57.229000 20452 torch/distributed/elastic/multiprocessing/api.py:1002] \
+failed (exitcode: 1) local_rank: 0
 Traceback (most recent call last):
   File "<frozen runpy>", line 198, in _run_module_as_main
 torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
@@ -40,9 +42,11 @@ def test_filter_keeps_everything_without_an_error_line():
 
 
 def run_script(*args, port):
-    env = dict(os.environ, PYTHONPATH=ROOT, PYTHON=sys.executable, PORT=str(port), OMP_NUM_THREADS='1')
+    env = dict(os.environ, PYTHONPATH=ROOT, PYTHON=sys.executable, PORT=str(port),
+               OMP_NUM_THREADS='1')
     env.pop('THEMASK_DEBUG', None)
-    return subprocess.run(['bash', *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(['bash', *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
 
 
 def assert_one_line(res, fragment):
@@ -59,16 +63,17 @@ def test_dist_test_sh_user_error_appears_once(tmp_path):
 
 
 def test_dist_train_sh_user_error_appears_once(tmp_path):
-    res = run_script('tools/dist_train.sh', STAGE1, '2', '--work-dir', str(tmp_path / 'wd'), '--options',
-                     'runner.max_iters=2.5', port=29742)
+    res = run_script('tools/dist_train.sh', STAGE1, '2', '--work-dir', str(tmp_path / 'wd'),
+                     '--options', 'runner.max_iters=2.5', port=29742)
     assert_one_line(res, 'runner.max_iters=2.5 has the wrong type')
 
 
 @pytest.mark.parametrize('script,args', [
     ('tools/dist_train.sh', [STAGE1, '0']), ('tools/dist_train.sh', [STAGE1, 'two']),
-    ('tools/dist_test.sh', [STAGE1, 'ckpt.pth', 'abc']), ('tools/dist_test.sh', [STAGE1, 'ckpt.pth', '-1'])])
+    ('tools/dist_test.sh', [STAGE1, 'ckpt.pth', 'abc']),
+    ('tools/dist_test.sh', [STAGE1, 'ckpt.pth', '-1'])])
 def test_dist_scripts_check_the_process_count_before_torchrun(script, args):
     res = run_script(script, *args, port=29743)
     assert res.returncode == 1 and res.stdout == ''
-    assert res.stderr == (f"error: GPUS (processes per node) must be a positive integer such as 2, got "
-                          f"'{args[-1]}'\n")
+    assert res.stderr == (f"error: GPUS (processes per node) must be a positive integer such as 2, "
+                          f"got '{args[-1]}'\n")

@@ -88,7 +88,8 @@ def corrupt(root, video, case):
         return masks
     if case == 'colour_mask':
         for path in masks:
-            save_png(path, np.ones(np.asarray(Image.open(path)).shape + (3,), np.uint8))  # frame-sized RGB
+            # frame-sized RGB
+            save_png(path, np.ones(np.asarray(Image.open(path)).shape + (3,), np.uint8))
         return masks
     if case == 'empty_video':
         for path in frames + masks:
@@ -102,8 +103,8 @@ def corrupt(root, video, case):
     raise ValueError(case)
 
 
-CASES = ['missing_frame', 'zero_byte_frame', 'corrupt_jpeg', 'missing_mask', 'mask_size', 'mask_values',
-         'colour_mask', 'empty_video', 'missing_video']
+CASES = ['missing_frame', 'zero_byte_frame', 'corrupt_jpeg', 'missing_mask', 'mask_size',
+         'mask_values', 'colour_mask', 'empty_video', 'missing_video']
 
 
 def assert_names_one_of(message, paths):
@@ -111,13 +112,16 @@ def assert_names_one_of(message, paths):
 
 
 @pytest.mark.parametrize('case', CASES)
-def test_bad_data_is_reported_by_check_train_and_test(clean_dataset, random_checkpoint, tmp_path, case):
+def test_bad_data_is_reported_by_check_train_and_test(clean_dataset, random_checkpoint, tmp_path,
+                                                      case):
     data = tmp_path / 'data'
     shutil.copytree(clean_dataset, data)
-    options = [f'data.train.dataset.data_root={data}', f'data.val.data_root={data}', f'data.test.data_root={data}',
-               'data.workers_per_gpu=0', 'data.train.times=1', 'model.decode_head.loss_cfg.train_num_points=64']
+    options = [f'data.train.dataset.data_root={data}', f'data.val.data_root={data}',
+               f'data.test.data_root={data}', 'data.workers_per_gpu=0', 'data.train.times=1',
+               'model.decode_head.loss_cfg.train_num_points=64']
     bad_train = corrupt(data, first_video(data, 'train'), case)
-    bad_val = corrupt(data, first_video(data, 'val'), case) if case != 'missing_video' else bad_train
+    bad_val = (corrupt(data, first_video(data, 'val'), case) if case != 'missing_video'
+               else bad_train)
 
     problems, _ = scan_dataset(str(data), progress=False)
     reported = ' '.join(p['problem'] for p in problems)
@@ -125,8 +129,9 @@ def test_bad_data_is_reported_by_check_train_and_test(clean_dataset, random_chec
         assert_names_one_of(reported, paths)
 
     with pytest.raises(DataError) as err:
-        tool_main('train')([CONFIG, '--work-dir', str(tmp_path / 'work'), '--no-validate', '--options', *options,
-                            'runner.max_iters=2', 'checkpoint_config.interval=2'])
+        tool_main('train')([CONFIG, '--work-dir', str(tmp_path / 'work'), '--no-validate',
+                            '--options', *options, 'runner.max_iters=2',
+                            'checkpoint_config.interval=2'])
     assert_names_one_of(str(err.value), bad_train)
     assert not os.path.exists(tmp_path / 'work' / 'latest.pth')
 
@@ -140,8 +145,8 @@ def test_bad_data_is_reported_by_check_train_and_test(clean_dataset, random_chec
 def test_check_dataset_tool_exits_non_zero_and_lists_everything(clean_dataset, tmp_path, capsys):
     data = tmp_path / 'data'
     shutil.copytree(clean_dataset, data)
-    bad = corrupt(data, first_video(data, 'train'), 'corrupt_jpeg') + corrupt(data, first_video(data, 'val'),
-                                                                             'mask_values')
+    bad = (corrupt(data, first_video(data, 'train'), 'corrupt_jpeg')
+           + corrupt(data, first_video(data, 'val'), 'mask_values'))
     code, out, _ = run_tool('check_dataset', [str(data), '--workers', '0'], capsys)
     assert code == 1
     for path in bad:

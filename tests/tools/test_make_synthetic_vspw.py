@@ -28,8 +28,9 @@ def digest(root):
 
 def test_cli_output_is_deterministic_and_valid(tmp_path):
     args = ['--videos', '8', '--size', '48x64', '--frames', '8-20', '--seed', '3']
-    res = subprocess.run([sys.executable, 'tools/make_synthetic_vspw.py', '--out', str(tmp_path / 'a'),
-                          *args], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+    res = subprocess.run([sys.executable, 'tools/make_synthetic_vspw.py', '--out',
+                          str(tmp_path / 'a'), *args], cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stderr
     main = runpy.run_path(os.path.join(ROOT, 'tools', 'make_synthetic_vspw.py'))['main']
@@ -52,7 +53,8 @@ def test_cli_output_is_deterministic_and_valid(tmp_path):
             values |= set(np.unique(np.array(mask)).tolist())
     assert values == set(SYNTHETIC_CLASSES) | {0, 255}
     frame = Image.open(os.path.join(root, 'data', splits['train'][0], 'origin',
-                                    sorted(os.listdir(os.path.join(root, 'data', splits['train'][0], 'origin')))[0]))
+                                    sorted(os.listdir(os.path.join(root, 'data', splits['train'][0],
+                                                                   'origin')))[0]))
     assert frame.format == 'JPEG' and frame.size == (64, 48)
 
 
@@ -66,7 +68,8 @@ def test_benchmark_tool_runs_on_a_small_set(tmp_path, capsys):
     make_synthetic_vspw(str(tmp_path / 'data'), videos=4, size=(48, 64), frames=(17, 18))
     main = runpy.run_path(os.path.join(ROOT, 'tools', 'benchmark_data.py'))['main']
     out = tmp_path / 'bench.json'
-    assert main(['--data', str(tmp_path / 'data'), '--workers', '0', '--batches', '1', '--json', str(out)]) == 0
+    assert main(['--data', str(tmp_path / 'data'), '--workers', '0', '--batches', '1', '--json',
+                 str(out)]) == 0
     rows = json.loads(out.read_text())['results']
     assert [r['unit'] for r in rows] == ['clips/s', 'frames/s'] and all(r['rate'] > 0 for r in rows)
     assert 'evaluation mIoU+mVC (17 frames 48x64)' in capsys.readouterr().out

@@ -5,9 +5,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import numpy as np
+import pytest
 from PIL import Image
 
 from mmseg.datasets import VSPW_PALETTE
@@ -15,16 +14,16 @@ from mmseg.datasets import VSPW_PALETTE
 pytestmark = pytest.mark.slow  # tools/quickstart.sh end to end
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SMOKE = ('runner.max_iters=2 checkpoint_config.interval=2 data.workers_per_gpu=0 log_config.interval=1 '
-         'model.decode_head.loss_cfg.train_num_points=256')
+SMOKE = ('runner.max_iters=2 checkpoint_config.interval=2 data.workers_per_gpu=0 '
+         'log_config.interval=1 model.decode_head.loss_cfg.train_num_points=256')
 
 
 def test_quickstart_runs_every_step_and_writes_what_it_promises(tmp_path, synthetic_vspw):
     data, work = synthetic_vspw, tmp_path / 'quickstart'
-    env = dict(os.environ, PYTHONPATH=ROOT, PYTHON=sys.executable, OMP_NUM_THREADS='1', WORK_DIR=str(work),
-               DATA=str(data), OPTIONS=SMOKE, QUICK='1')
-    res = subprocess.run(['bash', 'tools/quickstart.sh'], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=600)
+    env = dict(os.environ, PYTHONPATH=ROOT, PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               WORK_DIR=str(work), DATA=str(data), OPTIONS=SMOKE, QUICK='1')
+    res = subprocess.run(['bash', 'tools/quickstart.sh'], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     # each step shows the VSPW command first, unchanged from the seed README
     for command in ('./tools/dist_train.sh local_configs/themask/1f_themask_mit_b5.py <GPU_NUM>',
@@ -41,7 +40,8 @@ def test_quickstart_runs_every_step_and_writes_what_it_promises(tmp_path, synthe
     assert f'mIoU {100 * metrics["mIoU"]:.2f}%' in res.stdout
     val = [line.strip() for line in open(data / 'val.txt')][:4]
     frames = sum(len(os.listdir(data / 'data' / video / 'origin')) for video in val)
-    assert len(list(work.glob('results/*/*.png'))) == frames == len(list(work.glob('overlays/*/*.jpg')))
+    assert (len(list(work.glob('results/*/*.png'))) == frames
+            == len(list(work.glob('overlays/*/*.jpg'))))
     assert (work / 'stage1_loss.png').is_file() and (work / 'stage2_loss.png').is_file()
     # montage: one row per val video (at most 3), 4 panels of 96x128 with 2-pixel borders
     montage = np.asarray(Image.open(work / 'montage.png'))

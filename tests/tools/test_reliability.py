@@ -84,26 +84,29 @@ def setup(tmp_path_factory, synthetic_vspw):
     root = tmp_path_factory.mktemp('reliability')
     data = synthetic_vspw
     (root / 'fault_hooks.py').write_text(FAULT_HOOKS)
-    options = [f'data.train.dataset.data_root={data}', f'data.val.data_root={data}', f'data.test.data_root={data}',
-               'data.workers_per_gpu=0', 'model.decode_head.loss_cfg.train_num_points=64', 'log_config.interval=1',
+    options = [f'data.train.dataset.data_root={data}', f'data.val.data_root={data}',
+               f'data.test.data_root={data}', 'data.workers_per_gpu=0',
+               'model.decode_head.loss_cfg.train_num_points=64', 'log_config.interval=1',
                f'runner.max_iters={MAX_ITERS}', 'checkpoint_config.interval=2']
     return root, options
 
 
 def config_with(root, name, text):
     path = root / f'{name}.py'
-    path.write_text(f'_base_ = [{STAGE1!r}]\ncustom_imports = dict(imports=["fault_hooks"])\n{text}\n')
+    path.write_text(f'_base_ = [{STAGE1!r}]\ncustom_imports = dict(imports=["fault_hooks"])\n'
+                    f'{text}\n')
     return str(path)
 
 
 def train_args(config, work_dir, options, *extra):
-    return [config, '--work-dir', str(work_dir), '--seed', '0', '--deterministic', '--no-validate', *extra,
-            '--options', *options]
+    return [config, '--work-dir', str(work_dir), '--seed', '0', '--deterministic', '--no-validate',
+            *extra, '--options', *options]
 
 
 @pytest.fixture
 def run(setup, capsys, monkeypatch):
-    """``run(tool, argv, check=True) -> (exit status, stderr)``: the tool in this process, one thread."""
+    """``run(tool, argv, check=True) -> (exit status, stderr)``: the tool in this process, one
+    thread."""
     monkeypatch.syspath_prepend(str(setup[0]))  # custom_imports = ['fault_hooks']
 
     def run_here(tool, argv, check=True):
@@ -137,7 +140,8 @@ def logged_iterations(work_dir):
     logs = glob.glob(str(work_dir / '*.log.json'))
     if not logs:
         return 0
-    iters = [json.loads(line).get('iter', 0) for line in open(logs[0]) if line.strip().endswith('}')]
+    iters = [json.loads(line).get('iter', 0) for line in open(logs[0])
+             if line.strip().endswith('}')]
     return max(iters, default=0)
 
 
@@ -180,7 +184,8 @@ def test_sigkill_during_a_checkpoint_write_then_resume_is_exact(setup, uninterru
     work = root / 'killed_writing'
     marker = root / 'writing_iter_4'
     config = config_with(root, 'slow_write',
-                         f'custom_hooks = [dict(type="SlowCheckpointWrite", at_iter=4, marker={str(marker)!r})]')
+                         f'custom_hooks = [dict(type="SlowCheckpointWrite", at_iter=4, '
+                         f'marker={str(marker)!r})]')
     proc = start(train_args(config, work, options), root)
     wait_for(marker.exists, proc, 'the write of iter_4.pth')
     proc.send_signal(signal.SIGKILL)
@@ -215,7 +220,8 @@ def test_unsafe_checkpoints_are_refused_by_every_entry_point(setup, run):
     commands = {
         '--load-from': ('train', train_args(STAGE1, work, options, '--load-from', str(evil))),
         '--resume-from': ('train', train_args(STAGE1, work, options, '--resume-from', str(evil))),
-        '--finetune-from': ('train', train_args(STAGE2, work, options, '--finetune-from', str(evil))),
+        '--finetune-from': ('train', train_args(STAGE2, work, options, '--finetune-from',
+                                                str(evil))),
         'tools/test.py': ('test', [STAGE1, str(evil), '--eval', 'mIoU', '--options', *options]),
         'model.pretrained': ('train', [STAGE1, '--work-dir', str(work), '--options', *options,
                                        f'model.pretrained={evil}']),
@@ -232,16 +238,21 @@ def test_unsafe_checkpoints_are_refused_by_every_entry_point(setup, run):
     ('unknown type', ['--options', 'model.backbone.type=mit_b9'], "unknown backbone type 'mit_b9'"),
     ('misspelled key', ['--options', 'runner.max_iter=5'], 'Did you mean runner.max_iters'),
     ('wrong type', ['--options', 'data.test.test_size=two'], 'data.test.test_size'),
-    ('missing pretrained', ['--options', 'model.pretrained=nowhere/mit_b0.pth'], 'nowhere/mit_b0.pth'),
-    ('missing finetune', ['--finetune-from', 'nowhere/stage1.pth'], "--finetune-from 'nowhere/stage1.pth'"),
-    ('missing resume', ['--resume-from', 'nowhere/latest.pth'], "'nowhere/latest.pth' does not exist"),
+    ('missing pretrained', ['--options', 'model.pretrained=nowhere/mit_b0.pth'],
+     'nowhere/mit_b0.pth'),
+    ('missing finetune', ['--finetune-from', 'nowhere/stage1.pth'],
+     "--finetune-from 'nowhere/stage1.pth'"),
+    ('missing resume', ['--resume-from', 'nowhere/latest.pth'],
+     "'nowhere/latest.pth' does not exist"),
 ])
-def test_bad_configs_fail_before_training_and_touch_no_checkpoint(setup, run, case, extra, expected):
+def test_bad_configs_fail_before_training_and_touch_no_checkpoint(setup, run, case, extra,
+                                                                  expected):
     root, options = setup
     work = root / 'existing_run'
     work.mkdir(exist_ok=True)
     (work / 'iter_2.pth').write_bytes(b'previous checkpoint')
-    code, err = run('train', [STAGE1, '--work-dir', str(work), '--options', *options] + extra, check=False)
+    code, err = run('train', [STAGE1, '--work-dir', str(work), '--options', *options] + extra,
+                    check=False)
     assert code != 0, case
     assert expected in err, (case, err[-2000:])  # a traceback would have raised
     assert (work / 'iter_2.pth').read_bytes() == b'previous checkpoint'
@@ -252,6 +263,8 @@ def test_unwritable_work_dir_is_refused(setup, run):
     root, options = setup
     blocker = root / 'a_file'
     blocker.write_text('not a folder')
-    code, err = run('train', [STAGE1, '--work-dir', str(blocker / 'run'), '--options', *options], check=False)
+    code, err = run('train', [STAGE1, '--work-dir', str(blocker / 'run'), '--options', *options],
+                    check=False)
     assert code != 0
-    assert '--work-dir / work_dir' in err and 'cannot be written' in err and str(blocker / 'run') in err
+    assert ('--work-dir / work_dir' in err and 'cannot be written' in err
+            and str(blocker / 'run') in err)

@@ -61,11 +61,13 @@ def video_frames(path):
 def test_demo_writes_an_overlay_video_with_a_legend_and_label_pngs(inputs, source, mode):
     root, checkpoint, folder, video = inputs
     out = root / f'out_{source}_{mode}'
-    extra = ['--dilation', '-3'] if mode == 'online' and source == 'video' else ['--clip-len', '2', '--gap', '2']
-    assert demo_main()([CONFIG, checkpoint, folder if source == 'folder' else video, '--out', str(out),
-                        '--mode', mode] + extra) == 0
+    extra = (['--dilation', '-3'] if mode == 'online' and source == 'video'
+             else ['--clip-len', '2', '--gap', '2'])
+    assert demo_main()([CONFIG, checkpoint, folder if source == 'folder' else video, '--out',
+                        str(out), '--mode', mode] + extra) == 0
     labels = sorted(os.listdir(out / 'labels'))
-    expected = [f'frame_{i}.png' for i in range(8, 15)] if source == 'folder' else [f'{i:06d}.png' for i in range(7)]
+    expected = ([f'frame_{i}.png' for i in range(8, 15)] if source == 'folder'
+                else [f'{i:06d}.png' for i in range(7)])
     assert sorted(labels) == sorted(expected)
     count, first = video_frames(str(out / 'overlay.mp4'))
     assert count == 7
@@ -80,11 +82,13 @@ def test_demo_writes_an_overlay_video_with_a_legend_and_label_pngs(inputs, sourc
 def test_demo_side_by_side_and_no_legend(inputs):
     root, checkpoint, folder, _ = inputs
     main = demo_main()
-    assert main([CONFIG, checkpoint, folder, '--out', str(root / 'sbs'), '--side-by-side', '--max-frames', '3']) == 0
+    assert main([CONFIG, checkpoint, folder, '--out', str(root / 'sbs'), '--side-by-side',
+                 '--max-frames', '3']) == 0
     count, first = video_frames(str(root / 'sbs' / 'overlay.mp4'))
     assert count == 3 and first.shape[:2] == (64, 96 + 96 + 110)
     assert len(os.listdir(root / 'sbs' / 'labels')) == 3
-    assert main([CONFIG, checkpoint, folder, '--out', str(root / 'plain'), '--no-legend', '--max-frames', '2']) == 0
+    assert main([CONFIG, checkpoint, folder, '--out', str(root / 'plain'), '--no-legend',
+                 '--max-frames', '2']) == 0
     assert video_frames(str(root / 'plain' / 'overlay.mp4'))[1].shape[:2] == (64, 96)
 
 
@@ -108,7 +112,8 @@ def test_demo_on_a_non_video_file_exits_non_zero_with_one_line(inputs, tmp_path,
     _, checkpoint, _, _ = inputs
     bogus = tmp_path / 'notes.mp4'
     bogus.write_text('this is not a video\n')
-    code, _, err = run_tool('video_demo', [CONFIG, checkpoint, str(bogus), '--out', str(tmp_path / 'out')], capsys)
+    code, _, err = run_tool('video_demo', [CONFIG, checkpoint, str(bogus), '--out',
+                                           str(tmp_path / 'out')], capsys)
     assert code != 0  # a traceback would have raised here
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith('error: cannot read a frame from'), err

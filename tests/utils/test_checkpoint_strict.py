@@ -52,7 +52,8 @@ def test_partial_load_only_with_strict_false(stage1_checkpoint, mmseg_caplog):
 def test_stage2_checkpoint_with_stage1_config_names_the_cause(tmp_path):
     path = tmp_path / 'stage2.pth'
     torch.save(build(STAGE2).state_dict(), path)
-    with pytest.raises(CheckpointError, match=r'stage-2 \(video_\*\) checkpoint used with a stage-1'):
+    with pytest.raises(CheckpointError, match=r'stage-2 \(video_\*\) checkpoint used with a '
+                                              r'stage-1'):
         load_checkpoint(build(STAGE1), str(path), strict=True, source='x')
 
 

@@ -30,7 +30,8 @@ def test_seed_readme_overrides_have_the_right_types():
 def test_misspelled_key_is_refused_with_the_nearest_key():
     with pytest.raises(ConfigError) as err:
         apply_overrides(small_cfg(), {'runner.max_iter': 5})
-    assert 'runner.max_iter' in str(err.value) and 'did you mean runner.max_iters' in str(err.value).lower()
+    assert ('runner.max_iter' in str(err.value)
+            and 'did you mean runner.max_iters' in str(err.value).lower())
 
 
 def test_missing_intermediate_key_is_refused():

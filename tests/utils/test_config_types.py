@@ -1,4 +1,5 @@
-"""Overrides keep the config's types: an integral float for an int key becomes an int and says so."""
+"""Overrides keep the config's types: an integral float for an int key becomes an int and says
+so."""
 import argparse
 import os
 
@@ -17,10 +18,12 @@ def parse(*items):
 
 
 def test_integral_float_becomes_int_with_a_log_line(mmseg_caplog):
-    cfg = apply_overrides(load_config(CONFIG), parse('runner.max_iters=1e3', 'checkpoint_config.interval=4.0'))
+    cfg = apply_overrides(load_config(CONFIG),
+                          parse('runner.max_iters=1e3', 'checkpoint_config.interval=4.0'))
     assert cfg.runner.max_iters == 1000 and type(cfg.runner.max_iters) is int
     assert type(cfg.checkpoint_config.interval) is int
-    assert 'runner.max_iters=1000.0: runner.max_iters is an integer, using 1000' in mmseg_caplog.text
+    assert ('runner.max_iters=1000.0: runner.max_iters is an integer, using 1000'
+            in mmseg_caplog.text)
 
 
 @pytest.mark.parametrize('item,fragment', [

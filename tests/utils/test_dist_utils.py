@@ -6,8 +6,14 @@ import torch
 from torch import nn
 
 from mmseg.utils import dist_utils
-from mmseg.utils.dist_utils import (all_gather_object, get_dist_info, init_dist, reduce_mean, unwrap_model,
-                                    wrap_model)
+from mmseg.utils.dist_utils import (
+    all_gather_object,
+    get_dist_info,
+    init_dist,
+    reduce_mean,
+    unwrap_model,
+    wrap_model,
+)
 
 
 def test_single_process_defaults():
@@ -42,5 +48,6 @@ def test_slurm_variables_become_torchrun_ones(monkeypatch):
         monkeypatch.setenv(var, '')  # recorded, so that what _slurm_env sets is undone afterwards
         monkeypatch.delenv(var)
     dist_utils._slurm_env(port=None)
-    assert (os.environ['RANK'], os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE']) == ('5', '1', '8')
+    assert ((os.environ['RANK'], os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE'])
+            == ('5', '1', '8'))
     assert (os.environ['MASTER_ADDR'], os.environ['MASTER_PORT']) == ('node01', '29500')

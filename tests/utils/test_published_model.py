@@ -9,8 +9,12 @@ import torch
 
 from mmseg.utils.checkpoint import read_checkpoint, resolve_checkpoint_path
 from mmseg.utils.errors import CheckpointError
-from mmseg.utils.published_model import (FORMAT, is_published_model, read_published_model,
-                                         write_published_model)
+from mmseg.utils.published_model import (
+    FORMAT,
+    is_published_model,
+    read_published_model,
+    write_published_model,
+)
 
 CONFIG_TEXT = "model = dict(type='EncoderDecoder_clips')\n"
 

@@ -28,10 +28,17 @@ def test_build_and_unknown_type_lists_registered_names():
 
 
 def test_builders_importable_as_in_mmseg0x():
-    from mmseg.datasets import DATASETS, PIPELINES  # noqa: F401
-    from mmseg.models import build_backbone, build_head, build_segmentor  # noqa: F401
-    from mmseg.models import BACKBONES, HEADS, LOSSES, SEGMENTORS  # noqa: F401
     from mmseg.core.runner import HOOKS  # noqa: F401
+    from mmseg.datasets import DATASETS, PIPELINES  # noqa: F401
+    from mmseg.models import (  # noqa: F401
+        BACKBONES,
+        HEADS,
+        LOSSES,
+        SEGMENTORS,
+        build_backbone,
+        build_head,
+        build_segmentor,
+    )
 
 
 def test_alias_translates_arguments_and_notices_once(monkeypatch, mmseg_caplog):

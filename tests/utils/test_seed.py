@@ -4,7 +4,13 @@ import random
 import numpy as np
 import torch
 
-from mmseg.utils.seed import get_rng_state, init_random_seed, preserved_rng_state, set_random_seed, set_rng_state
+from mmseg.utils.seed import (
+    get_rng_state,
+    init_random_seed,
+    preserved_rng_state,
+    set_random_seed,
+    set_rng_state,
+)
 
 
 def draw():

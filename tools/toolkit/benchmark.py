@@ -17,10 +17,8 @@ from typing import Callable, Optional
 
 import torch
 
-
-
-__all__ = ['synchronize', 'enable_cpu_peak_memory', 'settle_allocator', 'peak_memory_mib', 'median_ms', 'text_table',
-           'count_gflops']
+__all__ = ['synchronize', 'enable_cpu_peak_memory', 'settle_allocator', 'peak_memory_mib',
+           'median_ms', 'count_gflops']
 
 
 def synchronize(device: str) -> None:
@@ -46,7 +44,8 @@ def _set_mmap_threshold(size: int) -> bool:
     """glibc: allocations of ``size`` bytes or more are mmapped, and unmapped when freed."""
     try:
         libc = ctypes.CDLL(None)
-        return libc.mallopt(-3, size) == 1 and libc.mallopt(-1, 2 * size) == 1  # M_MMAP_/M_TRIM_THRESHOLD
+        # M_MMAP_/M_TRIM_THRESHOLD
+        return libc.mallopt(-3, size) == 1 and libc.mallopt(-1, 2 * size) == 1
     except (OSError, AttributeError):
         return False
 
@@ -62,7 +61,8 @@ def settle_allocator() -> None:
     _set_mmap_threshold(32 * 1024 * 1024)
 
 
-def peak_memory_mib(run: Callable[[], object], device: str, cpu_measurable: bool) -> Optional[float]:
+def peak_memory_mib(run: Callable[[], object], device: str,
+                    cpu_measurable: bool) -> Optional[float]:
     """Peak memory of one ``run()`` above the level before it, in MiB (None if unmeasurable)."""
     if device == 'cuda':
         synchronize(device)

@@ -1,5 +1,6 @@
 """Pictures for people, drawn with PIL: coloured label maps, class legends, clip montages and a
-confusion-matrix heat map (used by ``tools/browse_dataset.py`` and ``tools/confusion_matrix.py``)."""
+confusion-matrix heat map (used by ``tools/browse_dataset.py`` and
+``tools/confusion_matrix.py``)."""
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -15,7 +16,8 @@ def _font() -> ImageFont.ImageFont:
     return ImageFont.load_default()
 
 
-def colour_labels(labels: np.ndarray, palette: Sequence[Sequence[int]], ignore_index: int = 255) -> np.ndarray:
+def colour_labels(labels: np.ndarray, palette: Sequence[Sequence[int]],
+                  ignore_index: int = 255) -> np.ndarray:
     """(H, W) labels -> (H, W, 3) uint8 RGB in ``palette`` colours; ``ignore_index`` and values
     without a colour are dark grey."""
     table = np.tile(np.asarray(VOID_COLOUR, np.uint8), (256, 1))
@@ -27,7 +29,8 @@ def colour_labels(labels: np.ndarray, palette: Sequence[Sequence[int]], ignore_i
 def legend_image(classes: Sequence[str], palette: Sequence[Sequence[int]], ids: Sequence[int], *,
                  width: int = 240, void: bool = True) -> Image.Image:
     """A white panel listing ``ids`` as colour swatch + ``id name`` (and the void colour)."""
-    entries = [(palette[i], f'{i} {classes[i]}') for i in ids] + ([(VOID_COLOUR, 'void / ignored')] if void else [])
+    entries = ([(palette[i], f'{i} {classes[i]}') for i in ids]
+               + ([(VOID_COLOUR, 'void / ignored')] if void else []))
     image = Image.new('RGB', (width, _ROW * (len(entries) + 1) + 4), 'white')
     draw = ImageDraw.Draw(image)
     draw.text((4, 2), 'classes', fill='black', font=_font())
@@ -38,8 +41,9 @@ def legend_image(classes: Sequence[str], palette: Sequence[Sequence[int]], ids: 
     return image
 
 
-def clip_montage(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, classes: Sequence[str],
-                 palette: Sequence[Sequence[int]], title: str = '', ignore_index: int = 255) -> Image.Image:
+def clip_montage(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], *,
+                 classes: Sequence[str], palette: Sequence[Sequence[int]], title: str = '',
+                 ignore_index: int = 255) -> Image.Image:
     """One row per clip frame: frame (RGB uint8) | its coloured mask; a title on top and a legend
     of the classes present on the right."""
     height, width = frames[0].shape[:2]
@@ -48,7 +52,8 @@ def clip_montage(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, c
     panel_w = 2 * width + 12
     title_h = _ROW + 4
     rows_h = len(frames) * (height + 4)
-    image = Image.new('RGB', (panel_w + legend.width, max(title_h + rows_h, legend.height + title_h)), 'white')
+    image = Image.new('RGB', (panel_w + legend.width,
+                              max(title_h + rows_h, legend.height + title_h)), 'white')
     draw = ImageDraw.Draw(image)
     draw.text((4, 2), title, fill='black', font=_font())
     for t, (frame, mask) in enumerate(zip(frames, masks)):
@@ -98,5 +103,6 @@ def confusion_image(matrix: np.ndarray, classes: Sequence[str], *, title: str = 
     for j in range(n):
         cdraw.text((4, j * cell + cell // 2 - 5), names[j], fill='black', font=font)
     image.paste(column_labels.rotate(90, expand=True), (label_w, 2 * _ROW - 4))
-    draw.text((4, top + n * cell + 4), 'ground truth (rows) / prediction (columns)', fill='black', font=font)
+    draw.text((4, top + n * cell + 4), 'ground truth (rows) / prediction (columns)', fill='black',
+              font=font)
     return image

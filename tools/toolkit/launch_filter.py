@@ -33,14 +33,16 @@ def filter_lines(lines: Iterable[str]) -> Iterator[str]:
                 printed_errors.add(line)
                 yield line
             continue
-        if printed_errors and (dropping or ELASTIC_LOG.match(line) or line.startswith('Traceback (most recent')):
+        if printed_errors and (dropping or ELASTIC_LOG.match(line)
+                               or line.startswith('Traceback (most recent')):
             dropping = True  # torchrun's report runs to the end of its output
             continue
         yield line
 
 
 def main() -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches torchrun; keep relaying its output
+    # Ctrl-C reaches torchrun; keep relaying its output
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for line in filter_lines(iter(sys.stdin.readline, '')):
         sys.stdout.write(line)
         sys.stdout.flush()

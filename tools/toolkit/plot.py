@@ -83,7 +83,8 @@ def line_chart(series: Sequence[Series], *, size: Tuple[int, int] = (800, 400), 
         text_y = top + 6 + 14 * index  # legend, top right inside the axes
         text_w = draw.textlength(label, font=font)
         draw.rectangle([right - text_w - 34, text_y, right - 6, text_y + 12], fill='white')
-        draw.line([(right - text_w - 30, text_y + 6), (right - text_w - 14, text_y + 6)], fill=colour, width=3)
+        draw.line([(right - text_w - 30, text_y + 6), (right - text_w - 14, text_y + 6)],
+                  fill=colour, width=3)
         draw.text((right - 8, text_y + 6), label, fill='black', font=font, anchor='rm')
     return image
 

@@ -6,7 +6,8 @@ CONVS_DIM = 256
 MASK_DIM = 256
 model = dict(
     type='EncoderDecoder_clips',
-    # SegFormer ImageNet-1k weights (flat mit_bX.pth, see README "Pretrained weights"); None = random.
+    # SegFormer ImageNet-1k weights (flat mit_bX.pth, see README "Pretrained weights");
+    # None = random.
     pretrained='pretrained/mit_b1.pth',
     # with_cp (here, in pixel_decoder_cfg and in transformer_decoder_cfg): activation checkpointing
     # in training - recompute each block / layer in the backward pass instead of keeping its

@@ -7,7 +7,7 @@ Usage (the dataset wires the ground truth in)::
         for labels, metas in zip(model(batch), batch_metas):    # labels: (T, H, W) per clip
             for pred, meta in zip(labels, metas):
                 evaluator.process(pred, meta)  # pred: (H, W) ints in 0..K-1, meta: the frame's dict
-    results = evaluator.evaluate()              # one all_reduce when torch.distributed is initialised
+    results = evaluator.evaluate()  # one all_reduce when torch.distributed is initialised
 
 Each process holds a confusion matrix and VC window statistics; ``evaluate`` sums them across
 processes in a single ``all_reduce`` and every process returns the same results. A video's frames
@@ -85,7 +85,8 @@ class VideoSegEvaluator:
     def __init__(self, *, class_names: Sequence[str], video_frames: Mapping[str, Sequence[str]],
                  load_gt: Callable[[str, str, tuple], np.ndarray],
                  gt_label_map: Optional[np.ndarray] = None,
-                 metrics: Union[str, Sequence[str]] = ('mIoU',), ignore_index: int = 255, vc_gt: str = 'shifted', vc_ks: Sequence[int] = (8, 16),
+                 metrics: Union[str, Sequence[str]] = ('mIoU',), ignore_index: int = 255,
+                 vc_gt: str = 'shifted', vc_ks: Sequence[int] = (8, 16),
                  vc_skip_max_frames: int = 16, imgfile_prefix: Optional[str] = None,
                  palette: Optional[Sequence[Sequence[int]]] = None, label_offset: int = 0) -> None:
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -105,8 +106,10 @@ class VideoSegEvaluator:
         self.use_confusion = bool(_CONFUSION_METRICS & set(metrics))
         self.use_vc = bool(_VC_METRICS & set(metrics))
         if gt_label_map is not None and np.asarray(gt_label_map).shape != (256,):
-            raise ValueError(f'gt_label_map must have 256 entries, got shape {np.shape(gt_label_map)}')
-        self.gt_label_map = None if gt_label_map is None else np.asarray(gt_label_map, dtype=np.uint8)
+            raise ValueError(f'gt_label_map must have 256 entries, got shape '
+                             f'{np.shape(gt_label_map)}')
+        self.gt_label_map = (None if gt_label_map is None
+                             else np.asarray(gt_label_map, dtype=np.uint8))
         self.ignore_index = ignore_index
         self.vc_gt = vc_gt
         self.imgfile_prefix = imgfile_prefix
@@ -146,17 +149,20 @@ class VideoSegEvaluator:
         if self.use_confusion or self.use_vc:
             raw = self.load_gt(video, frame, pred.shape)
             if raw.shape != pred.shape:
-                raise ValueError(f'prediction for {video}/{frame} has size {pred.shape}; expected the '
-                                 f'ground-truth size {raw.shape} (predict at the original frame size)')
+                raise ValueError(f'prediction for {video}/{frame} has size {pred.shape}; expected '
+                                 f'the ground-truth size {raw.shape} (predict at the original '
+                                 f'frame size)')
             gt = raw if self.gt_label_map is None else cv2.LUT(raw, self.gt_label_map)
         self._seen.add((video, index))
         if self.imgfile_prefix is not None:
             write_label_png(os.path.join(self.imgfile_prefix, video, f'{frame}.png'),
-                            pred + self.label_offset, [(0, 0, 0)] * self.label_offset + list(self.palette))
+                            pred + self.label_offset,
+                            [(0, 0, 0)] * self.label_offset + list(self.palette))
         if self.use_confusion:
             self.confusion += confusion_matrix(gt, pred, self.num_classes, self.ignore_index)
         if self.use_vc:
-            self.vc.add(video, index, len(self.video_frames[video]), raw if self.vc_gt == 'raw' else gt,
+            self.vc.add(video, index, len(self.video_frames[video]),
+                        raw if self.vc_gt == 'raw' else gt,
                         pred.astype(np.min_scalar_type(self.num_classes - 1)))
 
     def evaluate(self, logger: Optional[logging.Logger] = None) -> Dict[str, Any]:
@@ -200,8 +206,9 @@ class VideoSegEvaluator:
             if not (isinstance(value, float) and math.isnan(value)):
                 continue
             if key.startswith('mVC'):
-                notes[key] = (f'no window to score: VC skips videos of at most {self.vc.skip_max_frames} '
-                              f'frames and the longest video here has {longest}')
+                notes[key] = (f'no window to score: VC skips videos of at most '
+                              f'{self.vc.skip_max_frames} frames and the longest video here has '
+                              f'{longest}')
             else:
                 notes[key] = 'no ground-truth pixel outside the ignore index was scored'
         return notes
@@ -223,7 +230,8 @@ def format_results_table(results: Mapping[str, Any]) -> str:
         hidden = len(results['classes']) - len(rows)
         parts.append('per class results:\n' + text_table(['Class', 'IoU', 'Acc', 'Dice'], rows))
         if hidden:
-            parts.append(f'({hidden} classes absent from both ground truth and predictions not shown)')
+            parts.append(f'({hidden} classes absent from both ground truth and predictions not '
+                         f'shown)')
     keys = [k for k in _SUMMARY_KEYS if k in results]
     parts.append('Summary:\n' + text_table(keys, [[_percent(results[k]) for k in keys]]))
     parts += [f'{key} n/a: {why}' for key, why in (results.get('notes') or {}).items()]

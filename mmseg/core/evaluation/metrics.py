@@ -8,8 +8,8 @@ of every video; pixels whose ground truth is ``ignore_index`` are not counted. F
   a class only predicted, never in the ground truth, counts with IoU 0;
 - ``mIoU_present``: mean of IoU over the classes present in the ground truth (VSPW/CFFM
   ``Evaluator``);
-- ``aAcc`` = trace / total, ``Acc_c`` = TP_c / row_c, ``Dice_c`` = 2 TP_c / (row_c + col_c); ``mAcc``,
-  ``mDice`` are their nanmeans.
+- ``aAcc`` = trace / total, ``Acc_c`` = TP_c / row_c, ``Dice_c`` = 2 TP_c / (row_c + col_c);
+  ``mAcc``, ``mDice`` are their nanmeans.
 """
 from typing import Dict
 

@@ -56,8 +56,8 @@ def blend_overlay(image_bgr: np.ndarray, labels: np.ndarray, palette: Sequence[S
         raise ValueError(f'opacity must be in (0, 1], got {opacity!r}')
     labels = _check_labels(labels, len(palette), name)
     if image_bgr.shape[:2] != labels.shape:
-        raise ValueError(f'{name}: frame size {image_bgr.shape[:2]} differs from the prediction size '
-                         f'{labels.shape}')
+        raise ValueError(f'{name}: frame size {image_bgr.shape[:2]} differs from the prediction '
+                         f'size {labels.shape}')
     colours_bgr = np.asarray(palette, dtype=np.float32)[:, ::-1]
     blended = image_bgr.astype(np.float32) * (1 - opacity) + colours_bgr[labels] * opacity
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)

@@ -46,7 +46,8 @@ class VideoConsistency:
         self.window_count = {k: 0 for k in self.ks}
         self._videos: Dict[str, _VideoState] = {}
 
-    def add(self, video: str, index: int, num_frames: int, gt: np.ndarray, pred: np.ndarray) -> None:
+    def add(self, video: str, index: int, num_frames: int, gt: np.ndarray,
+            pred: np.ndarray) -> None:
         """Add frame ``index`` (0-based, of ``num_frames``) of ``video``: its ground truth (the
         variant VC is defined on) and its predicted labels. Each frame must be added once."""
         if num_frames <= self.skip_max_frames:

@@ -27,18 +27,19 @@ def _frame(frame: Union[str, np.ndarray]) -> np.ndarray:
         return image
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise UsageError(f'expected an (H, W, 3) uint8 BGR array (as cv2.imread gives), got a {frame.dtype} '
-                         f'array of shape {frame.shape}')
+        raise UsageError(f'expected an (H, W, 3) uint8 BGR array (as cv2.imread gives), got a '
+                         f'{frame.dtype} array of shape {frame.shape}')
     return frame
 
 
 def _labels(labels: np.ndarray, num_classes: int, shape: Tuple[int, int]) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.shape != shape or not np.issubdtype(labels.dtype, np.integer):
-        raise UsageError(f'labels must be an integer array of the frame size {shape}, got {labels.dtype} '
-                         f'{labels.shape}')
+        raise UsageError(f'labels must be an integer array of the frame size {shape}, got '
+                         f'{labels.dtype} {labels.shape}')
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise UsageError(f'labels hold values outside 0..{num_classes - 1} (min {labels.min()}, max {labels.max()})')
+        raise UsageError(f'labels hold values outside 0..{num_classes - 1} (min {labels.min()}, '
+                         f'max {labels.max()})')
     return labels
 
 
@@ -72,10 +73,11 @@ def legend_panel(height: int, width: int, classes: Sequence[str], palette: Palet
         y = i * row
         r, g, b = (int(v) for v in palette[cls])
         cv2.rectangle(panel, (3, y + 2), (3 + row - 4, y + row - 2), (b, g, r), thickness=-1)
-        cv2.putText(panel, str(classes[cls]), (row + 2, y + int(row * 0.75)), cv2.FONT_HERSHEY_SIMPLEX,
-                    scale, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(panel, str(classes[cls]), (row + 2, y + int(row * 0.75)),
+                    cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     if len(shown) < len(present):
-        cv2.putText(panel, f'+{len(present) - len(shown)} more', (3, len(shown) * row + int(row * 0.75)),
+        cv2.putText(panel, f'+{len(present) - len(shown)} more',
+                    (3, len(shown) * row + int(row * 0.75)),
                     cv2.FONT_HERSHEY_SIMPLEX, scale, (200, 200, 200), 1, cv2.LINE_AA)
     return panel
 
@@ -85,15 +87,17 @@ def legend_width(frame_width: int) -> int:
     return max(110, min(240, frame_width // 3))
 
 
-def show_result(frame: Union[str, np.ndarray], labels: np.ndarray, classes: Sequence[str], palette: Palette,
-                *, opacity: float = 0.6, outline: bool = True, legend: bool = True,
-                side_by_side: bool = False, out_file: Optional[str] = None) -> np.ndarray:
+def show_result(frame: Union[str, np.ndarray], labels: np.ndarray, classes: Sequence[str],
+                palette: Palette, *, opacity: float = 0.6, outline: bool = True,
+                legend: bool = True, side_by_side: bool = False,
+                out_file: Optional[str] = None) -> np.ndarray:
     """The frame with its prediction painted over it, outlines and a legend; BGR uint8.
 
     Args:
         frame: a path or an (H, W, 3) uint8 BGR array.
         labels: (H, W) class indices 0..len(classes)-1.
-        classes: class names; palette: an RGB colour per class (``model.CLASSES``, ``model.PALETTE``).
+        classes: class names; palette: an RGB colour per class (``model.CLASSES``,
+            ``model.PALETTE``).
         opacity: weight of the class colours, in (0, 1].
         outline: draw class boundaries in black.
         legend: add a panel (right) naming the classes present, largest first.
@@ -110,7 +114,8 @@ def show_result(frame: Union[str, np.ndarray], labels: np.ndarray, classes: Sequ
     if side_by_side:
         painted = colours.copy()
     else:
-        painted = np.clip(image.astype(np.float32) * (1 - opacity) + colours * opacity + 0.5, 0, 255).astype(np.uint8)
+        painted = np.clip(image.astype(np.float32) * (1 - opacity) + colours * opacity + 0.5,
+                          0, 255).astype(np.uint8)
     if outline:
         painted[class_outlines(labels)] = 0
     parts = [image, painted] if side_by_side else [painted]
@@ -121,5 +126,6 @@ def show_result(frame: Union[str, np.ndarray], labels: np.ndarray, classes: Sequ
     if out_file is not None:
         os.makedirs(os.path.dirname(out_file) or '.', exist_ok=True)
         if not cv2.imwrite(out_file, picture):
-            raise UsageError(f'could not write {out_file}; use an image extension such as .png or .jpg')
+            raise UsageError(f'could not write {out_file}; use an image extension such as .png or '
+                             f'.jpg')
     return picture

@@ -9,6 +9,7 @@ from .optimizer import build_optimizer
 from .runner import IterBasedRunner, build_runner, parse_losses
 
 __all__ = ['HOOKS', 'OPTIMIZERS', 'finetune_from', 'prune_checkpoints', 'remove_stale_temporaries',
-           'InfiniteSampler', 'SeededSampleStream', 'build_train_dataloader', 'CheckpointHook', 'EvalHook',
-           'Hook', 'LoggerHook', 'TensorboardLoggerHook', 'TextLoggerHook', 'PolyLrSchedule',
-           'build_lr_schedule', 'build_optimizer', 'IterBasedRunner', 'build_runner', 'parse_losses']
+           'InfiniteSampler', 'SeededSampleStream', 'build_train_dataloader', 'CheckpointHook',
+           'EvalHook', 'Hook', 'LoggerHook', 'TensorboardLoggerHook', 'TextLoggerHook',
+           'PolyLrSchedule', 'build_lr_schedule', 'build_optimizer', 'IterBasedRunner',
+           'build_runner', 'parse_losses']

@@ -1,4 +1,5 @@
-"""Registries of the training engine: hooks, and every ``torch.optim`` optimizer by its class name."""
+"""Registries of the training engine: hooks, and every ``torch.optim`` optimizer by its class
+name."""
 import inspect
 
 import torch
@@ -11,7 +12,8 @@ OPTIMIZERS = Registry('optimizer')
 
 def _register_torch_optimizers() -> None:
     for name, cls in vars(torch.optim).items():
-        if inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer:
+        if (inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)
+                and cls is not torch.optim.Optimizer):
             OPTIMIZERS.register_module(name=name, module=cls)
 
 

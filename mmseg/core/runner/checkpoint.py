@@ -1,5 +1,6 @@
 """What the training engine does with checkpoint files beyond reading and writing them
-(:mod:`mmseg.utils.checkpoint`): fine-tuning from one, pruning old ones, cleaning up after a crash."""
+(:mod:`mmseg.utils.checkpoint`): fine-tuning from one, pruning old ones, cleaning up after a
+crash."""
 import logging
 import os
 from collections import OrderedDict
@@ -12,10 +13,12 @@ from ...utils.dist_utils import unwrap_model
 from ...utils.errors import CheckpointError, ConfigError
 from ...utils.logger import get_root_logger
 
-__all__ = ['finetune_from', 'prune_checkpoints', 'remove_stale_temporaries', 'newest_loadable_checkpoint']
+__all__ = ['finetune_from', 'prune_checkpoints', 'remove_stale_temporaries',
+           'newest_loadable_checkpoint']
 
 
-def _summarize_by_prefix(names: Sequence[str], params: Mapping[str, nn.Parameter], depth: int = 2) -> str:
+def _summarize_by_prefix(names: Sequence[str], params: Mapping[str, nn.Parameter],
+                         depth: int = 2) -> str:
     groups: Dict[str, List[int]] = OrderedDict()
     for name in names:
         groups.setdefault('.'.join(name.split('.')[:depth]), []).append(params[name].numel())
@@ -40,8 +43,9 @@ def finetune_from(model: nn.Module, filename: str, *, trainable_patterns: Sequen
     params = OrderedDict(unwrap_model(model).named_parameters())
     trainable = [name for name in params if any(pattern in name for pattern in trainable_patterns)]
     if not trainable:
-        raise ConfigError(f'{source}: no parameter name contains any of finetune_cfg.trainable_patterns '
-                         f'{list(trainable_patterns)}; nothing would be trained')
+        raise ConfigError(f'{source}: no parameter name contains any of '
+                          f'finetune_cfg.trainable_patterns {list(trainable_patterns)}; nothing '
+                          f'would be trained')
     trainable_set = set(trainable)
     frozen = [name for name in params if name not in trainable_set]
     for name, param in params.items():
@@ -49,7 +53,8 @@ def finetune_from(model: nn.Module, filename: str, *, trainable_patterns: Sequen
     logger.info(f'{source}: trainable {len(trainable)} tensors '
                 f'({sum(params[n].numel() for n in trainable):,} params) matching '
                 f'{list(trainable_patterns)}:\n{_summarize_by_prefix(trainable, params)}\n'
-                f'  frozen {len(frozen)} tensors ({sum(params[n].numel() for n in frozen):,} params):\n'
+                f'  frozen {len(frozen)} tensors ({sum(params[n].numel() for n in frozen):,} '
+                f'params):\n'
                 + (_summarize_by_prefix(frozen, params) if frozen else '    (none)'))
     return checkpoint
 
@@ -89,7 +94,8 @@ def remove_stale_temporaries(work_dir: str, logger: Optional[logging.Logger] = N
         os.remove(path)
     if stale:
         (logger or get_root_logger()).info(
-            f'deleted unfinished checkpoint writes of an earlier run: {", ".join(map(os.path.basename, stale))}')
+            f'deleted unfinished checkpoint writes of an earlier run: '
+            f'{", ".join(map(os.path.basename, stale))}')
     return stale
 
 
@@ -97,7 +103,8 @@ def _resume_candidates(work_dir: str) -> List[str]:
     """``latest.pth`` when it is a copy (no symlinks), then ``iter_N.pth`` from the newest."""
     latest = os.path.join(work_dir, LATEST)
     first = [latest] if os.path.isfile(latest) and not os.path.islink(latest) else []
-    return first + [os.path.join(work_dir, name) for _, name in reversed(_checkpoints_by_iteration(work_dir))]
+    return first + [os.path.join(work_dir, name)
+                    for _, name in reversed(_checkpoints_by_iteration(work_dir))]
 
 
 def newest_loadable_checkpoint(work_dir: str, *, source: str = '--resume-from',
@@ -115,8 +122,8 @@ def newest_loadable_checkpoint(work_dir: str, *, source: str = '--resume-from',
             continue
         if isinstance(checkpoint, Mapping) and 'iter' in (checkpoint.get('meta') or {}):
             if skipped:
-                logger.warning(f'{source}: resuming from {os.path.basename(path)}, the newest loadable checkpoint '
-                               f'in {work_dir}; skipped {", ".join(skipped)}')
+                logger.warning(f'{source}: resuming from {os.path.basename(path)}, the newest '
+                               f'loadable checkpoint in {work_dir}; skipped {", ".join(skipped)}')
             return path, checkpoint
         skipped.append(f'{os.path.basename(path)} (weights only)')
     raise CheckpointError(f'{source}: {work_dir!r} holds no checkpoint that can be resumed'

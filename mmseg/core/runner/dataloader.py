@@ -97,9 +97,9 @@ class SeededSampleStream(Dataset):
             return self.dataset[index]
 
 
-def build_train_dataloader(dataset: Dataset, *, samples_per_gpu: int, workers_per_gpu: int, seed: int,
-                           collate_fn: Callable[[List[Any]], Any], rank: int = 0, world_size: int = 1,
-                           pin_memory: bool = False,
+def build_train_dataloader(dataset: Dataset, *, samples_per_gpu: int, workers_per_gpu: int,
+                           seed: int, collate_fn: Callable[[List[Any]], Any], rank: int = 0,
+                           world_size: int = 1, pin_memory: bool = False,
                            worker_init_fn: Optional[Callable[[int], None]] = None) -> DataLoader:
     """An endless loader over :class:`SeededSampleStream` for :meth:`IterBasedRunner.run`.
 

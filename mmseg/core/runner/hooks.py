@@ -1,9 +1,9 @@
 """Hooks: code the runner calls at fixed points of training.
 
 Events, in the order they happen: ``before_run``; per iteration ``before_train_iter`` and
-``after_train_iter``; ``after_val`` whenever an evaluation produced metrics; ``after_run`` (only when
-training ended normally). In ``after_train_iter``, ``runner.iter`` already counts the iteration just
-finished. Hooks run in ascending ``priority``; equal priorities keep the order of registration:
+``after_train_iter``; ``after_val`` whenever an evaluation produced metrics; ``after_run`` (only
+when training ended normally). In ``after_train_iter``, ``runner.iter`` already counts the iteration
+just finished. Hooks run in ascending ``priority``; equal priorities keep the order of registration:
 checkpoint (30), evaluation (40), user hooks (50 unless they say otherwise), loggers (80).
 """
 import os
@@ -53,7 +53,8 @@ def _check_interval(name: str, interval: int) -> int:
 
 @HOOKS.register_module()
 class CheckpointHook(Hook):
-    """Save ``iter_N.pth`` (and repoint ``latest.pth``) every ``interval`` iterations and at the end.
+    """Save ``iter_N.pth`` (and repoint ``latest.pth``) every ``interval`` iterations and at the
+    end.
 
     Args:
         interval: iterations between checkpoints (the config's ``checkpoint_config.interval``).
@@ -65,10 +66,12 @@ class CheckpointHook(Hook):
 
     priority = 30
 
-    def __init__(self, *, interval: int, max_keep_ckpts: Optional[int] = None, save_last: bool = True,
-                 out_dir: Optional[str] = None, by_epoch: bool = False) -> None:
+    def __init__(self, *, interval: int, max_keep_ckpts: Optional[int] = None,
+                 save_last: bool = True, out_dir: Optional[str] = None,
+                 by_epoch: bool = False) -> None:
         if by_epoch:
-            raise ConfigError('checkpoint_config.by_epoch=True is not supported: the runner counts iterations')
+            raise ConfigError('checkpoint_config.by_epoch=True is not supported: the runner counts '
+                              'iterations')
         self.interval = _check_interval('checkpoint_config.interval', interval)
         self.max_keep_ckpts = max_keep_ckpts
         self.save_last = save_last
@@ -77,7 +80,8 @@ class CheckpointHook(Hook):
 
     def before_run(self, runner: 'IterBasedRunner') -> None:
         self.out_dir = self.out_dir or runner.work_dir
-        self._last_saved = runner.iter  # the starting point is a checkpoint already (or iteration 0)
+        # the starting point is a checkpoint already (or iteration 0)
+        self._last_saved = runner.iter
         if runner.rank == 0:
             os.makedirs(self.out_dir, exist_ok=True)
             remove_stale_temporaries(self.out_dir, runner.logger)
@@ -140,8 +144,8 @@ class EvalHook(Hook):
             results = self.eval_fn(runner.model)
         runner.model.train()
         if not isinstance(results, Mapping):
-            raise TypeError(f'the evaluation function returned {type(results).__name__}; expected a dict '
-                            f'of metric name -> number')
+            raise TypeError(f'the evaluation function returned {type(results).__name__}; expected '
+                            f'a dict of metric name -> number')
         metrics = {str(name): _as_float(str(name), value) for name, value in results.items()}
         self._last_evaluated = runner.iter
         runner.call_hook('after_val', metrics)

@@ -34,8 +34,8 @@ class LoggerHook(Hook):
 
     def __init__(self, *, interval: int = 50, by_epoch: bool = False) -> None:
         if by_epoch:
-            raise ValueError('log_config hooks with by_epoch=True are not supported: the runner counts '
-                             'iterations')
+            raise ValueError('log_config hooks with by_epoch=True are not supported: the runner '
+                             'counts iterations')
         self.interval = _check_interval('log_config.interval', interval)
 
     def after_train_iter(self, runner: 'IterBasedRunner') -> None:
@@ -86,7 +86,8 @@ class TextLoggerHook(LoggerHook):
 
     def log_train(self, runner: 'IterBasedRunner', record: Dict[str, Any]) -> None:
         done = runner.iter - self._start_iter
-        eta_s = (time.perf_counter() - self._start_time) / max(done, 1) * (runner.max_iters - runner.iter)
+        eta_s = ((time.perf_counter() - self._start_time) / max(done, 1)
+                 * (runner.max_iters - runner.iter))
         eta = str(datetime.timedelta(seconds=int(eta_s)))
         fields = [f'lr: {record["lr"]:.3e}', f'eta: {eta}']
         fields += [f'{key}: {_format_value(value)}' for key, value in record.items() if key != 'lr']
@@ -95,7 +96,8 @@ class TextLoggerHook(LoggerHook):
 
     def log_val(self, runner: 'IterBasedRunner', metrics: Dict[str, float]) -> None:
         runner.logger.info(f'Iter(val) [{runner.iter}]\t'
-                           + ', '.join(f'{key}: {_format_value(value)}' for key, value in metrics.items()))
+                           + ', '.join(f'{key}: {_format_value(value)}'
+                                       for key, value in metrics.items()))
         self._append({'mode': 'val', 'iter': runner.iter, **metrics})
 
 
@@ -111,7 +113,8 @@ class TensorboardLoggerHook(LoggerHook):
         by_epoch: must be False.
     """
 
-    def __init__(self, *, interval: int = 50, log_dir: Optional[str] = None, by_epoch: bool = False) -> None:
+    def __init__(self, *, interval: int = 50, log_dir: Optional[str] = None,
+                 by_epoch: bool = False) -> None:
         super().__init__(interval=interval, by_epoch=by_epoch)
         self.log_dir = log_dir
         self.writer = None
@@ -120,8 +123,8 @@ class TensorboardLoggerHook(LoggerHook):
         if runner.rank != 0:
             return
         if importlib.util.find_spec('tensorboard') is None:
-            runner.logger.info('TensorBoard logging skipped: the tensorboard package is not installed '
-                               '(pip install tensorboard)')
+            runner.logger.info('TensorBoard logging skipped: the tensorboard package is not '
+                               'installed (pip install tensorboard)')
             return
         from torch.utils.tensorboard import SummaryWriter
         self.log_dir = self.log_dir or os.path.join(runner.work_dir, 'tf_logs')

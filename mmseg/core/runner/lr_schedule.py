@@ -6,8 +6,8 @@ group's ``lr_mult``), before iteration ``it`` (0-based count of completed iterat
     lr = (base - min_lr) * (1 - it / max_iters) ** power + min_lr
 
 With ``warmup='linear'`` and ``it < warmup_iters`` that value is scaled by
-``1 - (1 - it / warmup_iters) * (1 - warmup_ratio)``, which rises linearly from ``warmup_ratio`` to 1.
-The learning rate depends only on ``it``, so a resumed run needs no scheduler state.
+``1 - (1 - it / warmup_iters) * (1 - warmup_ratio)``, which rises linearly from ``warmup_ratio`` to
+1. The learning rate depends only on ``it``, so a resumed run needs no scheduler state.
 """
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional
@@ -45,8 +45,8 @@ class PolyLrSchedule:
         if self.warmup not in (None, 'linear'):
             raise ConfigError(f'lr_config.warmup must be None or "linear", got {self.warmup!r}')
         if self.warmup is not None and self.warmup_iters <= 0:
-            raise ConfigError(f'lr_config.warmup_iters must be positive with warmup={self.warmup!r}, '
-                              f'got {self.warmup_iters}')
+            raise ConfigError(f'lr_config.warmup_iters must be positive with '
+                              f'warmup={self.warmup!r}, got {self.warmup_iters}')
         if self.warmup is not None and not 0 < self.warmup_ratio <= 1:
             raise ConfigError(f'lr_config.warmup_ratio must be in (0, 1], got {self.warmup_ratio}')
 
@@ -79,5 +79,6 @@ def build_lr_schedule(lr_config: Mapping[str, Any], max_iters: int) -> PolyLrSch
     known = {'power', 'min_lr', 'warmup', 'warmup_iters', 'warmup_ratio'}
     unknown = sorted(set(cfg) - known)
     if unknown:
-        raise ConfigKeyError(f'lr_config has unsupported keys {unknown}; supported: {sorted(known)}')
+        raise ConfigKeyError(f'lr_config has unsupported keys {unknown}; supported: '
+                             f'{sorted(known)}')
     return PolyLrSchedule(max_iters=max_iters, **cfg)

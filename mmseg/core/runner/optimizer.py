@@ -31,19 +31,20 @@ def sorted_custom_keys(custom_keys: Mapping[str, Any]) -> List[str]:
     return sorted(custom_keys, key=lambda key: (-len(key), key))
 
 
-def _check_paramwise_cfg(paramwise_cfg: Mapping[str, Any], base_wd: Optional[float]) -> Dict[str, Any]:
+def _check_paramwise_cfg(paramwise_cfg: Mapping[str, Any],
+                         base_wd: Optional[float]) -> Dict[str, Any]:
     unknown = sorted(set(paramwise_cfg) - {'custom_keys'})
     if unknown:
-        raise ConfigKeyError(f'optimizer.paramwise_cfg has unsupported keys {unknown}; only custom_keys '
-                       f'(with lr_mult / decay_mult per key) is supported')
+        raise ConfigKeyError(f'optimizer.paramwise_cfg has unsupported keys {unknown}; only '
+                             f'custom_keys (with lr_mult / decay_mult per key) is supported')
     custom_keys = dict(paramwise_cfg.get('custom_keys') or {})
     for key, value in custom_keys.items():
         if not isinstance(value, Mapping) or set(value) - set(_CUSTOM_KEY_FIELDS):
-            raise ConfigKeyError(f'optimizer.paramwise_cfg.custom_keys[{key!r}] = {value!r}: expected a dict '
-                           f'with lr_mult and/or decay_mult')
+            raise ConfigKeyError(f'optimizer.paramwise_cfg.custom_keys[{key!r}] = {value!r}: '
+                                 f'expected a dict with lr_mult and/or decay_mult')
         if 'decay_mult' in value and base_wd is None:
-            raise ConfigKeyError(f'optimizer.paramwise_cfg.custom_keys[{key!r}] sets decay_mult but the '
-                           f'optimizer config has no weight_decay to multiply')
+            raise ConfigKeyError(f'optimizer.paramwise_cfg.custom_keys[{key!r}] sets decay_mult '
+                                 f'but the optimizer config has no weight_decay to multiply')
     return custom_keys
 
 
@@ -53,8 +54,9 @@ def build_optimizer(model: nn.Module, cfg: Mapping[str, Any],
 
     Args:
         model: the model (a DDP wrapper is looked through, so names have no ``module.`` prefix).
-        cfg: the config's ``optimizer`` dict: ``type``, ``lr``, the optimizer's own keyword arguments
-            and an optional ``paramwise_cfg=dict(custom_keys={key: dict(lr_mult=, decay_mult=)})``.
+        cfg: the config's ``optimizer`` dict: ``type``, ``lr``, the optimizer's own keyword
+            arguments and an optional ``paramwise_cfg=dict(custom_keys={key: dict(lr_mult=,
+            decay_mult=)})``.
         logger: where the summary of the param groups goes (default: the package logger).
     """
     cfg = dict(cfg)
@@ -95,7 +97,7 @@ def _log_groups(optimizer: Optimizer, frozen: int, logger: logging.Logger) -> No
     for group in optimizer.param_groups:
         numel = sum(p.numel() for p in group['params'])
         decay = f', weight_decay {group["weight_decay"]:g}' if 'weight_decay' in group else ''
-        lines.append(f'  [{group["paramwise_key"]}] {len(group["params"])} tensors, {numel:,} params: '
-                     f'lr {group["lr"]:g}{decay}')
+        lines.append(f'  [{group["paramwise_key"]}] {len(group["params"])} tensors, {numel:,} '
+                     f'params: lr {group["lr"]:g}{decay}')
     logger.info(f'optimizer {type(optimizer).__name__}: {len(optimizer.param_groups)} param groups '
                 f'({frozen} frozen tensors left out)\n' + '\n'.join(lines))

@@ -9,7 +9,8 @@ iteration; ``after_train_iter`` hooks (checkpoint, evaluation, logging).
 Exact resume: a checkpoint holds the weights, the optimizer and grad-scaler states, the iteration
 and every process's RNG states; the data stream is a pure function of the position in it
 (:mod:`.dataloader`), and :meth:`IterBasedRunner.run` continues it at ``iter * samples_per_gpu``. A
-resumed run therefore repeats, bit for bit on deterministic hardware, what the uninterrupted run did.
+resumed run therefore repeats, bit for bit on deterministic hardware, what the uninterrupted run
+did.
 """
 import logging
 import os
@@ -24,8 +25,14 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from ...utils.checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
-from ...utils.dist_utils import (all_gather_object, get_dist_info, is_communication_failure, lost_process_error,
-                                reduce_mean, unwrap_model)
+from ...utils.dist_utils import (
+    all_gather_object,
+    get_dist_info,
+    is_communication_failure,
+    lost_process_error,
+    reduce_mean,
+    unwrap_model,
+)
 from ...utils.errors import CheckpointError, ConfigError, ConfigKeyError, NonFiniteLossError
 from ...utils.logger import get_root_logger
 from ...utils.seed import get_rng_state, set_rng_state
@@ -44,7 +51,8 @@ AMP_DTYPES = ('float16', 'bfloat16')
 EVENTS = ('before_run', 'before_train_iter', 'after_train_iter', 'after_val', 'after_run')
 
 
-def parse_losses(losses: Mapping[str, Any]) -> Tuple[torch.Tensor, 'OrderedDict[str, torch.Tensor]']:
+def parse_losses(
+        losses: Mapping[str, Any]) -> Tuple[torch.Tensor, 'OrderedDict[str, torch.Tensor]']:
     """Return ``(total, log_vars)`` from the model's ordered dict of losses (as mmcv 1.x).
 
     Each entry is a tensor (its mean is taken) or a list of tensors (the sum of their means). The
@@ -58,14 +66,16 @@ def parse_losses(losses: Mapping[str, Any]) -> Tuple[torch.Tensor, 'OrderedDict[
     for name, value in losses.items():
         if isinstance(value, torch.Tensor):
             log_vars[name] = value.mean()
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, torch.Tensor) for v in value):
+        elif (isinstance(value, (list, tuple)) and value
+              and all(isinstance(v, torch.Tensor) for v in value)):
             log_vars[name] = sum(v.mean() for v in value)
         else:
-            raise TypeError(f'the model returned {name}={type(value).__name__}; expected a tensor or a '
-                            f'list of tensors')
+            raise TypeError(f'the model returned {name}={type(value).__name__}; expected a tensor '
+                            f'or a list of tensors')
     terms = [value.float() for name, value in log_vars.items() if 'loss' in name]
     if not terms:
-        raise ValueError(f'the model returned no loss term (a key containing "loss"); keys: {list(losses)}')
+        raise ValueError(f'the model returned no loss term (a key containing "loss"); keys: '
+                         f'{list(losses)}')
     total = terms[0]
     for term in terms[1:]:
         total = total + term
@@ -84,7 +94,8 @@ def _to_device(data: Any, device: torch.device) -> Any:
 
 
 def _peak_memory_mb(device: torch.device) -> Optional[int]:
-    """Peak CUDA memory allocated on ``device``, else the process's peak RSS, in MB (None on Windows)."""
+    """Peak CUDA memory allocated on ``device``, else the process's peak RSS, in MB (None on
+    Windows)."""
     if device.type == 'cuda':
         return int(torch.cuda.max_memory_allocated(device) / 2**20)
     if sys.platform == 'win32':
@@ -104,9 +115,10 @@ class IterBasedRunner:
         work_dir: where checkpoints and logs go (created if needed).
         lr_schedule: sets the learning rate before each iteration (None: keep it constant).
         grad_clip: ``dict(max_norm=..., norm_type=2)`` or None.
-        amp: ``dict(enabled=bool, dtype='float16' | 'bfloat16')`` or None. float16 uses a GradScaler.
-        nonfinite_loss: ``'raise'`` stops with :class:`NonFiniteLossError` before any step when a loss
-            term is NaN or Inf; ``'skip'`` skips that step and counts it.
+        amp: ``dict(enabled=bool, dtype='float16' | 'bfloat16')`` or None. float16 uses a
+            GradScaler.
+        nonfinite_loss: ``'raise'`` stops with :class:`NonFiniteLossError` before any step when a
+            loss term is NaN or Inf; ``'skip'`` skips that step and counts it.
         logger: default the package logger.
         meta: plain values saved in every checkpoint and written first to the JSON log (env_info,
             config text, seed, ...).
@@ -114,17 +126,20 @@ class IterBasedRunner:
     """
 
     def __init__(self, *, model: nn.Module, optimizer: Optimizer, max_iters: int, work_dir: str,
-                 lr_schedule: Optional[PolyLrSchedule] = None, grad_clip: Optional[Mapping[str, Any]] = None,
+                 lr_schedule: Optional[PolyLrSchedule] = None,
+                 grad_clip: Optional[Mapping[str, Any]] = None,
                  amp: Optional[Mapping[str, Any]] = None, nonfinite_loss: str = 'raise',
                  logger: Optional[logging.Logger] = None, meta: Optional[Mapping[str, Any]] = None,
                  timestamp: Optional[str] = None) -> None:
         if nonfinite_loss not in NONFINITE_MODES:
-            raise ConfigError(f'nonfinite_loss must be one of {NONFINITE_MODES}, got {nonfinite_loss!r}')
+            raise ConfigError(f'nonfinite_loss must be one of {NONFINITE_MODES}, got '
+                              f'{nonfinite_loss!r}')
         amp = dict(amp or {})
         if amp.get('dtype', 'float16') not in AMP_DTYPES:
             raise ConfigError(f'amp.dtype must be one of {AMP_DTYPES}, got {amp["dtype"]!r}')
         if grad_clip is not None and set(grad_clip) - {'max_norm', 'norm_type'}:
-            raise ConfigKeyError(f'optimizer_config.grad_clip takes max_norm and norm_type, got {dict(grad_clip)}')
+            raise ConfigKeyError(f'optimizer_config.grad_clip takes max_norm and norm_type, got '
+                                 f'{dict(grad_clip)}')
         self.model = model
         self.optimizer = optimizer
         self.max_iters = max_iters
@@ -138,12 +153,15 @@ class IterBasedRunner:
         self.timestamp = timestamp or time.strftime('%Y%m%d_%H%M%S', time.localtime())
         self.rank, self.world_size = get_dist_info()
         self.device = next(unwrap_model(model).parameters()).device
-        self.autocast_dtype = getattr(torch, amp.get('dtype', 'float16')) if amp.get('enabled') else None
+        self.autocast_dtype = (getattr(torch, amp.get('dtype', 'float16')) if amp.get('enabled')
+                               else None)
         self.grad_scaler = (torch.amp.GradScaler(self.device.type)
                             if self.autocast_dtype == torch.float16 else None)
         self.iter = 0
-        self.dist_timeout: Optional[float] = None  # dist_params.timeout, named in lost-process errors
-        self.samples_seen: Optional[int] = 0  # global samples read (None: derive from a resumed iter)
+        # dist_params.timeout, named in lost-process errors
+        self.dist_timeout: Optional[float] = None
+        # global samples read (None: derive from a resumed iter)
+        self.samples_seen: Optional[int] = 0
         self._resumed_world_size: Optional[int] = None
         self.nonfinite_skipped = 0
         self.hooks: List[Hook] = []
@@ -178,12 +196,14 @@ class IterBasedRunner:
     def _nonfinite_terms(self, log_vars: Mapping[str, torch.Tensor]) -> List[str]:
         """Loss terms that are NaN or Inf on any process (every process agrees)."""
         names = [name for name in log_vars if 'loss' in name]
-        flags = torch.stack([~torch.isfinite(log_vars[name].detach().float()) for name in names]).float()
+        flags = torch.stack([~torch.isfinite(log_vars[name].detach().float())
+                             for name in names]).float()
         flags = reduce_mean(flags)
         return [name for name, flag in zip(names, flags.tolist()) if flag > 0]
 
     def train_step(self, batch: Mapping[str, Any]) -> Optional['OrderedDict[str, torch.Tensor]']:
-        """Forward, backward and step on one batch; return the detached log values (None if skipped)."""
+        """Forward, backward and step on one batch; return the detached log values (None if
+        skipped)."""
         batch = _to_device(batch, self.device)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype,
                             enabled=self.autocast_dtype is not None):
@@ -193,12 +213,14 @@ class IterBasedRunner:
         if bad:
             values = ', '.join(f'{name}={log_vars[name].item()}' for name in bad)
             if self.world_size > 1:
-                values += f' (values of rank {self.rank}; non-finite on at least one of {self.world_size} processes)'
+                values += (f' (values of rank {self.rank}; non-finite on at least one of '
+                           f'{self.world_size} processes)')
             if self.nonfinite_loss == 'raise':
                 raise NonFiniteLossError(
                     f'non-finite loss at iteration {self.iter} (0-based; the model was called with '
-                    f'iteration={self.iter}): {values}. No optimizer step was taken and no checkpoint '
-                    f'was written; set nonfinite_loss="skip" in the config to skip such steps instead.')
+                    f'iteration={self.iter}): {values}. No optimizer step was taken and no '
+                    f'checkpoint was written; set nonfinite_loss="skip" in the config to skip such '
+                    f'steps instead.')
             self.nonfinite_skipped += 1
             self.logger.warning(f'iteration {self.iter}: non-finite loss ({values}); step skipped '
                                 f'({self.nonfinite_skipped} skipped so far)')
@@ -211,7 +233,8 @@ class IterBasedRunner:
         if self.grad_clip is not None:
             if self.grad_scaler is not None:
                 self.grad_scaler.unscale_(self.optimizer)
-            params = [p for group in self.optimizer.param_groups for p in group['params'] if p.grad is not None]
+            params = [p for group in self.optimizer.param_groups for p in group['params']
+                      if p.grad is not None]
             log_vars['grad_norm'] = torch.nn.utils.clip_grad_norm_(params, **self.grad_clip)
         if self.grad_scaler is not None:
             self.grad_scaler.step(self.optimizer)
@@ -229,8 +252,9 @@ class IterBasedRunner:
         (a failed collective) raises :class:`~mmseg.utils.errors.LostProcessError`.
         """
         if not isinstance(data_loader.sampler, InfiniteSampler):
-            raise TypeError('IterBasedRunner.run needs a loader from mmseg.core.runner.build_train_dataloader '
-                            f'(an InfiniteSampler), got a sampler {type(data_loader.sampler).__name__}')
+            raise TypeError('IterBasedRunner.run needs a loader from '
+                            f'mmseg.core.runner.build_train_dataloader (an InfiniteSampler), got a '
+                            f'sampler {type(data_loader.sampler).__name__}')
         data_loader.sampler.set_start(self._stream_start(data_loader.batch_size))
         self.logger.info(f'training iterations {self.iter} -> {self.max_iters} in {self.work_dir}'
                          + (f' ({self.world_size} processes)' if self.world_size > 1 else ''))
@@ -244,7 +268,8 @@ class IterBasedRunner:
             self._train_loop(data_iter, data_loader.batch_size)
         except Exception as err:
             if self.world_size > 1 and is_communication_failure(err):
-                raise lost_process_error(err, iteration=self.iter, timeout=self.dist_timeout) from err
+                raise lost_process_error(err, iteration=self.iter,
+                                         timeout=self.dist_timeout) from err
             raise
         self.call_hook('after_run')
 
@@ -261,7 +286,8 @@ class IterBasedRunner:
             self.samples_seen += batch_size * self.world_size
             if log_vars is not None:
                 for name, value in log_vars.items():
-                    self._log_sums[name] = self._log_sums[name] + value if name in self._log_sums else value
+                    self._log_sums[name] = (self._log_sums[name] + value if name in self._log_sums
+                                            else value)
                 self._log_count += 1
             self._times.append((time.perf_counter() - start, data_time))
             self.call_hook('after_train_iter')
@@ -274,17 +300,19 @@ class IterBasedRunner:
         global samples between ``samples_seen`` and that start are skipped, and the log says so.
         """
         if self.samples_seen is None:  # a checkpoint written before samples_seen was recorded
-            self.samples_seen = self.iter * batch_size * (self._resumed_world_size or self.world_size)
+            self.samples_seen = self.iter * batch_size * (self._resumed_world_size
+                                                          or self.world_size)
         start, skipped = stream_start(self.samples_seen, self.world_size)
         if skipped:
-            self.logger.info(f'data stream: {self.samples_seen} samples were read before the resume; '
-                             f'{self.world_size} processes continue at global sample {start * self.world_size} '
-                             f'({skipped} skipped)')
+            self.logger.info(f'data stream: {self.samples_seen} samples were read before the '
+                             f'resume; {self.world_size} processes continue at global sample '
+                             f'{start * self.world_size} ({skipped} skipped)')
             self.samples_seen = start * self.world_size
         return start
 
     def log_record(self) -> Dict[str, Any]:
-        """The values to report now, averaged since the previous report (collective, cached per iter).
+        """The values to report now, averaged since the previous report (collective, cached per
+        iter).
 
         Loss terms and ``grad_norm`` are averaged over the iterations that took a step and over all
         processes; times are this process's.
@@ -310,7 +338,8 @@ class IterBasedRunner:
     # ------------------------------------------------------------------------- checkpoints
 
     def _frozen_parameters(self) -> List[str]:
-        return [name for name, p in unwrap_model(self.model).named_parameters() if not p.requires_grad]
+        return [name for name, p in unwrap_model(self.model).named_parameters()
+                if not p.requires_grad]
 
     def save_checkpoint(self, out_dir: Optional[str] = None) -> Optional[str]:
         """Save ``iter_<iter>.pth`` in ``out_dir`` (default work_dir) and repoint ``latest.pth``.
@@ -322,11 +351,13 @@ class IterBasedRunner:
         if self.rank != 0:
             return None
         meta = dict(self.meta, iter=self.iter, mmseg_version=__version__, time=time.asctime(),
-                    world_size=self.world_size, samples_seen=self.samples_seen, rng_states=rng_states,
-                    nonfinite_skipped=self.nonfinite_skipped, frozen_parameters=self._frozen_parameters())
+                    world_size=self.world_size, samples_seen=self.samples_seen,
+                    rng_states=rng_states, nonfinite_skipped=self.nonfinite_skipped,
+                    frozen_parameters=self._frozen_parameters())
         state_dict = OrderedDict((key, value.detach().cpu())
                                  for key, value in unwrap_model(self.model).state_dict().items())
-        checkpoint = {'meta': meta, 'state_dict': state_dict, 'optimizer': self.optimizer.state_dict()}
+        checkpoint = {'meta': meta, 'state_dict': state_dict,
+                      'optimizer': self.optimizer.state_dict()}
         if self.grad_scaler is not None:
             checkpoint['grad_scaler'] = self.grad_scaler.state_dict()
         path = os.path.join(out_dir or self.work_dir, f'iter_{self.iter}.pth')
@@ -341,27 +372,32 @@ class IterBasedRunner:
         loadable checkpoint is used (newer unreadable ones, e.g. truncated, are skipped and logged).
         """
         if os.path.isdir(filename):
-            filename, checkpoint = newest_loadable_checkpoint(filename, source=source, logger=self.logger)
-            apply_checkpoint(self.model, checkpoint, filename, strict=True, logger=self.logger, source=source)
+            filename, checkpoint = newest_loadable_checkpoint(filename, source=source,
+                                                              logger=self.logger)
+            apply_checkpoint(self.model, checkpoint, filename, strict=True, logger=self.logger,
+                             source=source)
         else:
-            checkpoint = load_checkpoint(self.model, filename, strict=True, logger=self.logger, source=source)
+            checkpoint = load_checkpoint(self.model, filename, strict=True, logger=self.logger,
+                                         source=source)
         meta = checkpoint.get('meta') if isinstance(checkpoint, Mapping) else None
         if not meta or 'iter' not in meta or 'optimizer' not in checkpoint:
-            raise CheckpointError(f'{source}: {filename!r} holds weights only (no meta.iter or optimizer state), '
-                           f'so training cannot be resumed from it; use --load-from to start from its weights')
+            raise CheckpointError(f'{source}: {filename!r} holds weights only (no meta.iter or '
+                                  f'optimizer state), so training cannot be resumed from it; use '
+                                  f'--load-from to start from its weights')
         frozen_then, frozen_now = meta.get('frozen_parameters', []), self._frozen_parameters()
         if frozen_then != frozen_now:
             raise CheckpointError(
-                f'{source}: the checkpoint was trained with {len(frozen_then)} frozen parameters, this run '
-                f'freezes {len(frozen_now)}; resume a --finetune-from run with the same --finetune-from '
-                f'and finetune_cfg (as in the original). Differences: '
+                f'{source}: the checkpoint was trained with {len(frozen_then)} frozen parameters, '
+                f'this run freezes {len(frozen_now)}; resume a --finetune-from run with the same '
+                f'--finetune-from and finetune_cfg (as in the original). Differences: '
                 f'{sorted(set(frozen_then) ^ set(frozen_now))[:10]}')
         self.optimizer.load_state_dict(checkpoint['optimizer'])
         if self.grad_scaler is not None:
             if 'grad_scaler' in checkpoint:
                 self.grad_scaler.load_state_dict(checkpoint['grad_scaler'])
             else:
-                self.logger.info(f'{source}: no grad scaler state in the checkpoint; the scaler starts fresh')
+                self.logger.info(f'{source}: no grad scaler state in the checkpoint; the scaler '
+                                 f'starts fresh')
         self.iter = int(meta['iter'])
         self.samples_seen = meta.get('samples_seen')
         self._resumed_world_size = meta.get('world_size')
@@ -370,17 +406,19 @@ class IterBasedRunner:
         if len(rng_states) == self.world_size:
             self._rng_state_to_restore = rng_states[self.rank]
         else:
-            self.logger.warning(f'{source}: the checkpoint was written by {len(rng_states)} processes and this '
-                                f'run has {self.world_size}: weights, optimizer, iteration and the position in '
-                                f'the global data stream carry over; the RNGs keep their fresh seeds and the '
-                                f'total batch is {self.world_size} x samples_per_gpu, so the run continues '
-                                f'but not bit-identically')
+            self.logger.warning(f'{source}: the checkpoint was written by {len(rng_states)} '
+                                f'processes and this run has {self.world_size}: weights, '
+                                f'optimizer, iteration and the position in the global data stream '
+                                f'carry over; the RNGs keep their fresh seeds and the total batch '
+                                f'is {self.world_size} x samples_per_gpu, so the run continues but '
+                                f'not bit-identically')
         self.logger.info(f'resumed from {filename} at iteration {self.iter}')
 
 
 def stream_start(samples_seen: int, world_size: int) -> Tuple[int, int]:
     """``(position, skipped)``: the per-process stream position that continues the global stream
-    after ``samples_seen`` samples with ``world_size`` processes, and how many samples that skips."""
+    after ``samples_seen`` samples with ``world_size`` processes, and how many samples that
+    skips."""
     start = -(-samples_seen // world_size)
     return start, start * world_size - samples_seen
 
@@ -413,22 +451,28 @@ def build_runner(cfg: Mapping[str, Any], *, model: nn.Module, work_dir: str,
         eval_fn: ``eval_fn(model) -> {metric: number}`` for an :class:`EvalHook`, or None.
     """
     runner_cfg = dict(cfg['runner'])
-    if runner_cfg.pop('type', 'IterBasedRunner') != 'IterBasedRunner' or set(runner_cfg) != {'max_iters'}:
-        raise ConfigError(f'runner must be dict(type="IterBasedRunner", max_iters=N), got {cfg["runner"]}')
+    if (runner_cfg.pop('type', 'IterBasedRunner') != 'IterBasedRunner'
+            or set(runner_cfg) != {'max_iters'}):
+        raise ConfigError(f'runner must be dict(type="IterBasedRunner", max_iters=N), got '
+                          f'{cfg["runner"]}')
     max_iters = runner_cfg['max_iters']
     optimizer_config = dict(cfg.get('optimizer_config') or {})
     if set(optimizer_config) - {'grad_clip'}:
-        raise ConfigKeyError(f'optimizer_config takes only grad_clip, got {sorted(optimizer_config)}')
+        raise ConfigKeyError(f'optimizer_config takes only grad_clip, got '
+                             f'{sorted(optimizer_config)}')
     runner = IterBasedRunner(
-        model=model, optimizer=build_optimizer(model, cfg['optimizer'], logger), max_iters=max_iters,
-        work_dir=work_dir, lr_schedule=build_lr_schedule(cfg['lr_config'], max_iters),
+        model=model, optimizer=build_optimizer(model, cfg['optimizer'], logger),
+        max_iters=max_iters, work_dir=work_dir,
+        lr_schedule=build_lr_schedule(cfg['lr_config'], max_iters),
         grad_clip=optimizer_config.get('grad_clip'), amp=cfg.get('amp'),
-        nonfinite_loss=cfg.get('nonfinite_loss', 'raise'), logger=logger, meta=meta, timestamp=timestamp)
+        nonfinite_loss=cfg.get('nonfinite_loss', 'raise'), logger=logger, meta=meta,
+        timestamp=timestamp)
     runner.dist_timeout = (cfg.get('dist_params') or {}).get('timeout')
     runner.register_hook(CheckpointHook(**dict(cfg['checkpoint_config'])))
     log_config = dict(cfg['log_config'])
     for hook_cfg in log_config.get('hooks', []):
-        runner.register_hook(HOOKS.build(dict(hook_cfg), default_args=dict(interval=log_config['interval'])))
+        runner.register_hook(HOOKS.build(dict(hook_cfg),
+                                         default_args=dict(interval=log_config['interval'])))
     for hook_cfg in cfg.get('custom_hooks') or []:
         runner.register_hook(HOOKS.build(dict(hook_cfg)))
     if eval_fn is not None:

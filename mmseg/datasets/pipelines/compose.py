@@ -21,7 +21,8 @@ class Compose:
             if isinstance(transform, dict):
                 transform = PIPELINES.build(transform)
             elif not callable(transform):
-                raise TypeError(f'a pipeline step must be a dict config or a callable, got {transform!r}')
+                raise TypeError(f'a pipeline step must be a dict config or a callable, got '
+                                f'{transform!r}')
             self.transforms.append(transform)
 
     def __call__(self, results: Dict[str, Any]) -> Dict[str, Any]:

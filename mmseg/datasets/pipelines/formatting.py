@@ -93,8 +93,8 @@ class Collect_clips:
         missing = [k for k in self.keys + tuple(_meta_source(k) for k in self.meta_keys)
                    if k not in results]
         if missing:
-            raise KeyError(f'Collect_clips: results has no {missing}; the pipeline before it must set '
-                           f'them (available: {sorted(results)})')
+            raise KeyError(f'Collect_clips: results has no {missing}; the pipeline before it must '
+                           f'set them (available: {sorted(results)})')
         num_frames = len(results['frames'])
         metas = []
         for t in range(num_frames):

@@ -44,9 +44,9 @@ class LoadImageFromFile_clips:
             imgs = [self._read(path) for path in paths]
         for path, img in zip(paths, imgs):
             if img.shape != imgs[0].shape:
-                raise DataError(f'frame {path} has size {img.shape[0]}x{img.shape[1]} (HxW); expected '
-                                f'the size of the other frames of its clip, {imgs[0].shape[0]}x'
-                                f'{imgs[0].shape[1]} ({paths[0]})')
+                raise DataError(f'frame {path} has size {img.shape[0]}x{img.shape[1]} (HxW); '
+                                f'expected the size of the other frames of its clip, '
+                                f'{imgs[0].shape[0]}x{imgs[0].shape[1]} ({paths[0]})')
         results['img'] = imgs
         results['filename'] = list(paths)
         results['ori_shape'] = imgs[0].shape
@@ -93,7 +93,8 @@ class LoadAnnotations_clips:
         label_map = results.get('label_map') or {}
         key = (results['num_classes'], tuple(sorted(label_map.items())))
         if key not in self._tables:
-            self._tables[key] = label_tables(results['num_classes'], reduce_zero_label=self.reduce_zero_label,
+            self._tables[key] = label_tables(results['num_classes'],
+                                             reduce_zero_label=self.reduce_zero_label,
                                              label_map=label_map, ignore_index=self.ignore_index)
         return self._tables[key]
 
@@ -104,9 +105,9 @@ class LoadAnnotations_clips:
         tables = self._dataset_tables(results)
         labels = []
         for seg_path, img_path in zip(results['seg_paths'], results['img_paths']):
-            label = read_label(seg_path, num_classes=self.num_classes, ignore_index=self.ignore_index,
-                               expected_shape=results['ori_shape'], frame_path=img_path,
-                               valid=None if tables is None else tables[1])
+            label = read_label(seg_path, num_classes=self.num_classes,
+                               ignore_index=self.ignore_index, expected_shape=results['ori_shape'],
+                               frame_path=img_path, valid=None if tables is None else tables[1])
             if tables is not None:
                 labels.append(cv2.LUT(label, tables[0]))
             else:

@@ -27,7 +27,8 @@ class MultiScaleFlipAug_clips:
                  img_ratios: Optional[Sequence[float]] = None, flip: bool = False,
                  flip_direction: str = 'horizontal') -> None:
         self.transforms = Compose(transforms)
-        scales = [tuple(img_scale)] if isinstance(img_scale[0], (int, float)) else [tuple(s) for s in img_scale]
+        scales = ([tuple(img_scale)] if isinstance(img_scale[0], (int, float))
+                  else [tuple(s) for s in img_scale])
         if img_ratios is not None:
             if len(scales) != 1:
                 raise ValueError(f'img_ratios needs a single img_scale, got {img_scale!r}')
@@ -46,5 +47,6 @@ class MultiScaleFlipAug_clips:
         return {key: [out[key] for out in outputs] for key in outputs[0]}
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(transforms={self.transforms!r}, img_scale={self.img_scale}, '
-                f'flip={self.flip}, flip_direction={self.flip_direction!r})')
+        return (f'{self.__class__.__name__}(transforms={self.transforms!r}, '
+                f'img_scale={self.img_scale}, flip={self.flip}, '
+                f'flip_direction={self.flip_direction!r})')

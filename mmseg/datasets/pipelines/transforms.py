@@ -33,9 +33,11 @@ def rescale_size(width: int, height: int, scale: Tuple[int, int]) -> Tuple[int, 
 
 def _resize_all(results: Dict[str, Any], size: Tuple[int, int]) -> None:
     """Resize every frame (bilinear) and label map (nearest) of the clip to ``size`` = (w, h)."""
-    results['img'] = [cv2.resize(img, size, interpolation=cv2.INTER_LINEAR) for img in results['img']]
+    results['img'] = [cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+                      for img in results['img']]
     for key in results.get('seg_fields', []):
-        results[key] = [cv2.resize(seg, size, interpolation=cv2.INTER_NEAREST) for seg in results[key]]
+        results[key] = [cv2.resize(seg, size, interpolation=cv2.INTER_NEAREST)
+                        for seg in results[key]]
 
 
 @PIPELINES.register_module()
@@ -98,8 +100,8 @@ class Resize_clips:
         results['scale_factor'] = np.array([new_w / width, new_h / height] * 2, dtype=np.float32)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(img_scale={self.img_scale}, ratio_range={self.ratio_range}, '
-                f'keep_ratio={self.keep_ratio})')
+        return (f'{self.__class__.__name__}(img_scale={self.img_scale}, '
+                f'ratio_range={self.ratio_range}, keep_ratio={self.keep_ratio})')
 
 
 @PIPELINES.register_module()
@@ -165,7 +167,8 @@ class RandomCrop_clips:
         return top, min(top + self.crop_size[0], height), left, min(left + self.crop_size[1], width)
 
     def _balanced(self, seg: np.ndarray, box: Tuple[int, int, int, int]) -> bool:
-        counts = np.bincount(seg[box[0]:box[1], box[2]:box[3]].ravel(), minlength=self.ignore_index + 1)
+        counts = np.bincount(seg[box[0]:box[1], box[2]:box[3]].ravel(),
+                             minlength=self.ignore_index + 1)
         counts[self.ignore_index] = 0
         counts = counts[counts > 0]
         return len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio
@@ -189,15 +192,16 @@ class RandomCrop_clips:
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(crop_size={self.crop_size}, cat_max_ratio={self.cat_max_ratio})'
+        return (f'{self.__class__.__name__}(crop_size={self.crop_size}, '
+                f'cat_max_ratio={self.cat_max_ratio})')
 
 
 @PIPELINES.register_module()
 class RandomFlip_clips:
     """Flip every frame and label map of the clip, with one draw per clip.
 
-    ``results['flip']`` (set by ``MultiScaleFlipAug_clips``) decides when present; otherwise the clip
-    is flipped with probability ``prob``.
+    ``results['flip']`` (set by ``MultiScaleFlipAug_clips``) decides when present; otherwise the
+    clip is flipped with probability ``prob``.
 
     Args:
         prob: the flip probability; None means the flip must come from ``results['flip']``.
@@ -252,15 +256,17 @@ class PhotoMetricDistortion_clips:
 
     def _contrast(self, img: np.ndarray) -> np.ndarray:
         if np.random.randint(2):
-            return _affine_uint8(img, alpha=np.random.uniform(self.contrast_lower, self.contrast_upper))
+            return _affine_uint8(img, alpha=np.random.uniform(self.contrast_lower,
+                                                              self.contrast_upper))
         return img
 
     def _distort(self, img: np.ndarray) -> np.ndarray:
         if img.dtype != np.uint8:
-            raise TypeError(f'PhotoMetricDistortion_clips expects uint8 frames, got {img.dtype}: put '
-                            f'it before Normalize_clips')
+            raise TypeError(f'PhotoMetricDistortion_clips expects uint8 frames, got {img.dtype}: '
+                            f'put it before Normalize_clips')
         if np.random.randint(2):
-            img = _affine_uint8(img, beta=np.random.uniform(-self.brightness_delta, self.brightness_delta))
+            img = _affine_uint8(img, beta=np.random.uniform(-self.brightness_delta,
+                                                            self.brightness_delta))
         contrast_first = np.random.randint(2)
         if contrast_first == 1:
             img = self._contrast(img)
@@ -283,8 +289,8 @@ class PhotoMetricDistortion_clips:
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(brightness_delta={self.brightness_delta}, contrast_range='
-                f'({self.contrast_lower}, {self.contrast_upper}), saturation_range=('
+        return (f'{self.__class__.__name__}(brightness_delta={self.brightness_delta}, '
+                f'contrast_range=({self.contrast_lower}, {self.contrast_upper}), saturation_range=('
                 f'{self.saturation_lower}, {self.saturation_upper}), hue_delta={self.hue_delta})')
 
 
@@ -314,7 +320,8 @@ class Normalize_clips:
 
     def __call__(self, results: Dict[str, Any]) -> Dict[str, Any]:
         results['img'] = [self._normalize(img) for img in results['img']]
-        results['img_norm_cfg'] = dict(mean=self.mean.copy(), std=self.std.copy(), to_rgb=self.to_rgb)
+        results['img_norm_cfg'] = dict(mean=self.mean.copy(), std=self.std.copy(),
+                                       to_rgb=self.to_rgb)
         return results
 
     def __repr__(self) -> str:
@@ -337,15 +344,16 @@ class Pad_clips:
     def __init__(self, size: Optional[Sequence[int]] = None, size_divisor: Optional[int] = None,
                  pad_val: float = 0, seg_pad_val: int = 255) -> None:
         if (size is None) == (size_divisor is None):
-            raise ValueError(f'Pad_clips needs exactly one of size and size_divisor, got size={size!r}, '
-                             f'size_divisor={size_divisor!r}')
+            raise ValueError(f'Pad_clips needs exactly one of size and size_divisor, got '
+                             f'size={size!r}, size_divisor={size_divisor!r}')
         self.size = None if size is None else _pair('size', size)
         self.size_divisor = size_divisor
         self.pad_val = pad_val
         self.seg_pad_val = seg_pad_val
 
     def _pad(self, array: np.ndarray, height: int, width: int, value: float) -> np.ndarray:
-        pad = [(0, height - array.shape[0]), (0, width - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
+        pad = ([(0, height - array.shape[0]), (0, width - array.shape[1])]
+               + [(0, 0)] * (array.ndim - 2))
         return np.pad(array, pad, mode='constant', constant_values=value)
 
     def __call__(self, results: Dict[str, Any]) -> Dict[str, Any]:
@@ -358,9 +366,11 @@ class Pad_clips:
         else:
             divisor = self.size_divisor
             target_h, target_w = -(-height // divisor) * divisor, -(-width // divisor) * divisor
-        results['img'] = [self._pad(img, target_h, target_w, self.pad_val) for img in results['img']]
+        results['img'] = [self._pad(img, target_h, target_w, self.pad_val)
+                          for img in results['img']]
         for key in results.get('seg_fields', []):
-            results[key] = [self._pad(seg, target_h, target_w, self.seg_pad_val) for seg in results[key]]
+            results[key] = [self._pad(seg, target_h, target_w, self.seg_pad_val)
+                            for seg in results[key]]
         results['pad_shape'] = results['img'][0].shape
         return results
 

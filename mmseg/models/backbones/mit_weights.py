@@ -2,7 +2,8 @@
 
 Accepted:
 
-* SegFormer's flat ImageNet file ``mit_bX.pth`` (our key names; its ``head.*`` classifier is ignored);
+* SegFormer's flat ImageNet file ``mit_bX.pth`` (our key names; its ``head.*`` classifier is
+  ignored);
 * a Hugging Face folder (``huggingface-cli download nvidia/mit-b1 --local-dir pretrained/mit-b1``)
   holding ``config.json`` and ``model.safetensors`` or ``pytorch_model.bin``;
 * a ``.safetensors`` file (a ``config.json`` beside it is checked too).
@@ -38,8 +39,8 @@ from ...utils.errors import CheckpointError
 from ...utils.logger import get_root_logger
 
 __all__ = ['PretrainedWeightsError', 'MiTArch', 'SEGFORMER_WEIGHTS_URL', 'HF_DOWNLOAD_COMMAND',
-           'load_mit_pretrained', 'read_mit_state_dict', 'resolve_mit_weights', 'hf_to_mit_state_dict',
-           'is_hf_segformer_state_dict', 'mit_arch_of']
+           'load_mit_pretrained', 'read_mit_state_dict', 'resolve_mit_weights',
+           'hf_to_mit_state_dict', 'is_hf_segformer_state_dict', 'mit_arch_of']
 
 SEGFORMER_WEIGHTS_URL = 'https://github.com/NVlabs/SegFormer#training'
 HF_DOWNLOAD_COMMAND = 'huggingface-cli download nvidia/mit-{b} --local-dir pretrained/mit-{b}'
@@ -47,9 +48,12 @@ HF_WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
 HF_CONFIG = 'config.json'
 HEAD_PREFIX = 'head.'
 # (hidden sizes, depths) of the SegFormer variants, to name what a config.json describes
-VARIANTS = {((32, 64, 160, 256), (2, 2, 2, 2)): 'mit_b0', ((64, 128, 320, 512), (2, 2, 2, 2)): 'mit_b1',
-            ((64, 128, 320, 512), (3, 4, 6, 3)): 'mit_b2', ((64, 128, 320, 512), (3, 4, 18, 3)): 'mit_b3',
-            ((64, 128, 320, 512), (3, 8, 27, 3)): 'mit_b4', ((64, 128, 320, 512), (3, 6, 40, 3)): 'mit_b5'}
+VARIANTS = {((32, 64, 160, 256), (2, 2, 2, 2)): 'mit_b0',
+            ((64, 128, 320, 512), (2, 2, 2, 2)): 'mit_b1',
+            ((64, 128, 320, 512), (3, 4, 6, 3)): 'mit_b2',
+            ((64, 128, 320, 512), (3, 4, 18, 3)): 'mit_b3',
+            ((64, 128, 320, 512), (3, 8, 27, 3)): 'mit_b4',
+            ((64, 128, 320, 512), (3, 6, 40, 3)): 'mit_b5'}
 
 
 class PretrainedWeightsError(CheckpointError):
@@ -100,14 +104,15 @@ def _not_found(path: str, source: str, detail: str) -> FileNotFoundError:
     then = (f', then set --options {source}=/path/to/mit_bX.pth or =/path/to/mit-bX ({source}=None '
             f'trains from scratch)' if is_key else '')
     return FileNotFoundError(
-        f'pretrained backbone weights {path!r} ({"config key " if is_key else ""}{source}) {detail}. '
-        f'Download the SegFormer ImageNet-1k file for this variant (mit_b0.pth ... mit_b5.pth, linked '
-        f'from {SEGFORMER_WEIGHTS_URL}) into pretrained/, or the Hugging Face folder with '
-        f'`{HF_DOWNLOAD_COMMAND.format(b="b1")}` (b0 ... b5; `hf download` in huggingface_hub >= 1.0)'
-        f'{then}.')
+        f'pretrained backbone weights {path!r} ({"config key " if is_key else ""}{source}) '
+        f'{detail}. Download the SegFormer ImageNet-1k file for this variant (mit_b0.pth ... '
+        f'mit_b5.pth, linked from {SEGFORMER_WEIGHTS_URL}) into pretrained/, or the Hugging Face '
+        f'folder with `{HF_DOWNLOAD_COMMAND.format(b="b1")}` (b0 ... b5; `hf download` in '
+        f'huggingface_hub >= 1.0){then}.')
 
 
-def resolve_mit_weights(path: str, *, source: str = 'model.pretrained') -> Tuple[str, Optional[str]]:
+def resolve_mit_weights(path: str, *,
+                        source: str = 'model.pretrained') -> Tuple[str, Optional[str]]:
     """``(weights file, config.json or None)`` for a file or a Hugging Face folder.
 
     Raises:
@@ -119,7 +124,8 @@ def resolve_mit_weights(path: str, *, source: str = 'model.pretrained') -> Tuple
         if not found:
             names = sorted(os.listdir(path))
             raise _not_found(path, source, f'is a folder without {" or ".join(HF_WEIGHT_FILES)} '
-                                           f'(it holds {names[:8]}{" ..." if len(names) > 8 else ""})')
+                                           f'(it holds {names[:8]}'
+                                           f'{" ..." if len(names) > 8 else ""})')
         weights = found[0]
     elif os.path.isfile(path):
         weights = path
@@ -163,7 +169,8 @@ _HF_BLOCK_PARTS = {
     'attention.self.key': _KEY, 'attention.k_proj': _KEY,
     'attention.self.value': _VALUE, 'attention.v_proj': _VALUE,
     'attention.self.sr': 'attn.sr', 'attention.sequence_reduction.sequence_reduction': 'attn.sr',
-    'attention.self.layer_norm': 'attn.norm', 'attention.sequence_reduction.layer_norm': 'attn.norm',
+    'attention.self.layer_norm': 'attn.norm',
+    'attention.sequence_reduction.layer_norm': 'attn.norm',
     'attention.output.dense': 'attn.proj', 'attention.o_proj': 'attn.proj',
     'layer_norm_2': 'norm2', 'layernorm_after': 'norm2',
     'mlp.dense1': 'mlp.fc1', 'mlp.fc1': 'mlp.fc1',
@@ -171,7 +178,8 @@ _HF_BLOCK_PARTS = {
     'mlp.dense2': 'mlp.fc2', 'mlp.fc2': 'mlp.fc2',
 }
 # hub layout (save_pretrained) | transformers >= 5 module names; the prefix 'segformer.' is optional
-_HF_BLOCK = re.compile(r'^(?:segformer\.)?(?:encoder\.block\.(\d+)\.(\d+)|stages\.(\d+)\.blocks\.(\d+))\.'
+_HF_BLOCK = re.compile(r'^(?:segformer\.)?'
+                       r'(?:encoder\.block\.(\d+)\.(\d+)|stages\.(\d+)\.blocks\.(\d+))\.'
                        r'(.+)\.(weight|bias)$')
 _HF_EMBED = re.compile(r'^(?:segformer\.)?'
                        r'(?:encoder\.patch_embeddings\.(\d+)|stages\.(\d+)\.patch_embeddings)\.'
@@ -179,7 +187,8 @@ _HF_EMBED = re.compile(r'^(?:segformer\.)?'
 _HF_NORM = re.compile(r'^(?:segformer\.)?(?:encoder\.layer_norm\.(\d+)|stages\.(\d+)\.layer_norm)\.'
                       r'(weight|bias)$')
 _HF_HEAD = re.compile(r'^classifier\.(weight|bias)$')
-_HF_MARK = re.compile(r'^(?:segformer\.|encoder\.(?:block|patch_embeddings|layer_norm)\.|stages\.\d+\.)')
+_HF_MARK = re.compile(r'^(?:segformer\.|encoder\.(?:block|patch_embeddings|layer_norm)\.'
+                      r'|stages\.\d+\.)')
 
 
 def is_hf_segformer_state_dict(state: Mapping[str, Any]) -> bool:
@@ -282,19 +291,23 @@ def _read_hf_config(config_path: str, *, source: str) -> MiTArch:
         with open(config_path) as handle:
             config = json.load(handle)
     except (OSError, ValueError) as err:
-        raise PretrainedWeightsError(f'{source}: {config_path!r} cannot be read as JSON ({err})') from err
+        raise PretrainedWeightsError(f'{source}: {config_path!r} cannot be read as JSON '
+                                     f'({err})') from err
     model_type = config.get('model_type') if isinstance(config, dict) else None
     if model_type != 'segformer':
-        found = config.get('architectures', model_type) if isinstance(config, dict) else type(config).__name__
+        found = (config.get('architectures', model_type) if isinstance(config, dict)
+                 else type(config).__name__)
         raise PretrainedWeightsError(f'{source}: {config_path!r} describes {found!r} (model_type '
-                                     f'{model_type!r}), not SegFormer\'s MiT (model_type "segformer")')
+                                     f'{model_type!r}), not SegFormer\'s MiT (model_type '
+                                     f'"segformer")')
     try:
         return MiTArch(**{field: tuple(config[field]) for field in
-                          ('hidden_sizes', 'depths', 'num_attention_heads', 'sr_ratios', 'mlp_ratios',
-                           'patch_sizes', 'strides')}, num_channels=int(config.get('num_channels', 3)))
+                          ('hidden_sizes', 'depths', 'num_attention_heads', 'sr_ratios',
+                           'mlp_ratios', 'patch_sizes', 'strides')},
+                       num_channels=int(config.get('num_channels', 3)))
     except (KeyError, TypeError) as err:
-        raise PretrainedWeightsError(f'{source}: {config_path!r} lacks or garbles the SegFormer field '
-                                     f'{err}') from err
+        raise PretrainedWeightsError(f'{source}: {config_path!r} lacks or garbles the SegFormer '
+                                     f'field {err}') from err
 
 
 def _show(value: Any) -> Any:
@@ -304,13 +317,14 @@ def _show(value: Any) -> Any:
 def _check_arch(found: MiTArch, expected: MiTArch, *, config_path: str, variant_name: str,
                 source: str) -> None:
     wrong = [f'{field} {_show(getattr(found, field))} vs {_show(getattr(expected, field))}'
-             for field in MiTArch.__dataclass_fields__ if getattr(found, field) != getattr(expected, field)]
+             for field in MiTArch.__dataclass_fields__
+             if getattr(found, field) != getattr(expected, field)]
     if wrong:
         raise PretrainedWeightsError(
-            f'{source}: {config_path!r} describes {found.describe()} but the backbone is {variant_name} '
-            f'(hidden_sizes {list(expected.hidden_sizes)}, depths {list(expected.depths)}); differing: '
-            f'{"; ".join(wrong)} (file vs backbone). Use the weights of {variant_name} or change '
-            f'model.backbone.type')
+            f'{source}: {config_path!r} describes {found.describe()} but the backbone is '
+            f'{variant_name} (hidden_sizes {list(expected.hidden_sizes)}, depths '
+            f'{list(expected.depths)}); differing: {"; ".join(wrong)} (file vs backbone). Use the '
+            f'weights of {variant_name} or change model.backbone.type')
 
 
 # ----------------------------------------------------------------------------- public entry points
@@ -323,7 +337,8 @@ def _read_mit(path: str, *, expected: Optional[MiTArch], variant_name: str,
     if config is not None:
         found = _read_hf_config(config, source=source)
         if expected is not None:
-            _check_arch(found, expected, config_path=config, variant_name=variant_name, source=source)
+            _check_arch(found, expected, config_path=config, variant_name=variant_name,
+                        source=source)
     state = _read_tensors(weights, source)
     if is_hf_segformer_state_dict(state):
         return weights, hf_to_mit_state_dict(state, path=weights, source=source), True
@@ -353,9 +368,10 @@ def _check_fits(state: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tenso
     if unknown:
         named = ' (renamed from transformers\' name)' if renamed else ''
         raise PretrainedWeightsError(
-            f'{source}: {path!r} holds {_describe(state)}; its key {unknown[0]!r}{named} has no place in the '
-            f'backbone {variant_name} ({len(unknown)} such keys). {source} expects SegFormer ImageNet '
-            f'weights of {variant_name}: mit_bX.pth or the Hugging Face nvidia/mit-bX folder')
+            f'{source}: {path!r} holds {_describe(state)}; its key {unknown[0]!r}{named} has no '
+            f'place in the backbone {variant_name} ({len(unknown)} such keys). {source} expects '
+            f'SegFormer ImageNet weights of {variant_name}: mit_bX.pth or the Hugging Face '
+            f'nvidia/mit-bX folder')
     wrong_shape = [f'{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}'
                    for k, v in state.items() if own[k].shape != v.shape]
     if wrong_shape:
@@ -384,14 +400,14 @@ def load_mit_pretrained(backbone: nn.Module, path: str, *, variant_name: str,
             key or the config values and what was expected.
     """
     logger = get_root_logger()
-    weights, state, from_hf = _read_mit(path, expected=mit_arch_of(backbone), variant_name=variant_name,
-                                        source=source)
+    weights, state, from_hf = _read_mit(path, expected=mit_arch_of(backbone),
+                                        variant_name=variant_name, source=source)
     head = [key for key in state if key.startswith(HEAD_PREFIX)]
     if head:
         names = [f'classifier.{key[len(HEAD_PREFIX):]}' if from_hf else key for key in head]
         logger.info(f'{weights}: ignoring the ImageNet classifier keys {", ".join(names)}')
     state = OrderedDict((k, v) for k, v in state.items() if not k.startswith(HEAD_PREFIX))
-    _check_fits(state, backbone.state_dict(), path=weights, variant_name=variant_name, source=source,
-                renamed=from_hf)
+    _check_fits(state, backbone.state_dict(), path=weights, variant_name=variant_name,
+                source=source, renamed=from_hf)
     backbone.load_state_dict(state, strict=True)
     logger.info(f'loaded {len(state)} backbone tensors from {weights}')

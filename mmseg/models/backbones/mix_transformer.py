@@ -47,7 +47,8 @@ class MixFFN(nn.Module):
 
 
 class EfficientSelfAttention(nn.Module):
-    """Multi-head self-attention whose keys and values come from a map reduced ``sr_ratio`` times."""
+    """Multi-head self-attention whose keys and values come from a map reduced ``sr_ratio``
+    times."""
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, attn_drop: float = 0.0,
                  proj_drop: float = 0.0, sr_ratio: int = 1) -> None:
@@ -138,7 +139,8 @@ class MixVisionTransformer(nn.Module):
     """
 
     def __init__(self, *, in_chans: int = 3, embed_dims: Sequence[int] = (64, 128, 256, 512),
-                 num_heads: Sequence[int] = (1, 2, 4, 8), mlp_ratios: Sequence[float] = (4, 4, 4, 4),
+                 num_heads: Sequence[int] = (1, 2, 4, 8),
+                 mlp_ratios: Sequence[float] = (4, 4, 4, 4),
                  qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0, depths: Sequence[int] = (3, 4, 6, 3),
                  sr_ratios: Sequence[int] = (8, 4, 2, 1), pretrained: Optional[str] = None,
@@ -152,8 +154,8 @@ class MixVisionTransformer(nn.Module):
                                       in_chans=in_chans if s == 0 else embed_dims[s - 1],
                                       embed_dim=embed_dims[s])
             blocks = nn.ModuleList(
-                Block(embed_dims[s], num_heads[s], mlp_ratios[s], qkv_bias, drop_rate, attn_drop_rate,
-                      dpr[start + i], sr_ratios[s]) for i in range(depths[s]))
+                Block(embed_dims[s], num_heads[s], mlp_ratios[s], qkv_bias, drop_rate,
+                      attn_drop_rate, dpr[start + i], sr_ratios[s]) for i in range(depths[s]))
             start += depths[s]
             setattr(self, f'patch_embed{s + 1}', embed)
             setattr(self, f'block{s + 1}', blocks)
@@ -174,7 +176,8 @@ class MixVisionTransformer(nn.Module):
         for s in range(1, 5):
             x, H, W = getattr(self, f'patch_embed{s}')(x)
             for blk in getattr(self, f'block{s}'):
-                x = cp.checkpoint(blk, x, H, W, use_reentrant=False) if checkpointed else blk(x, H, W)
+                x = (cp.checkpoint(blk, x, H, W, use_reentrant=False) if checkpointed
+                     else blk(x, H, W))
             x = getattr(self, f'norm{s}')(x)
             x = x.reshape(x.shape[0], H, W, -1).permute(0, 3, 1, 2).contiguous()
             outs.append(x)
@@ -189,9 +192,10 @@ class _MiTVariant(MixVisionTransformer):
     def __init__(self, *, pretrained: Optional[str] = None, drop_path_rate: float = 0.1,
                  style: Optional[str] = None, with_cp: bool = False) -> None:
         # ``style`` is accepted because the original configs pass it; it has no effect.
-        super().__init__(**self.arch, num_heads=[1, 2, 5, 8], mlp_ratios=[4, 4, 4, 4], qkv_bias=True,
-                         drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=drop_path_rate,
-                         sr_ratios=[8, 4, 2, 1], pretrained=pretrained, with_cp=with_cp)
+        super().__init__(**self.arch, num_heads=[1, 2, 5, 8], mlp_ratios=[4, 4, 4, 4],
+                         qkv_bias=True, drop_rate=0.0, attn_drop_rate=0.0,
+                         drop_path_rate=drop_path_rate, sr_ratios=[8, 4, 2, 1],
+                         pretrained=pretrained, with_cp=with_cp)
 
 
 # SegFormer's variants: stage widths and blocks per stage (heads, ratios and reductions are shared).
@@ -206,7 +210,8 @@ MIT_VARIANTS = {
 
 
 def _variant(name: str) -> type:
-    """The registered backbone class ``name`` (a :class:`_MiTVariant` with its widths and depths)."""
+    """The registered backbone class ``name`` (a :class:`_MiTVariant` with its widths and
+    depths)."""
     cls = type(name, (_MiTVariant,), {'arch': MIT_VARIANTS[name], '__module__': __name__,
                                       '__doc__': f'{name}: MiT with {MIT_VARIANTS[name]}.'})
     return BACKBONES.register_module(module=cls)

@@ -104,9 +104,11 @@ class THEMaskBaseHead(nn.Module, abc.ABC):
     def from_config(cls, *, input_shape: Dict[str, Dict[str, int]], num_classes: int,
                     pixel_decoder_cfg: Dict, transformer_decoder_cfg: Dict, loss_cfg: Dict,
                     in_index: Sequence[int] = (0, 1, 2, 3),
-                    in_features: Sequence[str] = ('res2', 'res3', 'res4', 'res5'), ignore_value: int = 255,
-                    loss_weight: float = 1.0, align_corners: bool = False) -> Dict[str, Any]:
-        """The constructor's arguments from the original's head config (the one place that reads it).
+                    in_features: Sequence[str] = ('res2', 'res3', 'res4', 'res5'),
+                    ignore_value: int = 255, loss_weight: float = 1.0,
+                    align_corners: bool = False) -> Dict[str, Any]:
+        """The constructor's arguments from the original's head config (the one place that reads
+        it).
 
         Args:
             input_shape: ``{'res2': {'channels': C, 'stride': 4}, ...}`` of the backbone outputs;
@@ -123,36 +125,45 @@ class THEMaskBaseHead(nn.Module, abc.ABC):
             in_features, ignore_value, loss_weight, align_corners: see the class.
         """
         if list(in_index) != list(range(len(in_features))):
-            raise ConfigError(f'in_index {list(in_index)} must list the {len(in_features)} backbone outputs '
-                              f'in order ({list(range(len(in_features)))}): they are named '
-                              f'{list(in_features)} by position')
+            raise ConfigError(f'in_index {list(in_index)} must list the {len(in_features)} '
+                              f'backbone outputs in order ({list(range(len(in_features)))}): they '
+                              f'are named {list(in_features)} by position')
         unknown = [f for f in in_features if f not in input_shape]
         if unknown:
-            raise ConfigError(f'in_features {unknown} have no entry in input_shape {sorted(input_shape)}')
+            raise ConfigError(f'in_features {unknown} have no entry in input_shape '
+                              f'{sorted(input_shape)}')
         pixel = dict(pixel_decoder_cfg, input_shape={k: dict(input_shape[k]) for k in in_features})
         decoder = dict(transformer_decoder_cfg)
         conv_dim, mask_dim = pixel.get('conv_dim', 256), pixel.get('mask_dim', 256)
         key = 'transformer_decoder_cfg'
         if decoder.pop('pre_norm', False):
-            raise ConfigError(f'{key}.pre_norm=True is not supported: THE-Mask decoders are post-norm')
+            raise ConfigError(f'{key}.pre_norm=True is not supported: THE-Mask decoders are '
+                              f'post-norm')
         feature = decoder.pop('transformer_in_feature', 'multi_scale_pixel_decoder')
         if feature != 'multi_scale_pixel_decoder':
             raise ConfigError(f'{key}.transformer_in_feature must be "multi_scale_pixel_decoder", '
                               f'got {feature!r}')
-        _check_equal(f'{key}.CONVS_DIM', decoder.pop('CONVS_DIM', None), conv_dim, 'pixel_decoder_cfg.conv_dim')
-        _check_equal(f'{key}.in_channels', decoder.get('in_channels'), conv_dim, 'pixel_decoder_cfg.conv_dim')
-        _check_equal(f'{key}.MASK_DIM', decoder.pop('MASK_DIM', None), mask_dim, 'pixel_decoder_cfg.mask_dim')
-        _check_equal(f'{key}.mask_dim', decoder.get('mask_dim'), mask_dim, 'pixel_decoder_cfg.mask_dim')
-        _check_equal(f'{key}.num_classes', decoder.get('num_classes'), num_classes, 'the head\'s num_classes')
+        _check_equal(f'{key}.CONVS_DIM', decoder.pop('CONVS_DIM', None), conv_dim,
+                     'pixel_decoder_cfg.conv_dim')
+        _check_equal(f'{key}.in_channels', decoder.get('in_channels'), conv_dim,
+                     'pixel_decoder_cfg.conv_dim')
+        _check_equal(f'{key}.MASK_DIM', decoder.pop('MASK_DIM', None), mask_dim,
+                     'pixel_decoder_cfg.mask_dim')
+        _check_equal(f'{key}.mask_dim', decoder.get('mask_dim'), mask_dim,
+                     'pixel_decoder_cfg.mask_dim')
+        _check_equal(f'{key}.num_classes', decoder.get('num_classes'), num_classes,
+                     'the head\'s num_classes')
         if loss_cfg.get('deep_supervision', True) and 'dec_layers' in loss_cfg:
             _check_equal(f'{key}.dec_layers', decoder.get('dec_layers'), loss_cfg['dec_layers'] - 1,
                          'loss_cfg.dec_layers - 1 (one prediction before the first layer)')
         decoder.update(in_channels=conv_dim, mask_dim=mask_dim, num_classes=num_classes)
         criterion = dict(loss_cfg, type='THEMaskCriterion', stage=cls.criterion_stage,
                          num_classes=num_classes, ignore_value=ignore_value)
-        return dict(pixel_decoder=PIXEL_DECODERS.build(pixel), predictor=TRANSFORMER_DECODERS.build(decoder),
-                    criterion=LOSSES.build(criterion), in_features=in_features, num_classes=num_classes,
-                    ignore_value=ignore_value, loss_weight=loss_weight, align_corners=align_corners)
+        return dict(pixel_decoder=PIXEL_DECODERS.build(pixel),
+                    predictor=TRANSFORMER_DECODERS.build(decoder),
+                    criterion=LOSSES.build(criterion), in_features=in_features,
+                    num_classes=num_classes, ignore_value=ignore_value, loss_weight=loss_weight,
+                    align_corners=align_corners)
 
     def encode_frames(self, inputs: List[torch.Tensor]) -> FrameFeatures:
         """The pixel decoder on the backbone maps of N frames (and, at fast inference, the mask
@@ -160,7 +171,8 @@ class THEMaskBaseHead(nn.Module, abc.ABC):
         features = dict(zip(self.in_features, inputs))
         mask_features, _, multi_scale = self.pixel_decoder.forward_features(features)
         multi_scale = list(multi_scale)
-        small = self.predictor.attention_features(mask_features, [m.shape[-2:] for m in multi_scale])
+        small = self.predictor.attention_features(mask_features,
+                                                  [m.shape[-2:] for m in multi_scale])
         return FrameFeatures(multi_scale, mask_features, small)
 
     def decode(self, features: FrameFeatures, num_clips: int, target: Optional[int] = None):

@@ -89,13 +89,15 @@ class THEMaskCriterion(nn.Module):
             raise ValueError(f'loss_cfg.matcher_cfg needs exactly the keys {list(_MATCHER_KEYS)}; '
                              f'missing {missing}, unknown {unknown}')
         if len(round_weight) != 2:
-            raise ValueError(f'round_weight must have 2 entries (round 1, round 2), got {round_weight!r}')
+            raise ValueError(f'round_weight must have 2 entries (round 1, round 2), got '
+                             f'{round_weight!r}')
         if warmup_iters < 0:
             raise ValueError(f'warmup_iters must be >= 0, got {warmup_iters}')
         if oversample_ratio < 1:
             raise ValueError(f'oversample_ratio must be >= 1, got {oversample_ratio}')
         if not 0 <= importance_sample_ratio <= 1:
-            raise ValueError(f'importance_sample_ratio must be in [0, 1], got {importance_sample_ratio}')
+            raise ValueError(f'importance_sample_ratio must be in [0, 1], got '
+                             f'{importance_sample_ratio}')
         self.stage = stage
         self.num_classes = num_classes
         self.ignore_value = ignore_value
@@ -127,7 +129,8 @@ class THEMaskCriterion(nn.Module):
         self.register_buffer('empty_weight', empty_weight)
 
     def forward(self, outputs: Union[Prediction, Tuple[Prediction, Prediction]],
-                gt_semantic_seg: Tensor, iteration: Optional[int] = None) -> 'OrderedDict[str, Tensor]':
+                gt_semantic_seg: Tensor,
+                iteration: Optional[int] = None) -> 'OrderedDict[str, Tensor]':
         """Weighted losses, in the original's key order (the order the model sums them in).
 
         Args:
@@ -141,7 +144,8 @@ class THEMaskCriterion(nn.Module):
                 otherwise it is not used.
         """
         if self.stage == 1 and not isinstance(outputs, dict):
-            raise TypeError(f'the stage-1 criterion takes outputs as a dict, got {type(outputs).__name__}')
+            raise TypeError(f'the stage-1 criterion takes outputs as a dict, got '
+                            f'{type(outputs).__name__}')
         if self.stage == 2 and not (isinstance(outputs, (tuple, list)) and len(outputs) == 2):
             raise TypeError('the stage-2 criterion takes outputs=(clip, frame), got '
                             f'{type(outputs).__name__}')
@@ -161,14 +165,15 @@ class THEMaskCriterion(nn.Module):
         if self.warmup_iters == 0:
             return True
         if iteration is None:
-            raise ValueError(f'the stage-1 criterion has warmup_iters={self.warmup_iters} and needs '
-                             "the runner's iteration: call it with iteration=<int>")
+            raise ValueError(f'the stage-1 criterion has warmup_iters={self.warmup_iters} and '
+                             "needs the runner's iteration: call it with iteration=<int>")
         return iteration >= self.warmup_iters
 
     def _stage1(self, outputs: Prediction, targets: List[MaskTargets],
                 two_round: bool) -> 'OrderedDict[str, Tensor]':
         predictions = self._predictions(outputs, 'outputs', batch=len(targets),
-                                        frames=targets[0].masks.shape[1], device=targets[0].masks.device)
+                                        frames=targets[0].masks.shape[1],
+                                        device=targets[0].masks.device)
         num_masks, = self._num_masks([sum(len(t.labels) for t in targets)], targets[0].masks.device)
         losses = OrderedDict()
         for suffix, logits, masks in predictions:
@@ -187,13 +192,14 @@ class THEMaskCriterion(nn.Module):
     def _stage2(self, outputs: Tuple[Prediction, Prediction],
                 targets: List[MaskTargets]) -> 'OrderedDict[str, Tensor]':
         batch, num_frames, device = len(targets), targets[0].masks.shape[1], targets[0].masks.device
-        clip = self._predictions(outputs[0], 'clip outputs', batch=batch, frames=num_frames, device=device)
+        clip = self._predictions(outputs[0], 'clip outputs', batch=batch, frames=num_frames,
+                                 device=device)
         frame = self._predictions(outputs[1], 'frame outputs', batch=batch * num_frames, frames=1,
                                   device=device)
         if len(clip) != len(frame) or clip[0][1].shape[1] != frame[0][1].shape[1]:
             raise ValueError(f'clip outputs have {clip[0][1].shape[1]} queries and {len(clip) - 1} '
-                             f'aux_outputs, frame outputs {frame[0][1].shape[1]} and {len(frame) - 1}; '
-                             'expected the same numbers')
+                             f'aux_outputs, frame outputs {frame[0][1].shape[1]} and '
+                             f'{len(frame) - 1}; expected the same numbers')
         # The matching takes the class logits of the clip queries and the masks of the frame
         # queries, restacked (B, Q, T, h, w); its pairs drive both branches (original behaviour).
         # All matcher draws come first (the original's order), so every matching of the step is
@@ -211,7 +217,8 @@ class THEMaskCriterion(nn.Module):
         losses = OrderedDict()
         for (suffix, logits, masks), (first, second) in zip(clip, matchings):
             raw = self._two_round_losses(logits, masks, targets, first, second, num_masks)
-            losses.update((key + suffix, raw[key] * weight) for key, weight in self.loss_weights.items())
+            losses.update((key + suffix, raw[key] * weight)
+                          for key, weight in self.loss_weights.items())
         for (suffix, logits, masks), (first, second) in zip(frame, matchings):
             first = [pair for pair in first for _ in range(num_frames)]
             second = [pair for pair in second for _ in range(num_frames)]
@@ -235,7 +242,8 @@ class THEMaskCriterion(nn.Module):
             predictions += [(f'_{i}', p['pred_logits'], p['pred_masks']) for i, p in enumerate(aux)]
         for suffix, logits, masks in predictions:
             if (logits.dim() != 3 or masks.dim() != 5 or logits.shape[0] != batch
-                    or logits.shape[2] != self.num_classes + 1 or masks.shape[:2] != logits.shape[:2]
+                    or logits.shape[2] != self.num_classes + 1
+                    or masks.shape[:2] != logits.shape[:2]
                     or masks.shape[2] != frames):
                 raise ValueError(
                     f'{name}{suffix or " (final)"}: expected pred_logits ({batch}, Q, '
@@ -258,7 +266,8 @@ class THEMaskCriterion(nn.Module):
 
     def _two_round_losses(self, logits: Tensor, masks: Tensor, targets: List[MaskTargets],
                           first: Pairs, second: Pairs, num_masks: float) -> Dict[str, Tensor]:
-        both = [(torch.cat([q1, q2]), torch.cat([k1, k2])) for (q1, k1), (q2, k2) in zip(first, second)]
+        both = [(torch.cat([q1, q2]), torch.cat([k1, k2]))
+                for (q1, k1), (q2, k2) in zip(first, second)]
         ce = self._class_loss(logits, targets, both)
         mask, dice = self._point_losses(masks, targets, first, num_masks)
         mask_secondary, dice_secondary = self._secondary_losses(masks, targets, second, num_masks)
@@ -266,7 +275,8 @@ class THEMaskCriterion(nn.Module):
                     r1_loss_mask_unmatched=mask_secondary, r1_loss_dice_unmatched=dice_secondary)
 
     def _class_loss(self, logits: Tensor, targets: List[MaskTargets], pairs: Pairs) -> Tensor:
-        classes = torch.full(logits.shape[:2], self.num_classes, dtype=torch.int64, device=logits.device)
+        classes = torch.full(logits.shape[:2], self.num_classes, dtype=torch.int64,
+                             device=logits.device)
         for b, ((queries, indices), target) in enumerate(zip(pairs, targets)):
             classes[b, queries] = target.labels[indices]
         return F.cross_entropy(logits.transpose(1, 2), classes, weight=self.empty_weight.float())
@@ -274,8 +284,10 @@ class THEMaskCriterion(nn.Module):
     @staticmethod
     def _matched(masks: Tensor, targets: List[MaskTargets], pairs: Pairs) -> Tuple[Tensor, Tensor]:
         """Matched predictions and targets, (M, T, h, w) and (M, T, H, W), batch by batch."""
-        predicted = THEMaskCriterion._gather([masks[b, queries] for b, (queries, _) in enumerate(pairs)])
-        wanted = THEMaskCriterion._gather([target.masks[indices] for target, (_, indices) in zip(targets, pairs)])
+        predicted = THEMaskCriterion._gather([masks[b, queries]
+                                              for b, (queries, _) in enumerate(pairs)])
+        wanted = THEMaskCriterion._gather([target.masks[indices]
+                                           for target, (_, indices) in zip(targets, pairs)])
         return predicted, wanted
 
     def _point_losses(self, masks: Tensor, targets: List[MaskTargets], pairs: Pairs,
@@ -328,8 +340,8 @@ class THEMaskCriterion(nn.Module):
         dice = (1 - (numerator + 1) / (denominator + 1)).sum() / num_masks / num_frames
         return bce_loss, dice
 
-    def _secondary_losses_full_resolution(self, masks: Tensor, targets: List[MaskTargets], pairs: Pairs,
-                                          num_masks: float) -> Tuple[Tensor, Tensor]:
+    def _secondary_losses_full_resolution(self, masks: Tensor, targets: List[MaskTargets],
+                                          pairs: Pairs, num_masks: float) -> Tuple[Tensor, Tensor]:
         """The original's computation of :meth:`_secondary_losses` (reference mode)."""
         num_frames = masks.shape[2]
         predicted, wanted = self._matched(masks, targets, pairs)
@@ -352,11 +364,13 @@ class THEMaskCriterion(nn.Module):
         full = target.masks
         index_y, index_x = (_nearest_source_index(n_in, n_out, full.device)
                             for n_in, n_out in zip(size, full.shape[-2:]))
-        rows = full.new_zeros(*full.shape[:2], size[0], full.shape[-1]).index_add_(2, index_y, (full > 0).float())
+        rows = (full.new_zeros(*full.shape[:2], size[0], full.shape[-1])
+                .index_add_(2, index_y, (full > 0).float()))
         cells = full.new_zeros(*full.shape[:2], *size).index_add_(3, index_x, rows)
         copies = torch.outer(torch.bincount(index_y, minlength=size[0]),
                              torch.bincount(index_x, minlength=size[1])).float()
-        self._counts_cache[key] = (full, (cells, copies))  # keeps ``full`` alive: its id stays unique
+        # keeps ``full`` alive: its id stays unique
+        self._counts_cache[key] = (full, (cells, copies))
         return cells, copies
 
     @staticmethod

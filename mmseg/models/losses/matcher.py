@@ -50,7 +50,8 @@ class TwoRoundHungarianMatcher:
         if self.num_points < 1:
             raise ValueError(f'num_points must be >= 1, got {self.num_points}')
         if self.second_round_cost not in ('full', 'mask_bce'):
-            raise ValueError(f"second_round_cost must be 'full' or 'mask_bce', got {self.second_round_cost!r}")
+            raise ValueError(f"second_round_cost must be 'full' or 'mask_bce', got "
+                             f"{self.second_round_cost!r}")
 
     def cost_matrices(self, logits: Tensor, masks: Tensor, target: MaskTargets,
                       point_coords: Tensor) -> Tuple[Tensor, Tensor]:
@@ -92,8 +93,8 @@ class TwoRoundHungarianMatcher:
         return self.match_many([(pred_logits, pred_masks)], targets, rand)[0]
 
     @torch.no_grad()
-    def match_many(self, predictions: Sequence[Tuple[Tensor, Tensor]], targets: Sequence[MaskTargets],
-                   rand: RandFn) -> List[Tuple[Pairs, Pairs]]:
+    def match_many(self, predictions: Sequence[Tuple[Tensor, Tensor]],
+                   targets: Sequence[MaskTargets], rand: RandFn) -> List[Tuple[Pairs, Pairs]]:
         """Match several predictions of one batch against the same targets: the result of calling
         the matcher on each in turn (the same draws, in the same order), but every cost matrix is
         computed first and all of them reach the host in one transfer (one device sync).
@@ -110,7 +111,8 @@ class TwoRoundHungarianMatcher:
         for pred_logits, pred_masks in predictions:
             for b, target in enumerate(targets):
                 point_coords = rand(1, self.num_points, 2, dtype=torch.float32, device=device)
-                costs.extend(self.cost_matrices(pred_logits[b], pred_masks[b], target, point_coords))
+                costs.extend(self.cost_matrices(pred_logits[b], pred_masks[b], target,
+                                                point_coords))
         flat = torch.cat([c.reshape(-1) for c in costs]).cpu().numpy()  # the one sync
         host, offset = [], 0
         for c in costs:
@@ -126,8 +128,9 @@ class TwoRoundHungarianMatcher:
                 rows2, cols2 = _second_round(cost2, rows)
                 num_targets = cost.shape[1]
                 if len(cols) < num_targets or len(cols2) < num_targets:
-                    logger.debug('batch element %d: %d ground truths, %d queries; %d got a primary and %d '
-                                 'a secondary query (the original asserted when queries ran out)',
+                    logger.debug('batch element %d: %d ground truths, %d queries; %d got a primary '
+                                 'and %d a secondary query (the original asserted when queries ran '
+                                 'out)',
                                  b, num_targets, cost.shape[0], len(cols), len(cols2))
                 first.append(_as_pair(rows, cols, device))
                 second.append(_as_pair(rows2, cols2, device))
@@ -137,7 +140,8 @@ class TwoRoundHungarianMatcher:
 
 def _finite(cost: np.ndarray) -> np.ndarray:
     """Non-finite costs (from NaN/Inf predictions) become large finite ones, so the assignment still
-    runs and the non-finite loss reaches the runner's guard, which names the iteration and the terms."""
+    runs and the non-finite loss reaches the runner's guard, which names the iteration and the
+    terms."""
     if np.isfinite(cost).all():
         return cost
     return np.nan_to_num(cost, nan=1e8, posinf=1e8, neginf=-1e8)

@@ -28,8 +28,8 @@ def uncertain_point_coords(logits: Tensor, *, num_points: int, oversample_ratio:
 
     Draws ``int(num_points * oversample_ratio)`` uniform points per mask, keeps the
     ``int(importance_sample_ratio * num_points)`` with the highest uncertainty ``-|logit|`` (in
-    an unspecified order), then appends uniform points up to ``num_points``. Two draws, in this order:
-    ``rand(M, oversampled, 2)`` and, if any are needed, ``rand(M, random, 2)``.
+    an unspecified order), then appends uniform points up to ``num_points``. Two draws, in this
+    order: ``rand(M, oversampled, 2)`` and, if any are needed, ``rand(M, random, 2)``.
 
     Args:
         logits: mask logits (M, 1, h, w).

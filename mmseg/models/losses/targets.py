@@ -16,7 +16,8 @@ class MaskTargets(NamedTuple):
     masks: Tensor
 
 
-def clip_targets(gt_semantic_seg: Tensor, *, num_classes: int, ignore_value: int) -> List[MaskTargets]:
+def clip_targets(gt_semantic_seg: Tensor, *, num_classes: int,
+                 ignore_value: int) -> List[MaskTargets]:
     """One target per class present in each clip (``ignore_value`` excluded).
 
     Ignored pixels are 0 in every mask, so the mask losses count them as negatives for every
@@ -38,8 +39,8 @@ def clip_targets(gt_semantic_seg: Tensor, *, num_classes: int, ignore_value: int
     values = gt_semantic_seg.unique()
     bad = values[((values < 0) | (values >= num_classes)) & (values != ignore_value)]
     if bad.numel():
-        raise ValueError(f'gt_semantic_seg has labels {bad.tolist()}; expected 0..{num_classes - 1} '
-                         f'or the ignore value {ignore_value}')
+        raise ValueError(f'gt_semantic_seg has labels {bad.tolist()}; expected '
+                         f'0..{num_classes - 1} or the ignore value {ignore_value}')
     targets = []
     for video in gt_semantic_seg[:, :, 0]:
         labels = video.unique()

@@ -6,7 +6,8 @@ from torch import nn
 
 
 class DropPath(nn.Module):
-    """Stochastic depth: drop the whole residual branch of a sample with probability ``drop_prob``."""
+    """Stochastic depth: drop the whole residual branch of a sample with probability
+    ``drop_prob``."""
 
     def __init__(self, drop_prob: float = 0.0) -> None:
         super().__init__()
@@ -32,7 +33,8 @@ class ConvNormAct(nn.Conv2d):
     """
 
     def __init__(self, *args, norm: Optional[nn.Module] = None,
-                 activation: Optional[Callable[[torch.Tensor], torch.Tensor]] = None, **kwargs) -> None:
+                 activation: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.norm = norm
         self.activation = activation
@@ -47,7 +49,8 @@ class ConvNormAct(nn.Conv2d):
 
 
 def group_norm(norm: str, channels: int) -> Optional[nn.Module]:
-    """``'GN'`` -> GroupNorm(32, channels); ``''`` -> None (detectron2's ``get_norm`` for what we use)."""
+    """``'GN'`` -> GroupNorm(32, channels); ``''`` -> None (detectron2's ``get_norm`` for what we
+    use)."""
     if norm == 'GN':
         return nn.GroupNorm(32, channels)
     if norm == '':

@@ -13,9 +13,11 @@ from ...utils.logger import get_root_logger
 
 def map_official_keys(module: nn.Module, *, renames: Sequence[Tuple[str, str]] = (),
                       drops: Sequence[str] = ()) -> None:
-    """Rename ``old`` key prefixes to ``new`` and drop ``drops`` prefixes (relative to ``module``)."""
+    """Rename ``old`` key prefixes to ``new`` and drop ``drops`` prefixes (relative to
+    ``module``)."""
 
-    def hook(mod, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+    def hook(mod, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+             error_msgs):
         renamed, dropped = [], []
         for key in list(state_dict):
             if not key.startswith(prefix):
@@ -36,7 +38,8 @@ def map_official_keys(module: nn.Module, *, renames: Sequence[Tuple[str, str]] =
                 pairs = ', '.join(f'{prefix}{old}* -> {prefix}{new}*' for old, new in renames)
                 parts.append(f'mapped {len(renamed)} official key names ({pairs})')
             if dropped:
-                parts.append(f'dropped {len(dropped)} unused official parameters ({", ".join(dropped)})')
+                parts.append(f'dropped {len(dropped)} unused official parameters '
+                             f'({", ".join(dropped)})')
             get_root_logger().info('; '.join(parts))
 
     module.register_load_state_dict_pre_hook(hook)

@@ -27,7 +27,8 @@ def segformer_init(module: nn.Module) -> None:
         nn.init.constant_(module.bias, 0)
         nn.init.constant_(module.weight, 1.0)
     elif isinstance(module, nn.Conv2d):
-        fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
+        fan_out = (module.kernel_size[0] * module.kernel_size[1] * module.out_channels
+                   // module.groups)
         module.weight.data.normal_(0, math.sqrt(2.0 / fan_out))
         if module.bias is not None:
             module.bias.data.zero_()

@@ -63,7 +63,8 @@ def brute_force(videos, vc_gt='shifted'):
             predicted[c] += ((p == c) & (g != 255)).sum()
     with np.errstate(invalid='ignore', divide='ignore'):
         iou = inter / (label + predicted - inter)
-    out = dict(mIoU=np.nanmean(iou), mIoU_present=iou[label > 0].mean(), aAcc=inter.sum() / label.sum())
+    out = dict(mIoU=np.nanmean(iou), mIoU_present=iou[label > 0].mean(),
+               aAcc=inter.sum() / label.sum())
     for k in (8, 16):
         scores = []
         for raw, ps in videos.values():
@@ -73,7 +74,8 @@ def brute_force(videos, vc_gt='shifted'):
             for i in range(len(gs) - k):
                 stable_gt = np.all([gs[i + j] == gs[i] for j in range(k)], axis=0)
                 stable_pred = np.all([ps[i + j] == ps[i] for j in range(k)], axis=0)
-                scores.append((stable_gt & stable_pred).sum() / stable_gt.sum() if stable_gt.sum() else np.nan)
+                scores.append((stable_gt & stable_pred).sum() / stable_gt.sum() if stable_gt.sum()
+                              else np.nan)
         out[f'mVC{k}'] = np.nanmean(scores)
     return out
 
@@ -109,7 +111,8 @@ def test_results_are_json_ready_and_printed(capsys):
     feed(ev, videos)
     res = ev.evaluate()
     json.dumps(res, allow_nan=False)
-    assert set(res) >= {'aAcc', 'mIoU', 'mIoU_present', 'mAcc', 'mDice', 'IoU', 'Acc', 'Dice', 'classes'}
+    assert set(res) >= {'aAcc', 'mIoU', 'mIoU_present', 'mAcc', 'mDice', 'IoU', 'Acc', 'Dice',
+                        'classes'}
     assert 'mVC8' not in res and res['num_frames'] == sum(LENGTHS)
     assert res['IoU'][5] is not None and len(res['IoU']) == NUM_CLASSES
     table = format_results_table(res)
@@ -135,7 +138,8 @@ def test_errors():
         ev.evaluate()
     ev = evaluator(videos)
     feed(ev, {'video1': (videos['video1'][0][:10], videos['video1'][1][:10])})
-    with pytest.raises(ValueError, match=r"part of their frames in one process \(here: \['video1'\]\)"):
+    with pytest.raises(ValueError, match=r"part of their frames in one process \(here: "
+                                         r"\['video1'\]\)"):
         ev.evaluate()
     with pytest.raises(ValueError, match='unknown metrics'):
         evaluator(videos, metrics=['mAP'])
@@ -145,7 +149,8 @@ def test_errors():
 
 def test_format_only_writes_pngs(tmp_path):
     videos = make_videos()
-    ev = evaluator(videos, metrics=[], imgfile_prefix=str(tmp_path), palette=[(i, i, i) for i in range(6)])
+    ev = evaluator(videos, metrics=[], imgfile_prefix=str(tmp_path),
+                   palette=[(i, i, i) for i in range(6)])
     feed(ev, videos)
     assert ev.evaluate() == dict(num_frames=sum(LENGTHS))
     written = np.array(Image.open(tmp_path / 'video3' / '00007.png'))
@@ -178,3 +183,18 @@ def test_two_processes_give_the_single_process_results(tmp_path):
         for key in ('mVC8', 'mVC16'):
             assert res[key] == pytest.approx(single[key], rel=1e-12)
     assert torch.distributed.is_initialized() is False
+
+
+def test_evaluator_results_hold_the_confusion_matrix():
+    gt = np.array([[0, 0, 1, 1], [2, 2, 255, 1]], np.uint8)
+    pred = np.array([[0, 1, 1, 1], [2, 0, 0, 1]], np.int64)
+    evaluator = VideoSegEvaluator(class_names=['a', 'b', 'c'], video_frames={'v': ['f']},
+                                  load_gt=lambda video, frame, shape: gt, metrics=['mIoU'])
+    evaluator.process(pred, dict(video='v', frame='f'))
+    results = evaluator.evaluate()
+    assert results['confusion_matrix'] == [[1, 1, 0], [0, 3, 0], [1, 0, 1]]  # rows: ground truth
+    json.dumps(results)
+    only_vc = VideoSegEvaluator(class_names=['a', 'b', 'c'], video_frames={'v': ['f']},
+                                load_gt=lambda video, frame, shape: gt, metrics=['mVC'])
+    only_vc.process(pred, dict(video='v', frame='f'))
+    assert 'confusion_matrix' not in only_vc.evaluate()

@@ -13,10 +13,11 @@ def short_videos(lengths=(5, 16), size=(4, 5)):
 
 
 def evaluate(videos, mmseg_caplog=None):
-    ev = VideoSegEvaluator(class_names=['a', 'b', 'c'], video_frames={v: [str(t) for t in range(len(g))]
-                                                                      for v, g in videos.items()},
-                           load_gt=lambda v, f, shape: videos[v][int(f)], gt_label_map=reduce_zero_label_table(),
-                           metrics=['mIoU', 'mVC'])
+    ev = VideoSegEvaluator(class_names=['a', 'b', 'c'],
+                           video_frames={v: [str(t) for t in range(len(g))]
+                                         for v, g in videos.items()},
+                           load_gt=lambda v, f, shape: videos[v][int(f)],
+                           gt_label_map=reduce_zero_label_table(), metrics=['mIoU', 'mVC'])
     for video, gts in videos.items():
         for t, gt in enumerate(gts):
             ev.process(np.clip(gt.astype(np.int64) - 1, 0, 2), dict(video=video, frame=str(t)))

@@ -1,4 +1,5 @@
-"""Confusion-matrix metrics against the worked example of docs/evaluation.md and a brute-force reference."""
+"""Confusion-matrix metrics against the worked example of docs/evaluation.md and a brute-force
+reference."""
 import numpy as np
 import pytest
 

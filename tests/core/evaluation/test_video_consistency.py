@@ -5,7 +5,8 @@ import pytest
 from mmseg.core.evaluation import VideoConsistency
 from mmseg.datasets.file_io import reduce_zero_label
 
-RAW_GT = np.array([[1, 1, 5, 0], [1, 1, 5, 255], [1, 2, 5, 255], [1, 2, 5, 255], [7, 7, 7, 7]], np.uint8)
+RAW_GT = np.array([[1, 1, 5, 0], [1, 1, 5, 255], [1, 2, 5, 255], [1, 2, 5, 255], [7, 7, 7, 7]],
+                  np.uint8)
 PRED = np.array([[0, 0, 4, 9], [0, 0, 3, 9], [0, 1, 4, 9], [0, 1, 4, 3], [0, 0, 0, 0]])
 
 

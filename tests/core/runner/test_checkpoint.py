@@ -26,11 +26,13 @@ def test_max_keep_never_deletes_what_latest_names(tmp_path):
 
 def test_finetune_from_loads_non_strictly_and_freezes_all_but_the_patterns(tmp_path, logger):
     stage1 = ToySegmentor()
-    content = OrderedDict((k, v) for k, v in stage1.state_dict().items() if k != 'decode_head.norm.bias')
+    content = OrderedDict((k, v) for k, v in stage1.state_dict().items()
+                          if k != 'decode_head.norm.bias')
     content['decode_head.old_norm.weight'] = torch.ones(4)
     torch.save({'state_dict': content}, tmp_path / 'stage1.pth')
     model = ToySegmentor()
-    finetune_from(model, str(tmp_path / 'stage1.pth'), trainable_patterns=['predictor'], logger=logger)
+    finetune_from(model, str(tmp_path / 'stage1.pth'), trainable_patterns=['predictor'],
+                  logger=logger)
     trainable = sorted(n for n, p in model.named_parameters() if p.requires_grad)
     assert trainable == ['decode_head.predictor.bias', 'decode_head.predictor.weight']
     assert torch.equal(model.backbone['conv'].weight, stage1.backbone['conv'].weight)
@@ -49,7 +51,8 @@ def test_a_work_directory_means_its_latest_checkpoint(tmp_path):
     model = ToySegmentor()
     save_checkpoint({'state_dict': model.state_dict()}, str(tmp_path / 'iter_5.pth'))
     fresh = ToySegmentor()
-    finetune_from(fresh, str(tmp_path), trainable_patterns=['predictor'])  # README: --finetune-from WORK_DIR
+    # README: --finetune-from WORK_DIR
+    finetune_from(fresh, str(tmp_path), trainable_patterns=['predictor'])
     assert torch.equal(fresh.decode_head['predictor'].weight, model.decode_head['predictor'].weight)
 
 

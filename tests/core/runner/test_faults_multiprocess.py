@@ -46,8 +46,8 @@ class KillAt(Hook):
 
 def make_runner(work_dir, *, max_iters, distributed, resume_from=None, timeout=TIMEOUT):
     set_random_seed(0)
-    model = wrap_model(ToySegmentor(dropout=0.0), distributed=distributed, device=torch.device('cpu'),
-                       find_unused_parameters=True)
+    model = wrap_model(ToySegmentor(dropout=0.0), distributed=distributed,
+                       device=torch.device('cpu'), find_unused_parameters=True)
     cfg = toy_config(max_iters=max_iters, interval=2)
     cfg['dist_params'] = dict(backend='gloo', timeout=timeout)
     runner = build_runner(cfg, model=model, work_dir=work_dir)
@@ -57,8 +57,8 @@ def make_runner(work_dir, *, max_iters, distributed, resume_from=None, timeout=T
 
 
 def train(runner, rank, world_size):
-    runner.run(build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=2, workers_per_gpu=0,
-                                      seed=0, rank=rank, world_size=world_size))
+    runner.run(build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=2,
+                                      workers_per_gpu=0, seed=0, rank=rank, world_size=world_size))
 
 
 def _worker(rank, world_size, port, work_dir, max_iters, kill_at, resume_from, sig, timeout):
@@ -66,7 +66,8 @@ def _worker(rank, world_size, port, work_dir, max_iters, kill_at, resume_from, s
                       MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
     init_dist('pytorch', backend='gloo', timeout=timeout)
-    runner = make_runner(work_dir, max_iters=max_iters, distributed=True, resume_from=resume_from, timeout=timeout)
+    runner = make_runner(work_dir, max_iters=max_iters, distributed=True, resume_from=resume_from,
+                         timeout=timeout)
     if kill_at is not None and rank == 1:
         runner.register_hook(KillAt(kill_at, sig))
     try:
@@ -82,10 +83,11 @@ def launch(world_size, work_dir, *, max_iters, kill_at=None, resume_from=None, s
            timeout=TIMEOUT, wait_for=None):
     """Run the workers; return their exit codes once the ranks ``wait_for`` (default all) ended.
     The others are killed then. A rank that does not end within a bound fails the test."""
-    context = mp.start_processes(_worker, args=(world_size, free_port(), str(work_dir), max_iters, kill_at,
-                                                resume_from, sig, timeout),
+    context = mp.start_processes(_worker, args=(world_size, free_port(), str(work_dir), max_iters,
+                                                kill_at, resume_from, sig, timeout),
                                  nprocs=world_size, join=False, start_method='spawn')
-    watched = [context.processes[r] for r in (wait_for if wait_for is not None else range(world_size))]
+    watched = [context.processes[r] for r in (wait_for if wait_for is not None
+                                              else range(world_size))]
     deadline = time.time() + 120 + timeout
     try:
         while any(p.is_alive() for p in watched):
@@ -140,15 +142,19 @@ def test_hung_rank_stops_the_other_after_the_configured_timeout(tmp_path):
     assert read_checkpoint(str(tmp_path / LATEST))['meta']['iter'] == 2
 
 
-def test_resume_with_another_process_count_continues_the_global_stream(straight, tmp_path, mmseg_caplog):
-    """2 processes x 2 samples for 2 iterations = 8 global samples; 1 process continues at sample 8."""
-    runner = make_runner(str(tmp_path), max_iters=4, distributed=False, resume_from=str(straight / 'iter_2.pth'))
+def test_resume_with_another_process_count_continues_the_global_stream(straight, tmp_path,
+                                                                       mmseg_caplog):
+    """2 processes x 2 samples for 2 iterations = 8 global samples; 1 process continues at sample
+    8."""
+    runner = make_runner(str(tmp_path), max_iters=4, distributed=False,
+                         resume_from=str(straight / 'iter_2.pth'))
     assert runner.iter == 2 and runner.samples_seen == 8
     train(runner, 0, 1)
     assert 'written by 2 processes and this run has 1' in mmseg_caplog.text
     meta = read_checkpoint(str(tmp_path / 'iter_4.pth'))['meta']
     assert meta['iter'] == 4 and meta['world_size'] == 1 and meta['samples_seen'] == 8 + 2 * 2
-    assert stream_start(8, 1) == (8, 0)   # one process: positions 8, 9, ... = global samples 8, 9, ...
+    # one process: positions 8, 9, ... = global samples 8, 9, ...
+    assert stream_start(8, 1) == (8, 0)
     assert stream_start(10, 4) == (3, 2)  # four processes: global 12.. (10 and 11 skipped, logged)
 
 
@@ -164,7 +170,8 @@ def test_checkpoint_write_failing_midway_leaves_earlier_files_intact(tmp_path, m
 
     monkeypatch.setattr(torch, 'save', disk_full)
     runner.max_iters = 6
-    with pytest.raises(CheckpointError, match=r"cannot write '.*iter_6.pth': No space left on device; .*latest.pth"):
+    with pytest.raises(CheckpointError, match=r"cannot write '.*iter_6.pth': No space left on "
+                                              r"device; .*latest.pth"):
         train(runner, 0, 1)
     monkeypatch.setattr(torch, 'save', real_save)
     for name, content in before.items():
@@ -178,10 +185,14 @@ def test_truncated_checkpoint_for_resume_from_file_and_dir(straight, tmp_path, m
         (tmp_path / name).write_bytes((straight / name).read_bytes())
     os.symlink('iter_6.pth', tmp_path / LATEST)
     data = (tmp_path / 'iter_6.pth').read_bytes()
-    (tmp_path / 'iter_6.pth').write_bytes(data[:len(data) // 2])  # truncated, e.g. copied off a full disk
-    with pytest.raises(CheckpointError, match=r"--resume-from: '.*iter_6.pth' cannot be read .*truncated"):
-        make_runner(str(tmp_path / 'out'), max_iters=8, distributed=False, resume_from=str(tmp_path / 'iter_6.pth'))
-    runner = make_runner(str(tmp_path / 'out'), max_iters=8, distributed=False, resume_from=str(tmp_path))
+    # truncated, e.g. copied off a full disk
+    (tmp_path / 'iter_6.pth').write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"--resume-from: '.*iter_6.pth' cannot be read "
+                                              r".*truncated"):
+        make_runner(str(tmp_path / 'out'), max_iters=8, distributed=False,
+                    resume_from=str(tmp_path / 'iter_6.pth'))
+    runner = make_runner(str(tmp_path / 'out'), max_iters=8, distributed=False,
+                         resume_from=str(tmp_path))
     assert runner.iter == 4
     assert 'resuming from iter_4.pth, the newest loadable checkpoint' in mmseg_caplog.text
     assert 'skipped iter_6.pth' in mmseg_caplog.text
@@ -190,10 +201,14 @@ def test_truncated_checkpoint_for_resume_from_file_and_dir(straight, tmp_path, m
 def test_lost_process_message_and_timeout_check():
     from mmseg.utils.config import ConfigError
     from mmseg.utils.dist_utils import is_communication_failure, lost_process_error
-    err = RuntimeError('[/x/gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:39061: Connection reset by peer. '
-                       'This is typically caused by a remote worker hanging')
-    assert is_communication_failure(err) and not is_communication_failure(RuntimeError('shape mismatch'))
+    err = RuntimeError('[/x/gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:39061: '
+                       'Connection reset by peer. This is typically caused by a remote worker '
+                       'hanging')
+    assert (is_communication_failure(err)
+            and not is_communication_failure(RuntimeError('shape mismatch')))
     message = str(lost_process_error(err, iteration=3, timeout=20))
-    assert 'at iteration 3' in message and 'Connection reset by peer)' in message and 'pair.cc' not in message
-    with pytest.raises(ConfigError, match='dist_params.timeout=0: expected a number of seconds > 0'):
+    assert ('at iteration 3' in message and 'Connection reset by peer)' in message
+            and 'pair.cc' not in message)
+    with pytest.raises(ConfigError, match='dist_params.timeout=0: expected a number of seconds > '
+                                          '0'):
         init_dist('pytorch', backend='gloo', timeout=0)

@@ -1,7 +1,7 @@
-"""--finetune-from a stage-1 b1 checkpoint into the stage-2 model (docs/method.md, "Checkpoint keys")."""
+"""--finetune-from a stage-1 b1 checkpoint into the stage-2 model (docs/method.md, "Checkpoint
+keys")."""
 import os
 
-import pytest
 import torch
 
 from mmseg.core.runner import finetune_from
@@ -23,7 +23,8 @@ def test_stage1_to_stage2_keys_and_frozen_parameters(tmp_path, mmseg_caplog):
     stage2 = build('video')
     finetune_from(stage2, str(tmp_path / 'stage1.pth'), trainable_patterns=['predictor'])
     log = mmseg_caplog.text
-    # unexpected: the stage-1 head norm; missing: the stage-2-only modules (docs/method.md, "Checkpoint keys")
+    # unexpected: the stage-1 head norm; missing: the stage-2-only modules
+    # (docs/method.md, "Checkpoint keys")
     assert 'decode_head.predictor.decoder_norm.weight' in log
     own = set(stage2.state_dict())
     missing = own - set(stage1.state_dict())
@@ -32,11 +33,13 @@ def test_stage1_to_stage2_keys_and_frozen_parameters(tmp_path, mmseg_caplog):
                                                          'decode_head.predictor.decoder_norm2.',
                                                          'decode_head.predictor.class_embed_aux.',
                                                          'decode_head.predictor.mask_embed_aux.'))}
-    assert missing == expected_missing and len(missing) == 48  # the original's 50 minus reference_points
+    # the original's 50 minus reference_points
+    assert missing == expected_missing and len(missing) == 48
     loaded = stage1.state_dict()
     for key, value in stage2.state_dict().items():
         if key not in missing:
             assert torch.equal(value, loaded[key]), key
     trainable = {n for n, p in stage2.named_parameters() if p.requires_grad}
     assert trainable == {n for n, _ in stage2.named_parameters() if 'predictor' in n}
-    assert sum(p.numel() for n, p in stage2.named_parameters() if n in trainable) == 17_681_661 - 514
+    assert (sum(p.numel() for n, p in stage2.named_parameters() if n in trainable)
+            == 17_681_661 - 514)

@@ -16,7 +16,8 @@ def test_poly_values_by_hand():
 
 
 def test_linear_warmup_by_hand():
-    schedule = PolyLrSchedule(max_iters=10, power=1.0, warmup='linear', warmup_iters=4, warmup_ratio=0.1)
+    schedule = PolyLrSchedule(max_iters=10, power=1.0, warmup='linear', warmup_iters=4,
+                              warmup_ratio=0.1)
     # iteration 0: 0.1 * 0.1; iteration 2: regular 0.08 times 1 - (1 - 2/4) * 0.9 = 0.55
     assert schedule.lr_at(0.1, 0) == pytest.approx(0.01)
     assert schedule.lr_at(0.1, 2) == pytest.approx(0.044)

@@ -17,12 +17,14 @@ def settings_by_name(model, optimizer):
 def test_released_custom_keys_backbone_norms_keep_decay_head_norms_lose_it():
     model = ToySegmentor()
     cfg = dict(type='AdamW', lr=1e-4, weight_decay=0.05,
-               paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1), 'norm': dict(decay_mult=0.0)}))
+               paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1),
+                                               'norm': dict(decay_mult=0.0)}))
     optimizer = build_optimizer(model, cfg)
     assert isinstance(optimizer, torch.optim.AdamW)
     got = settings_by_name(model, optimizer)
     assert got['backbone.conv.weight'] == pytest.approx((1e-5, 0.05))
-    assert got['backbone.norm.weight'] == pytest.approx((1e-5, 0.05))  # 'backbone' is longer than 'norm'
+    # 'backbone' is longer than 'norm'
+    assert got['backbone.norm.weight'] == pytest.approx((1e-5, 0.05))
     assert got['decode_head.norm.weight'] == pytest.approx((1e-4, 0.0))
     assert got['decode_head.predictor.bias'] == pytest.approx((1e-4, 0.05))
     assert all(g['initial_lr'] == g['lr'] for g in optimizer.param_groups)
@@ -40,7 +42,8 @@ def test_longest_key_wins_and_ties_are_alphabetical():
                                                'decode_head.norm': dict(lr_mult=2.0),
                                                'ab': dict(lr_mult=3.0), 'aa': dict(lr_mult=5.0)}))
     got = settings_by_name(model, build_optimizer(model, cfg))
-    assert got['decode_head.norm.weight'] == (2.0, pytest.approx(0.1))  # only the longest key applies
+    # only the longest key applies
+    assert got['decode_head.norm.weight'] == (2.0, pytest.approx(0.1))
     assert got['aab.weight'] == (5.0, pytest.approx(0.1))  # 'aa' < 'ab'
 
 
@@ -58,7 +61,8 @@ def test_bad_configs_are_refused_with_the_key():
     model = ToySegmentor()
     with pytest.raises(KeyError, match='bias_lr_mult'):
         build_optimizer(model, dict(type='AdamW', lr=1e-3, paramwise_cfg=dict(bias_lr_mult=2.0)))
-    with pytest.raises(KeyError, match="custom_keys\\['norm'\\] sets decay_mult but .* no weight_decay"):
+    with pytest.raises(KeyError, match="custom_keys\\['norm'\\] sets decay_mult but .* no "
+                                       "weight_decay"):
         build_optimizer(model, dict(type='Adam', lr=1e-3,
                                     paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.0)})))
     with pytest.raises(KeyError, match='unknown optimizer type'):

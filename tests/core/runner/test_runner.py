@@ -1,4 +1,5 @@
-"""IterBasedRunner: exact resume, LR per iteration, grad clipping, NaN guard, AMP, hooks and logs."""
+"""IterBasedRunner: exact resume, LR per iteration, grad clipping, NaN guard, AMP, hooks and
+logs."""
 import json
 import logging
 import os
@@ -8,12 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg.core.runner import Hook, IterBasedRunner, build_optimizer, build_runner, build_train_dataloader
+from mmseg.core.runner import (
+    Hook,
+    IterBasedRunner,
+    build_optimizer,
+    build_runner,
+    build_train_dataloader,
+    logger_hooks,
+)
+from mmseg.datasets import collate_clips
 from mmseg.utils.checkpoint import read_checkpoint
 from mmseg.utils.errors import NonFiniteLossError
-from mmseg.core.runner import logger_hooks
 from mmseg.utils.seed import set_random_seed
-from mmseg.datasets import collate_clips
 from runner_toy import ToyClips, ToySegmentor, toy_config
 
 
@@ -37,13 +44,14 @@ def train(work_dir, *, workers=0, stop=None, resume=None, model_seed=0, cfg=None
           eval_fn=None, samples_per_gpu=2):
     set_random_seed(model_seed)
     model = model or ToySegmentor()
-    runner = build_runner(cfg or toy_config(max_iters=8, interval=4), model=model, work_dir=str(work_dir),
-                          eval_fn=eval_fn, meta=dict(seed=0, config='toy'))
+    runner = build_runner(cfg or toy_config(max_iters=8, interval=4), model=model,
+                          work_dir=str(work_dir), eval_fn=eval_fn, meta=dict(seed=0, config='toy'))
     if stop is not None:
         runner.register_hook(StopAt(stop))
     if resume is not None:
         runner.resume(resume)
-    loader = build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=samples_per_gpu, workers_per_gpu=workers,
+    loader = build_train_dataloader(ToyClips(), collate_fn=collate_clips,
+                                    samples_per_gpu=samples_per_gpu, workers_per_gpu=workers,
                                     seed=0)
     if stop is not None:
         with pytest.raises(Interrupt):
@@ -59,7 +67,8 @@ def test_resume_continues_bit_identically(tmp_path, workers):
     train(tmp_path / 'split', workers=workers, stop=4)
     assert os.readlink(tmp_path / 'split' / 'latest.pth') == 'iter_4.pth'
     random.seed(7), np.random.seed(7), torch.manual_seed(7)  # a different process state
-    resumed, runner = train(tmp_path / 'split', workers=workers, resume=str(tmp_path / 'split'), model_seed=99)
+    resumed, runner = train(tmp_path / 'split', workers=workers, resume=str(tmp_path / 'split'),
+                            model_seed=99)
     assert resumed.iterations_seen == [4, 5, 6, 7]
     assert straight.losses_seen[4:] == resumed.losses_seen
     for key, value in straight.state_dict().items():
@@ -75,7 +84,8 @@ def test_resume_refuses_weights_only_files_and_other_freezing(tmp_path):
     model, _ = train(tmp_path / 'a', cfg=toy_config(max_iters=2, interval=2))
     torch.save(model.state_dict(), tmp_path / 'weights.pth')
     fresh = ToySegmentor()
-    runner = IterBasedRunner(model=fresh, optimizer=build_optimizer(fresh, dict(type='SGD', lr=0.1)),
+    runner = IterBasedRunner(model=fresh,
+                             optimizer=build_optimizer(fresh, dict(type='SGD', lr=0.1)),
                              max_iters=4, work_dir=str(tmp_path / 'b'))
     with pytest.raises(ValueError, match='weights only .* use --load-from'):
         runner.resume(str(tmp_path / 'weights.pth'))
@@ -99,15 +109,18 @@ def test_lr_follows_poly_with_warmup_per_group(tmp_path):
     model = ToySegmentor()
     runner = build_runner(cfg, model=model, work_dir=str(tmp_path))
     runner.register_hook(RecordLr())
-    runner.run(build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=1, workers_per_gpu=0, seed=0))
-    # groups: backbone (x0.1), norm, default; base 0.01. it0: 0.01*0.5, it1: 0.0075*0.75, it2: 0.005, it3: 0.0025
+    runner.run(build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=1,
+                                      workers_per_gpu=0, seed=0))
+    # groups: backbone (x0.1), norm, default; base 0.01. it0: 0.01*0.5, it1: 0.0075*0.75, it2:
+    # 0.005, it3: 0.0025
     expected = [0.005, 0.005625, 0.005, 0.0025]
     assert np.allclose(seen, [[lr * 0.1, lr, lr] for lr in expected], rtol=1e-12, atol=0)
 
 
 def test_grad_clip_bounds_the_norm_at_the_step(tmp_path):
     set_random_seed(0)
-    batch = next(iter(build_train_dataloader(ToyClips(), collate_fn=collate_clips, samples_per_gpu=2, workers_per_gpu=0, seed=0)))
+    batch = next(iter(build_train_dataloader(ToyClips(), collate_fn=collate_clips,
+                                             samples_per_gpu=2, workers_per_gpu=0, seed=0)))
     for max_norm in (1e-3, 1e6):
         model = ToySegmentor(dropout=0.0)
         optimizer = build_optimizer(model, dict(type='SGD', lr=0.1))
@@ -116,11 +129,13 @@ def test_grad_clip_bounds_the_norm_at_the_step(tmp_path):
 
         def step(*args, **kwargs):
             grads = [p.grad for g in optimizer.param_groups for p in g['params']]
-            norms_at_step.append(torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads])).item())
+            norms_at_step.append(
+                torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads])).item())
             return original_step(*args, **kwargs)
 
         optimizer.step = step
-        runner = IterBasedRunner(model=model, optimizer=optimizer, max_iters=1, work_dir=str(tmp_path),
+        runner = IterBasedRunner(model=model, optimizer=optimizer, max_iters=1,
+                                 work_dir=str(tmp_path),
                                  grad_clip=dict(max_norm=max_norm, norm_type=2))
         grad_norm = runner.train_step(batch)['grad_norm'].item()
         assert grad_norm > 1e-2  # the norm before clipping is reported
@@ -159,7 +174,8 @@ def test_bfloat16_autocast_on_cpu(tmp_path):
     assert runner.grad_scaler is None
     assert set(model.autocast_dtypes) == {torch.bfloat16}
     assert all(np.isfinite(model.losses_seen))
-    assert not torch.equal(model.decode_head['predictor'].weight, before.decode_head['predictor'].weight)
+    assert not torch.equal(model.decode_head['predictor'].weight,
+                           before.decode_head['predictor'].weight)
 
 
 @pytest.mark.cuda
@@ -190,10 +206,13 @@ def test_json_log_has_mmcv_keys_and_interval_averages(tmp_path):
     assert lines[0] == {'seed': 0, 'config': 'toy'}
     train_lines = [line for line in lines if line.get('mode') == 'train']
     assert [line['iter'] for line in train_lines] == [2, 4]
-    assert set(train_lines[0]) == {'mode', 'iter', 'lr', 'time', 'data_time', 'memory', 'decode.loss_ce',
-                                   'decode.loss_l2', 'decode.acc', 'loss', 'grad_norm'}
-    assert train_lines[0]['decode.loss_ce'] == pytest.approx(np.mean(model.losses_seen[:2]), rel=1e-6)
-    assert train_lines[1]['decode.loss_ce'] == pytest.approx(np.mean(model.losses_seen[2:]), rel=1e-6)
+    assert set(train_lines[0]) == {'mode', 'iter', 'lr', 'time', 'data_time', 'memory',
+                                   'decode.loss_ce', 'decode.loss_l2', 'decode.acc', 'loss',
+                                   'grad_norm'}
+    assert train_lines[0]['decode.loss_ce'] == pytest.approx(np.mean(model.losses_seen[:2]),
+                                                             rel=1e-6)
+    assert train_lines[1]['decode.loss_ce'] == pytest.approx(np.mean(model.losses_seen[2:]),
+                                                             rel=1e-6)
     assert train_lines[0]['loss'] > train_lines[0]['decode.loss_ce']
     assert [line for line in lines if line.get('mode') == 'val'] == [
         {'mode': 'val', 'iter': 3, 'mIoU': 0.25, 'mVC8': 0.5}]
@@ -205,17 +224,20 @@ def test_evaluation_does_not_change_training(tmp_path):
         return {'mIoU': 0.0}
 
     plain, _ = train(tmp_path / 'plain', cfg=toy_config(max_iters=4, interval=2))
-    evaluated, _ = train(tmp_path / 'eval', cfg=toy_config(max_iters=4, interval=2), eval_fn=eval_fn)
+    evaluated, _ = train(tmp_path / 'eval', cfg=toy_config(max_iters=4, interval=2),
+                         eval_fn=eval_fn)
     assert plain.losses_seen == evaluated.losses_seen
     with pytest.raises(TypeError, match='mIoU=.*expected a number'):
-        train(tmp_path / 'bad', cfg=toy_config(max_iters=2, interval=2), eval_fn=lambda m: {'mIoU': [0.1]})
+        train(tmp_path / 'bad', cfg=toy_config(max_iters=2, interval=2),
+              eval_fn=lambda m: {'mIoU': [0.1]})
 
 
 def test_checkpoint_hook_keeps_the_newest_and_saves_at_the_end(tmp_path):
-    cfg = toy_config(max_iters=5, interval=2, checkpoint_config=dict(by_epoch=False, interval=2, max_keep_ckpts=2))
+    cfg = toy_config(max_iters=5, interval=2,
+                     checkpoint_config=dict(by_epoch=False, interval=2, max_keep_ckpts=2))
     train(tmp_path, cfg=cfg)
-    assert sorted(n for n in os.listdir(tmp_path) if n.endswith('.pth')) == ['iter_4.pth', 'iter_5.pth',
-                                                                            'latest.pth']
+    assert sorted(n for n in os.listdir(tmp_path) if n.endswith('.pth')) == [
+        'iter_4.pth', 'iter_5.pth', 'latest.pth']
     assert os.readlink(tmp_path / 'latest.pth') == 'iter_5.pth'
 
 
@@ -242,10 +264,12 @@ def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(ValueError, match='nonfinite_loss must be one of'):
         build_runner(toy_config(nonfinite_loss='ignore'), model=model, work_dir=str(tmp_path))
     with pytest.raises(ValueError, match='amp.dtype'):
-        build_runner(toy_config(amp=dict(enabled=True, dtype='float8')), model=model, work_dir=str(tmp_path))
+        build_runner(toy_config(amp=dict(enabled=True, dtype='float8')), model=model,
+                     work_dir=str(tmp_path))
     with pytest.raises(ValueError, match='runner must be'):
         build_runner(toy_config(runner=dict(type='EpochBasedRunner', max_epochs=2)), model=model,
                      work_dir=str(tmp_path))
     with pytest.raises(TypeError, match='build_train_dataloader'):
-        IterBasedRunner(model=model, optimizer=build_optimizer(model, dict(type='SGD', lr=0.1)), max_iters=1,
+        IterBasedRunner(model=model, optimizer=build_optimizer(model, dict(type='SGD', lr=0.1)),
+                        max_iters=1,
                         work_dir=str(tmp_path)).run(torch.utils.data.DataLoader(ToyClips()))

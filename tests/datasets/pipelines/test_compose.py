@@ -18,5 +18,6 @@ def test_a_pipeline_must_be_a_list(bad):
 
 
 def test_a_step_must_be_a_config_or_a_callable():
-    with pytest.raises(TypeError, match='a pipeline step must be a dict config or a callable, got 3'):
+    with pytest.raises(TypeError, match='a pipeline step must be a dict config or a callable, got '
+                                        '3'):
         Compose([3])

@@ -15,7 +15,8 @@ def test_bundle_and_collect():
                    flip_direction='horizontal', img_norm_cfg={})
     out = Collect_clips(keys=['img', 'gt_semantic_seg'])(DefaultFormatBundle_clips()(results))
     assert out['img'].shape == (2, 3, 4, 5) and out['img'].dtype == torch.float32
-    assert out['gt_semantic_seg'].shape == (2, 1, 4, 5) and out['gt_semantic_seg'].dtype == torch.int64
+    assert (out['gt_semantic_seg'].shape == (2, 1, 4, 5)
+            and out['gt_semantic_seg'].dtype == torch.int64)
     assert out['img'][1].eq(1).all() and out['gt_semantic_seg'][0].eq(0).all()
     assert [(m['frame'], m['filename'], m['video']) for m in out['img_metas']] == [
         ('7', 'a/7.jpg', 'v'), ('9', 'a/9.jpg', 'v')]

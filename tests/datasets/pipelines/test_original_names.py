@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 
 from mmseg.datasets import PIPELINES
-from mmseg.datasets.pipelines import (Collect_clips, LoadAnnotations_clips, LoadImageFromFile_clips,
-                                      MultiScaleFlipAug_clips, Resize_clips)
+from mmseg.datasets.pipelines import (
+    Collect_clips,
+    LoadAnnotations_clips,
+    LoadImageFromFile_clips,
+    MultiScaleFlipAug_clips,
+    Resize_clips,
+)
 from mmseg.datasets.pipelines.formatting import DEFAULT_META_KEYS
 from mmseg.utils import logger as logger_module
 from mmseg.utils.errors import ConfigError

@@ -7,7 +7,8 @@ from mmseg.datasets.pipelines import Compose
 NORM = dict(mean=[0, 0, 0], std=[1, 1, 1], to_rgb=False)
 TRANSFORMS = [dict(type='AlignedResize_clips', keep_ratio=True, size_divisor=32),
               dict(type='RandomFlip_clips'), dict(type='Normalize_clips', **NORM),
-              dict(type='ImageToTensor_clips', keys=['img']), dict(type='Collect_clips', keys=['img'])]
+              dict(type='ImageToTensor_clips', keys=['img']),
+              dict(type='Collect_clips', keys=['img'])]
 
 
 def clip(num_frames=2, height=48, width=85):

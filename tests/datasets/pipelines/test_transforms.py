@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from mmseg.datasets.pipelines import (AlignedResize_clips, Compose, Normalize_clips, Pad_clips,
-                                      PhotoMetricDistortion_clips, RandomCrop_clips, Resize_clips)
+from mmseg.datasets.pipelines import (
+    AlignedResize_clips,
+    Compose,
+    Normalize_clips,
+    Pad_clips,
+    PhotoMetricDistortion_clips,
+    RandomCrop_clips,
+    Resize_clips,
+)
 
 
 def coordinate_clip(num_frames=3, height=40, width=56):
@@ -48,7 +55,8 @@ def test_each_draw_is_made_once_per_clip_and_reproducible():
     outs = []
     for _ in range(2):
         np.random.seed(3)
-        outs.append(Compose(GEOMETRY + [dict(type='PhotoMetricDistortion_clips')])(coordinate_clip()))
+        outs.append(Compose(GEOMETRY + [dict(type='PhotoMetricDistortion_clips')])(
+            coordinate_clip()))
     for a, b in zip(outs[0]['img'], outs[1]['img']):
         np.testing.assert_array_equal(a, b)
     flips = set()
@@ -116,7 +124,8 @@ def test_normalize_converts_bgr_to_rgb():
     img = np.zeros((1, 1, 3), np.uint8)
     img[0, 0] = (10, 20, 30)  # B, G, R
     out = Normalize_clips(mean=[1, 2, 3], std=[2, 4, 8], to_rgb=True)(dict(img=[img]))
-    np.testing.assert_allclose(out['img'][0][0, 0], [(30 - 1) / 2, (20 - 2) / 4, (10 - 3) / 8], rtol=1e-6)
+    np.testing.assert_allclose(out['img'][0][0, 0], [(30 - 1) / 2, (20 - 2) / 4, (10 - 3) / 8],
+                               rtol=1e-6)
     assert out['img'][0].dtype == np.float32 and out['img_norm_cfg']['to_rgb'] is True
 
 

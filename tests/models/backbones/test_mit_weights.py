@@ -1,4 +1,5 @@
-"""model.pretrained in every form: SegFormer's flat .pth, a Hugging Face folder, a .safetensors file.
+"""model.pretrained in every form: SegFormer's flat .pth, a Hugging Face folder, a .safetensors
+file.
 
 The Hugging Face weights are made here with transformers (a test-only dependency) from random
 weights; nothing is downloaded.
@@ -11,10 +12,13 @@ import shutil
 import pytest
 import torch
 
-from mmseg.utils.checkpoint import read_checkpoint
 from mmseg.models import build_backbone, build_segmentor
-from mmseg.models.backbones.mit_weights import (PretrainedWeightsError, hf_to_mit_state_dict,
-                                                read_mit_state_dict)
+from mmseg.models.backbones.mit_weights import (
+    PretrainedWeightsError,
+    hf_to_mit_state_dict,
+    read_mit_state_dict,
+)
+from mmseg.utils.checkpoint import read_checkpoint
 from mmseg.utils.config import load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -25,10 +29,12 @@ SHARED = dict(num_attention_heads=[1, 2, 5, 8], sr_ratios=[8, 4, 2, 1], mlp_rati
 
 
 def hf_model(arch, seed=0):
-    """A random ``SegformerForImageClassification``; every tensor perturbed so that a wrong mapping shows."""
+    """A random ``SegformerForImageClassification``; every tensor perturbed so that a wrong mapping
+    shows."""
     transformers = pytest.importorskip('transformers')
     torch.manual_seed(seed)
-    model = transformers.SegformerForImageClassification(transformers.SegformerConfig(**arch, **SHARED))
+    model = transformers.SegformerForImageClassification(
+        transformers.SegformerConfig(**arch, **SHARED))
     with torch.no_grad():
         for param in model.parameters():
             param.add_(torch.randn_like(param) * 0.02)
@@ -88,7 +94,8 @@ def test_hf_folder_and_safetensors_file_load_into_b0_stage1_config(b0_hf, form, 
     image = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     assert_same_features(backbone_features(backbone, image), hidden_states(model, image))
     ignored = [r.message for r in mmseg_caplog.records if 'ignoring' in r.message]
-    assert len(ignored) == 1 and 'classifier.weight' in ignored[0] and 'classifier.bias' in ignored[0]
+    assert (len(ignored) == 1 and 'classifier.weight' in ignored[0]
+            and 'classifier.bias' in ignored[0])
 
 
 @pytest.mark.parametrize('names', ['hub names', 'transformers module names'])
@@ -100,7 +107,8 @@ def test_pytorch_model_bin_loads(b0_hf, tmp_path, names):
     shutil.copy(folder / 'config.json', bin_folder / 'config.json')
     # what save_pretrained(..., safe_serialization=False) wrote before transformers 5 (which always
     # writes safetensors): the hub names; and the names of transformers 5's modules
-    state = load_file(str(folder / 'model.safetensors')) if names == 'hub names' else model.state_dict()
+    state = (load_file(str(folder / 'model.safetensors')) if names == 'hub names'
+             else model.state_dict())
     assert any(k.startswith('segformer.encoder.block.0.0.attention.self.key' if names == 'hub names'
                             else 'segformer.stages.0.blocks.0.attention.k_proj') for k in state)
     torch.save(state, bin_folder / 'pytorch_model.bin')
@@ -128,7 +136,8 @@ def test_b2_folder_for_a_b1_config_names_both(b2_hf):
     with pytest.raises(PretrainedWeightsError) as err:
         build_backbone(dict(type='mit_b1', pretrained=str(b2_hf)))
     msg = str(err.value)
-    assert 'mit_b2' in msg and 'mit_b1' in msg and 'config.json' in msg and 'depths [3, 4, 6, 3]' in msg
+    assert ('mit_b2' in msg and 'mit_b1' in msg and 'config.json' in msg
+            and 'depths [3, 4, 6, 3]' in msg)
     assert isinstance(err.value, ValueError)
 
 
@@ -148,7 +157,8 @@ def test_themask_checkpoint_as_pretrained_says_what_it_is(tmp_path):
     with pytest.raises(PretrainedWeightsError) as err:
         build_backbone(dict(type='mit_b0', pretrained=str(path)))
     msg = str(err.value)
-    assert 'THE-Mask' in msg and 'segmentor checkpoint' in msg and '--load-from' in msg and str(path) in msg
+    assert ('THE-Mask' in msg and 'segmentor checkpoint' in msg and '--load-from' in msg
+            and str(path) in msg)
 
 
 def test_unmappable_key_is_named(b0_hf, tmp_path):
@@ -159,7 +169,8 @@ def test_unmappable_key_is_named(b0_hf, tmp_path):
     state = load_file(str(odd / 'model.safetensors'))
     state['segformer.encoder.block.0.0.attention.self.rotary.weight'] = torch.zeros(4)
     save_file(state, str(odd / 'model.safetensors'))
-    with pytest.raises(PretrainedWeightsError, match="'segformer.encoder.block.0.0.attention.self.rotary.weight'"):
+    with pytest.raises(PretrainedWeightsError,
+                       match="'segformer.encoder.block.0.0.attention.self.rotary.weight'"):
         build_backbone(dict(type='mit_b0', pretrained=str(odd)))
 
 
@@ -169,8 +180,9 @@ def test_lone_key_without_value_is_named(b0_hf, tmp_path):
     state = load_file(str(folder / 'model.safetensors'))
     del state['segformer.encoder.block.1.0.attention.self.value.bias']
     save_file(state, str(tmp_path / 'cut.safetensors'))
-    with pytest.raises(PretrainedWeightsError, match=r"'segformer.encoder.block.1.0.attention.self.key.bias' "
-                                                     r"but not its value"):
+    with pytest.raises(PretrainedWeightsError,
+                       match=r"'segformer.encoder.block.1.0.attention.self.key.bias' "
+                             r"but not its value"):
         build_backbone(dict(type='mit_b0', pretrained=str(tmp_path / 'cut.safetensors')))
 
 
@@ -181,7 +193,8 @@ def test_other_architectures_are_named(tmp_path):
         build_backbone(dict(type='mit_b0', pretrained=str(tmp_path / 'resnet50.pth')))
     vit = tmp_path / 'vit'
     vit.mkdir()
-    (vit / 'config.json').write_text(json.dumps({'model_type': 'vit', 'architectures': ['ViTModel']}))
+    (vit / 'config.json').write_text(json.dumps({'model_type': 'vit',
+                                                 'architectures': ['ViTModel']}))
     from safetensors.torch import save_file
     save_file({'embeddings.cls_token': torch.zeros(1, 1, 8)}, str(vit / 'model.safetensors'))
     with pytest.raises(PretrainedWeightsError, match=r"ViTModel.*model_type 'vit'"):
@@ -189,7 +202,8 @@ def test_other_architectures_are_named(tmp_path):
 
 
 def test_missing_folder_or_weights_say_where_to_get_them(tmp_path):
-    for path, detail in [(tmp_path / 'mit-b1', 'not found'), (tmp_path, 'is a folder without model.safetensors')]:
+    for path, detail in [(tmp_path / 'mit-b1', 'not found'),
+                         (tmp_path, 'is a folder without model.safetensors')]:
         with pytest.raises(FileNotFoundError) as err:
             build_backbone(dict(type='mit_b1', pretrained=str(path)))
         msg = str(err.value)
@@ -202,7 +216,8 @@ def test_safetensors_with_our_names_loads(tmp_path):
     source = build_backbone(dict(type='mit_b0'))
     save_file(source.state_dict(), str(tmp_path / 'mit_b0.safetensors'))
     loaded = build_backbone(dict(type='mit_b0', pretrained=str(tmp_path / 'mit_b0.safetensors')))
-    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), source.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
+                                                 source.state_dict().values()))
 
 
 # ----------------------------------------------------------------------------- done-when 4
@@ -223,7 +238,8 @@ def test_converter_writes_a_segformer_pth_from_an_hf_folder(b0_hf, tmp_path, mms
     reference = build_backbone(dict(type='mit_b0'))
     assert set(flat) == set(reference.state_dict()) | {'head.weight', 'head.bias'}
     from_pth = build_backbone(dict(type='mit_b0', pretrained=str(out)))
-    assert 'ignoring' in mmseg_caplog.text and 'head.weight' in mmseg_caplog.text  # ignored as in SegFormer's own file
+    # ignored as in SegFormer's own file
+    assert 'ignoring' in mmseg_caplog.text and 'head.weight' in mmseg_caplog.text
     from_folder = build_backbone(dict(type='mit_b0', pretrained=str(folder)))
     image = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
     for a, b in zip(backbone_features(from_pth, image), backbone_features(from_folder, image)):

@@ -4,8 +4,8 @@ import torch
 from mmseg.models import build_backbone
 
 DIMS = {'mit_b0': [32, 64, 160, 256]}
-DEPTHS = {'mit_b0': [2, 2, 2, 2], 'mit_b1': [2, 2, 2, 2], 'mit_b2': [3, 4, 6, 3], 'mit_b3': [3, 4, 18, 3],
-          'mit_b4': [3, 8, 27, 3], 'mit_b5': [3, 6, 40, 3]}
+DEPTHS = {'mit_b0': [2, 2, 2, 2], 'mit_b1': [2, 2, 2, 2], 'mit_b2': [3, 4, 6, 3],
+          'mit_b3': [3, 4, 18, 3], 'mit_b4': [3, 8, 27, 3], 'mit_b5': [3, 6, 40, 3]}
 
 
 @pytest.mark.parametrize('name', sorted(DEPTHS))
@@ -25,11 +25,13 @@ def test_variants_build_with_segformer_structure(name):
 
 def test_b1_parameter_count_and_output_shapes():
     model = build_backbone(dict(type='mit_b1')).eval()
-    assert sum(p.numel() for p in model.parameters()) == 13_151_424  # SegFormer's mit_b1 (docs/method.md, "Checkpoint keys")
+    # SegFormer's mit_b1 (docs/method.md, "Checkpoint keys")
+    assert sum(p.numel() for p in model.parameters()) == 13_151_424
     with torch.no_grad():
         outs = model(torch.randn(2, 3, 70, 100))
     # ceil-halving sizes: 70x100 -> 18x25 -> 9x13 -> 5x7 -> 3x4
-    assert [tuple(o.shape) for o in outs] == [(2, 64, 18, 25), (2, 128, 9, 13), (2, 320, 5, 7), (2, 512, 3, 4)]
+    assert [tuple(o.shape) for o in outs] == [(2, 64, 18, 25), (2, 128, 9, 13), (2, 320, 5, 7),
+                                              (2, 512, 3, 4)]
 
 
 def flat_segformer_file(tmp_path, model, extra=None):

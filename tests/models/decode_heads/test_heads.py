@@ -44,20 +44,24 @@ def test_semantic_inference_sums_queries_and_is_clip_major():
     per_query = sum(semantic_inference(logits[:, q:q + 1], masks[:, q:q + 1]) for q in range(3))
     torch.testing.assert_close(semseg, per_query)
     # frame tau of clip beta is row beta * t + tau
-    torch.testing.assert_close(semseg[3], semantic_inference(logits[1:], masks[1:, :, 1:]).squeeze(0))
+    torch.testing.assert_close(semseg[3],
+                               semantic_inference(logits[1:], masks[1:, :, 1:]).squeeze(0))
 
 
 def test_stage1_semantic_map_is_the_semantic_inference():
     logits, masks = torch.randn(1, 2, 3), torch.randn(1, 2, 1, 2, 2)
-    out = THEMask1fHead.semantic_map(None, {'pred_logits': logits, 'pred_masks': masks, 'aux_outputs': []})
+    out = THEMask1fHead.semantic_map(None, {'pred_logits': logits, 'pred_masks': masks,
+                                            'aux_outputs': []})
     torch.testing.assert_close(out, semantic_inference(logits, masks))
 
 
 def test_stage2_semantic_map_averages_the_frame_and_clip_branches_by_hand():
     # one clip of two frames, one query, two classes
     clip = {'pred_logits': torch.tensor([[[LN2, 0.0, 0.0]]]),  # (1/2, 1/4)
-            'pred_masks': torch.tensor([0.0, LN3]).view(1, 1, 2, 1, 1)}  # frame 0: 1/2, frame 1: 3/4
-    frame = {'pred_logits': torch.tensor([[[0.0, LN2, 0.0]], [[0.0, 0.0, LN2]]]),  # (1/4, 1/2), (1/4, 1/4)
+            # frame 0: 1/2, frame 1: 3/4
+            'pred_masks': torch.tensor([0.0, LN3]).view(1, 1, 2, 1, 1)}
+    # (1/4, 1/2), (1/4, 1/4)
+    frame = {'pred_logits': torch.tensor([[[0.0, LN2, 0.0]], [[0.0, 0.0, LN2]]]),
              'pred_masks': torch.tensor([0.0, LN3]).view(2, 1, 1, 1, 1)}  # 1/2, 3/4
     out = THEMaskHead.semantic_map(None, (clip, frame))
     # clip branch: frame 0 (1/4, 1/8), frame 1 (3/8, 3/16); frame branch: (1/8, 1/4), (3/16, 3/16)
@@ -72,7 +76,8 @@ def test_forward_test_gives_class_maps_at_stride_4(stage):
     clips, frames, height, width = 1, 2, 64, 96
     channels = [32, 64, 160, 256]
     torch.manual_seed(0)
-    inputs = [torch.randn(clips * frames, c, height // s, width // s) for c, s in zip(channels, (4, 8, 16, 32))]
+    inputs = [torch.randn(clips * frames, c, height // s, width // s)
+              for c, s in zip(channels, (4, 8, 16, 32))]
     with torch.no_grad():
         maps = head.forward_test(inputs, num_clips=clips)
     assert maps.shape == (clips * frames, head.num_classes, height // 4, width // 4)
@@ -102,7 +107,8 @@ def test_decoder_num_classes_must_match_the_head():
 
 @pytest.mark.parametrize('key,value,message', [
     ('pre_norm', True, 'pre_norm=True is not supported'),
-    ('transformer_in_feature', 'res5', 'transformer_in_feature must be "multi_scale_pixel_decoder"'),
+    ('transformer_in_feature', 'res5', 'transformer_in_feature must be '
+                                       '"multi_scale_pixel_decoder"'),
     ('CONVS_DIM', 256, 'CONVS_DIM=256 differs from pixel_decoder_cfg.conv_dim=64'),
     ('in_channels', 32, 'in_channels=32 differs from pixel_decoder_cfg.conv_dim=64'),
     ('MASK_DIM', 128, 'MASK_DIM=128 differs from pixel_decoder_cfg.mask_dim=64'),
@@ -120,7 +126,8 @@ def test_the_translation_checks_the_originals_compatibility_keys(key, value, mes
 def test_the_translation_gives_the_modules_plain_arguments():
     head = build_head(head_cfg('video'))
     predictor, pixel = head.predictor, head.pixel_decoder
-    assert predictor.input_proj[0].in_channels == 64 if len(predictor.input_proj[0]._modules) else True
+    assert (predictor.input_proj[0].in_channels == 64 if len(predictor.input_proj[0]._modules)
+            else True)
     assert predictor.mask_embed.layers[-1].out_features == 64 and predictor.num_classes == 124
     assert predictor.num_layers == 5 and head.criterion.dec_layers == 6
     assert sorted(pixel.in_features) == ['res2', 'res3', 'res4', 'res5']

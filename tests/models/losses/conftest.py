@@ -13,7 +13,8 @@ class Replay:
 
     def __call__(self, *size, dtype=None, device=None):
         draw = self.draws[self.used]
-        assert tuple(draw.shape) == size, f'draw {self.used}: recorded {tuple(draw.shape)}, asked {size}'
+        assert tuple(draw.shape) == size, (f'draw {self.used}: recorded {tuple(draw.shape)}, '
+                                           f'asked {size}')
         assert dtype in (None, torch.float32)
         self.used += 1
         return draw.to(device)

@@ -133,7 +133,8 @@ def _run_stage1(seed, iteration):
     losses = criterion(outputs, _gt(), iteration=iteration)
     predictions = [('', outputs), ('_0', outputs['aux_outputs'][0])]
     return losses, [(suffix, prediction, first, second)
-                    for (suffix, prediction), (_, _, (first, second)) in zip(predictions, recorder.calls)]
+                    for (suffix, prediction), (_, _, (first, second))
+                    in zip(predictions, recorder.calls)]
 
 
 def test_stage1_two_round_terms():
@@ -141,8 +142,8 @@ def test_stage1_two_round_terms():
     expected = {}
     for suffix, prediction, first, second in matched:
         assert all(len(q) == len(LABELS[b]) for b, (q, _) in enumerate(second))
-        terms = _reference(prediction['pred_logits'], prediction['pred_masks'], GT_BLOCKS, _gt()[:, :, 0],
-                           LABELS, first, second, num_masks=3)
+        terms = _reference(prediction['pred_logits'], prediction['pred_masks'], GT_BLOCKS,
+                           _gt()[:, :, 0], LABELS, first, second, num_masks=3)
         expected.update(_expected_two_round(terms, suffix))
     _assert_losses(losses, expected)
 
@@ -152,9 +153,10 @@ def test_stage1_warmup_is_one_to_one_with_plain_weights():
     expected = {}
     no_pairs = [(torch.zeros(0, dtype=torch.int64),) * 2] * 2
     for suffix, prediction, first, _ in matched:
-        terms = _reference(prediction['pred_logits'], prediction['pred_masks'], GT_BLOCKS, _gt()[:, :, 0],
-                           LABELS, first, no_pairs, num_masks=3)
-        expected.update({f'loss_ce{suffix}': terms['ce'] * 2.0, f'loss_mask{suffix}': terms['mask'] * 5.0,
+        terms = _reference(prediction['pred_logits'], prediction['pred_masks'], GT_BLOCKS,
+                           _gt()[:, :, 0], LABELS, first, no_pairs, num_masks=3)
+        expected.update({f'loss_ce{suffix}': terms['ce'] * 2.0,
+                         f'loss_mask{suffix}': terms['mask'] * 5.0,
                          f'loss_dice{suffix}': terms['dice'] * 5.0})
     _assert_losses(losses, expected)
 
@@ -172,19 +174,21 @@ def test_stage2_clip_and_frame_branches():
     frame_full = _gt()[:, :, 0].flatten(0, 1)[:, None]
     frame_labels = [labels for labels in LABELS for _ in range(frames)]
     pairs = [('', clip, frame), ('_0', clip['aux_outputs'][0], frame['aux_outputs'][0])]
-    for (suffix, clip_pred, frame_pred), (logits, masks, (first, second)) in zip(pairs, recorder.calls):
+    for ((suffix, clip_pred, frame_pred),
+         (logits, masks, (first, second))) in zip(pairs, recorder.calls):
         # Matched with the clip's class logits and the frame queries' masks (frame b*T + t).
         assert logits is clip_pred['pred_logits']
         for b in range(batch):
             for t in range(frames):
                 assert torch.equal(masks[b, :, t], frame_pred['pred_masks'][b * frames + t, :, 0])
-        terms = _reference(clip_pred['pred_logits'], clip_pred['pred_masks'], GT_BLOCKS, _gt()[:, :, 0],
-                           LABELS, first, second, num_masks=3)
+        terms = _reference(clip_pred['pred_logits'], clip_pred['pred_masks'], GT_BLOCKS,
+                           _gt()[:, :, 0], LABELS, first, second, num_masks=3)
         expected_clip.update(_expected_two_round(terms, suffix))
         first_frame = [pair for pair in first for _ in range(frames)]
         second_frame = [pair for pair in second for _ in range(frames)]
-        terms = _reference(frame_pred['pred_logits'], frame_pred['pred_masks'], frame_blocks, frame_full,
-                           frame_labels, first_frame, second_frame, num_masks=3 * frames)
+        terms = _reference(frame_pred['pred_logits'], frame_pred['pred_masks'], frame_blocks,
+                           frame_full, frame_labels, first_frame, second_frame,
+                           num_masks=3 * frames)
         expected_frame.update(_expected_two_round(terms, suffix + '_aux', scale=0.25))
     _assert_losses(losses, {**expected_clip, **expected_frame})
 
@@ -197,10 +201,11 @@ def test_secondary_target_at_a_size_that_is_not_a_multiple():
     gt = _gt(size=5)
     losses = criterion(outputs, gt)
     (_, _, (first, second)), = recorder.calls
-    terms = _reference(outputs['pred_logits'], outputs['pred_masks'], GT_BLOCKS, gt[:, :, 0], LABELS,
-                       first, second, num_masks=3)
+    terms = _reference(outputs['pred_logits'], outputs['pred_masks'], GT_BLOCKS, gt[:, :, 0],
+                       LABELS, first, second, num_masks=3)
     for key in ('r1_loss_mask_unmatched', 'r1_loss_dice_unmatched'):
-        assert losses[key].item() == pytest.approx(float(_expected_two_round(terms, '')[key]), rel=1e-5)
+        assert losses[key].item() == pytest.approx(float(_expected_two_round(terms, '')[key]),
+                                                   rel=1e-5)
 
 
 def test_warmup_switch_follows_the_iteration_argument():
@@ -209,10 +214,11 @@ def test_warmup_switch_follows_the_iteration_argument():
     criterion = _criterion(1, warmup_iters=100)
     before = criterion(outputs, _gt(), iteration=99)
     after = criterion(outputs, _gt(), iteration=100)
-    assert list(before) == ['loss_ce', 'loss_mask', 'loss_dice', 'loss_ce_0', 'loss_mask_0', 'loss_dice_0']
+    assert list(before) == ['loss_ce', 'loss_mask', 'loss_dice', 'loss_ce_0', 'loss_mask_0',
+                            'loss_dice_0']
     assert list(after) == ['loss_ce', 'r0_loss_mask', 'r0_loss_dice', 'r1_loss_mask_unmatched',
-                           'r1_loss_dice_unmatched', 'loss_ce_0', 'r0_loss_mask_0', 'r0_loss_dice_0',
-                           'r1_loss_mask_unmatched_0', 'r1_loss_dice_unmatched_0']
+                           'r1_loss_dice_unmatched', 'loss_ce_0', 'r0_loss_mask_0',
+                           'r0_loss_dice_0', 'r1_loss_mask_unmatched_0', 'r1_loss_dice_unmatched_0']
     with pytest.raises(ValueError, match='needs .*iteration'):
         criterion(outputs, _gt())
     # Without a warm-up, stage 1 is two-round at every iteration, given or not.
@@ -270,7 +276,8 @@ def test_fewer_queries_than_ground_truths_and_an_unlabelled_clip():
     losses = criterion(outputs, _gt(blocks))
     first, second = recorder.calls[0][2]
     assert [len(q) for q, _ in first] == [2, 0] and [len(q) for q, _ in second] == [0, 0]
-    assert losses['r1_loss_mask_unmatched'].item() == 0 and losses['r1_loss_dice_unmatched'].item() == 0
+    assert (losses['r1_loss_mask_unmatched'].item() == 0
+            and losses['r1_loss_dice_unmatched'].item() == 0)
     assert all(torch.isfinite(v) for v in losses.values()) and losses['r0_loss_mask'] > 0
 
 
@@ -291,7 +298,8 @@ def test_bad_configs_and_inputs_are_reported():
         _criterion(3)
     generator = torch.Generator().manual_seed(9)
     outputs = _prediction(generator, batch=2, queries=5, frames=3)
-    with pytest.raises(ValueError, match='0 aux_outputs; with deep_supervision and dec_layers=2 expected 1'):
+    with pytest.raises(ValueError, match='0 aux_outputs; with deep_supervision and dec_layers=2 '
+                                         'expected 1'):
         _criterion(1, warmup_iters=0)(outputs, _gt())
     with pytest.raises(ValueError, match=r'pred_masks \(2, Q, 2, h, w\)'):
         _criterion(1, warmup_iters=0, deep_supervision=False)(outputs, _gt()[:, :2])

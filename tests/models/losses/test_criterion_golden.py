@@ -10,7 +10,8 @@ import mmseg.models.losses.criterion as criterion_module
 from mmseg.models.losses import clip_targets
 
 RTOL = 1e-5
-PRED_ORDER = [None, 0, 1, 2]  # final prediction, then aux_outputs[0..2] (the golden's p = 3, 0, 1, 2)
+# final prediction, then aux_outputs[0..2] (the golden's p = 3, 0, 1, 2)
+PRED_ORDER = [None, 0, 1, 2]
 
 
 class Recorder:
@@ -136,20 +137,22 @@ def test_stage1_reproduces_the_original(train_golden, make_criterion, replay, mo
     monkeypatch.setattr(criterion_module, 'uncertain_point_coords', sampler)
     # The released criterion's counter stood at 0 (warm-up) or was set to 30000 (two-round);
     # here the same switch is driven by the iteration argument.
-    losses = criterion(shared['predictions'], shared['gt_semantic_seg'], iteration=entry['criterion_iter'])
+    losses = criterion(shared['predictions'], shared['gt_semantic_seg'],
+                       iteration=entry['criterion_iter'])
     if draws == 'injected':
         assert criterion.rand.used == len(shared['draws'])
     _check_losses(losses, entry)
     _check_point_coords(sampler.calls, shared['point_coords_used'])
     target, = clip_targets(shared['gt_semantic_seg'], num_classes=7, ignore_value=255)
     assert len(matcher.calls) == len(entry['matching'])
-    for index, (_, _, (first, second)), matching in zip(PRED_ORDER, matcher.calls, entry['matching']):
+    for index, (_, _, (first, second)), matching in zip(PRED_ORDER, matcher.calls,
+                                                        entry['matching']):
         assert _as_lists(first) == matching['round1']
         assert _as_lists(second) == matching['round2']
         prediction = _prediction(shared['predictions'], index)
         draw = shared['draws'][matching['draw_indices'][0]]
-        _check_costs(matcher.fn, prediction['pred_logits'][0], prediction['pred_masks'][0], target, draw,
-                     matching)
+        _check_costs(matcher.fn, prediction['pred_logits'][0], prediction['pred_masks'][0], target,
+                     draw, matching)
 
 
 @pytest.mark.cuda
@@ -162,7 +165,8 @@ def test_stage2_on_cuda_under_autocast(train_golden, make_criterion, replay, mon
 
     def to_cuda(prediction):
         moved = {k: prediction[k].to(cuda) for k in ('pred_logits', 'pred_masks')}
-        moved['aux_outputs'] = [{k: v.to(cuda) for k, v in aux.items()} for aux in prediction['aux_outputs']]
+        moved['aux_outputs'] = [{k: v.to(cuda) for k, v in aux.items()}
+                                for aux in prediction['aux_outputs']]
         return moved
 
     criterion = make_criterion(2).to(cuda)

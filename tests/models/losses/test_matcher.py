@@ -43,7 +43,8 @@ def test_golden_matcher(golden):
     entry = golden['matcher']
     matcher = TwoRoundHungarianMatcher(
         class_weight=entry['cost_class_weight'], mask_weight=entry['cost_mask_weight'],
-        dice_weight=entry['cost_dice_weight'], num_points=entry['num_points'], second_round_cost='full')
+        dice_weight=entry['cost_dice_weight'], num_points=entry['num_points'],
+        second_round_cost='full')
     targets = clip_targets(entry['gt_semantic_seg'], num_classes=7, ignore_value=255)
     assert targets[0].labels.tolist() == entry['target_labels'].tolist()
     assert torch.equal(targets[0].masks, entry['target_masks'].float())
@@ -67,7 +68,8 @@ def test_rounds_are_brute_force_optimal_and_disjoint(second_round_cost):
         logits, masks, target = _random_case(generator, num_queries, num_targets)
         rand = _fixed_rand(seed)
         (first,), (second,) = matcher(logits, masks, [target], rand)
-        cost, cost2 = matcher.cost_matrices(logits[0], masks[0], target, _fixed_rand(seed)(1, 64, 2))
+        cost, cost2 = matcher.cost_matrices(logits[0], masks[0], target,
+                                            _fixed_rand(seed)(1, 64, 2))
         cost, cost2 = cost.double().numpy(), cost2.double().numpy()
         rows1, cols1 = first[0].numpy(), first[1].numpy()
         rows2, cols2 = second[0].numpy(), second[1].numpy()
@@ -76,7 +78,8 @@ def test_rounds_are_brute_force_optimal_and_disjoint(second_round_cost):
         assert not set(rows1) & set(rows2)
         for rows, cols in ((rows1, cols1), (rows2, cols2)):
             assert len(set(cols)) == len(cols) and list(rows) == sorted(rows)
-        assert cost[rows1, cols1].sum() == pytest.approx(_brute_force(cost, range(num_queries)), abs=1e-9)
+        assert cost[rows1, cols1].sum() == pytest.approx(_brute_force(cost, range(num_queries)),
+                                                         abs=1e-9)
         free = [q for q in range(num_queries) if q not in set(rows1)]
         assert cost2[rows2, cols2].sum() == pytest.approx(_brute_force(cost2, free), abs=1e-9)
 
@@ -91,8 +94,10 @@ def test_stage1_second_round_uses_the_unweighted_mask_bce():
     torch.testing.assert_close(weighted, full)
     # Independent BCE at the shared points: one point set for every mask and frame.
     grid = 2 * coords[:, None] - 1
-    pred = torch.nn.functional.grid_sample(masks[0], grid.expand(6, -1, -1, -1), align_corners=False)
-    gt = torch.nn.functional.grid_sample(target.masks, grid.expand(3, -1, -1, -1), align_corners=False)
+    pred = torch.nn.functional.grid_sample(masks[0], grid.expand(6, -1, -1, -1),
+                                           align_corners=False)
+    gt = torch.nn.functional.grid_sample(target.masks, grid.expand(3, -1, -1, -1),
+                                         align_corners=False)
     pred, gt = pred.flatten(1).double(), gt.flatten(1).double()
     p = pred.sigmoid()[:, None]
     bce = -(gt[None] * p.log() + (1 - gt[None]) * (1 - p).log()).mean(-1)
@@ -117,7 +122,8 @@ def test_more_ground_truths_than_free_queries_matches_what_it_can_and_logs():
     assert len(first[0]) == 4 and len(second[0]) == 1
     assert not set(first[0].tolist()) & set(second[0].tolist())
     assert len(records) == 1 and records[0].levelno == logging.DEBUG
-    assert '4 ground truths, 5 queries; 4 got a primary and 1 a secondary' in records[0].getMessage()
+    assert ('4 ground truths, 5 queries; 4 got a primary and 1 a secondary'
+            in records[0].getMessage())
 
 
 def test_empty_targets_and_draw_order():
@@ -166,7 +172,8 @@ def test_match_many_equals_one_call_per_prediction(second_round_cost):
     generator = torch.Generator().manual_seed(5)
     logits, masks, target = _random_case(generator, 6, 3)
     empty = MaskTargets(labels=torch.zeros(0, dtype=torch.int64), masks=torch.zeros(0, 2, 8, 10))
-    predictions = [(torch.randn(2, 6, 6, generator=generator), torch.randn(2, 6, 2, 4, 5, generator=generator))
+    predictions = [(torch.randn(2, 6, 6, generator=generator),
+                    torch.randn(2, 6, 2, 4, 5, generator=generator))
                    for _ in range(3)]
     targets = [target, empty]
     matcher = _matcher(second_round_cost)

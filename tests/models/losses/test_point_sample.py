@@ -51,6 +51,7 @@ def test_uncertain_point_coords_counts_and_no_second_draw_without_random_points(
 
 @pytest.mark.parametrize('num_masks', [0, 2])
 def test_uncertain_point_coords_with_zero_masks(num_masks):
-    coords = uncertain_point_coords(torch.randn(num_masks, 1, 3, 3), num_points=8, oversample_ratio=3.0,
-                                    importance_sample_ratio=0.75, rand=torch.rand)
+    coords = uncertain_point_coords(torch.randn(num_masks, 1, 3, 3), num_points=8,
+                                    oversample_ratio=3.0, importance_sample_ratio=0.75,
+                                    rand=torch.rand)
     assert coords.shape == (num_masks, 8, 2)

@@ -34,7 +34,8 @@ def test_frame_targets_keep_the_clip_labels_batch_major():
 
 def test_bad_ground_truth_is_reported():
     with pytest.raises(ValueError, match=r'labels \[4, 7\]; expected 0..3 or the ignore value 255'):
-        clip_targets(torch.tensor([0, 4, 7, 255]).view(1, 1, 1, 2, 2), num_classes=4, ignore_value=255)
+        clip_targets(torch.tensor([0, 4, 7, 255]).view(1, 1, 1, 2, 2), num_classes=4,
+                     ignore_value=255)
     with pytest.raises(ValueError, match=r'\(B, T, 1, H, W\)'):
         clip_targets(torch.zeros(1, 2, 4, 4, dtype=torch.int64), num_classes=4, ignore_value=255)
     with pytest.raises(TypeError, match='integer labels'):

@@ -11,8 +11,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 KEYS_FILE = os.path.join(ROOT, 'tests', 'data', 'themask_b1_original_keys.txt')
 # Parameters of the original that had no effect and are not built (reported when loading).
 DROPPED = {'decode_head.conv_seg.weight': 124 * 256, 'decode_head.conv_seg.bias': 124,
-           'decode_head.predictor.deformabel_transformer_cross_attention_layers.reference_points.weight': 512,
-           'decode_head.predictor.deformabel_transformer_cross_attention_layers.reference_points.bias': 2}
+           'decode_head.predictor.deformabel_transformer_cross_attention_layers.'
+           'reference_points.weight': 512,
+           'decode_head.predictor.deformabel_transformer_cross_attention_layers.'
+           'reference_points.bias': 2}
 
 
 def build(stage, variant='b1'):
@@ -38,7 +40,8 @@ def b1_models():
 
 @pytest.mark.parametrize('stage,original_total,original_keys', [('1f', 32_989_049, 471),
                                                                 ('video', 36_179_961, 519)])
-def test_b1_parameter_count_is_the_original_minus_dropped(b1_models, stage, original_total, original_keys):
+def test_b1_parameter_count_is_the_original_minus_dropped(b1_models, stage, original_total,
+                                                          original_keys):
     model = b1_models[stage]
     dropped = {k: n for k, n in DROPPED.items() if stage == 'video' or 'conv_seg' in k}
     assert sum(p.numel() for p in model.parameters()) == original_total - sum(dropped.values())
@@ -55,8 +58,10 @@ def test_original_checkpoint_loads_strictly(b1_models, stage, mmseg_caplog):
     assert 'dropped 2 unused official parameters' in mmseg_caplog.text
     if stage == 'video':
         assert 'temporal_layer' in mmseg_caplog.text
-        key = 'decode_head.predictor.deformabel_transformer_cross_attention_layers.time_attention.weight'
-        assert torch.equal(model.decode_head.predictor.temporal_layer.time_attention.weight, state[key])
+        key = ('decode_head.predictor.deformabel_transformer_cross_attention_layers.'
+               'time_attention.weight')
+        assert torch.equal(model.decode_head.predictor.temporal_layer.time_attention.weight,
+                           state[key])
 
 
 def test_480x480_two_frame_clip_runs_on_cpu(b1_models):

@@ -37,8 +37,10 @@ def test_aug_test_averages_flipped_and_plain_scores(model):
         # the same clip twice, once flipped horizontally: un-flipping makes both scores equal
         labels = model.forward_test([img, img.flip(-1)],
                                     [meta, dict(meta, flip=True, flip_direction='horizontal')])
-        flipped_v = model.clip_scores(img.flip(-2), dict(meta, flip=True, flip_direction='vertical'))[0]
-    mirrored = model.clip_scores(img.flip(-1), dict(meta, flip=True, flip_direction='horizontal'))[0]
+        flipped_v = model.clip_scores(img.flip(-2),
+                                      dict(meta, flip=True, flip_direction='vertical'))[0]
+    mirrored = model.clip_scores(img.flip(-1),
+                                 dict(meta, flip=True, flip_direction='horizontal'))[0]
     expected = ((plain + mirrored) / 2).argmax(1).to(torch.uint8).numpy()
     assert (labels[0] == expected).all()
     assert flipped_v.shape == plain.shape

@@ -1,8 +1,8 @@
 """The benchmark helpers: call counts and medians, tables."""
 import pytest
 
-from toolkit import benchmark
 from mmseg.utils.table import text_table
+from toolkit import benchmark
 
 
 def test_median_ms_runs_warmup_then_iters_and_returns_the_median(monkeypatch):

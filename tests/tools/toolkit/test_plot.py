@@ -13,8 +13,8 @@ def test_nice_ticks_by_hand():
 
 
 def test_chart_draws_each_series_in_its_colour_and_stacks():
-    chart = line_chart([('a', [0, 10], [1.0, 2.0]), ('b', [0, 5, 10], [2.0, math.nan, 1.0])], size=(300, 200),
-                       title='loss')
+    chart = line_chart([('a', [0, 10], [1.0, 2.0]), ('b', [0, 5, 10], [2.0, math.nan, 1.0])],
+                       size=(300, 200), title='loss')
     assert chart.size == (300, 200)
     colours = {pixel for _, pixel in chart.getcolors(300 * 200)}
     assert PALETTE[0] in colours and PALETTE[1] in colours

@@ -21,7 +21,8 @@ def _frequencies(num_feats: int, temperature: float, device: torch.device) -> to
     return temperature ** (2 * (dim_t // 2) / num_feats)
 
 
-def _normalised_positions(length: int, scale: float, eps: float, device: torch.device) -> torch.Tensor:
+def _normalised_positions(length: int, scale: float, eps: float,
+                          device: torch.device) -> torch.Tensor:
     """1..length divided by (length + eps), times ``scale`` (the cumsum form of the original)."""
     embed = torch.arange(1, length + 1, dtype=torch.float32, device=device)
     return embed / (embed[-1:] + eps) * scale
@@ -44,11 +45,13 @@ class PositionEmbeddingSine(nn.Module):
         dim_t = _frequencies(self.num_pos_feats, self.temperature, device)
         pos_y = _sine_channels(_normalised_positions(h, self.scale, 1e-6, device), dim_t)  # (h, F)
         pos_x = _sine_channels(_normalised_positions(w, self.scale, 1e-6, device), dim_t)  # (w, F)
-        return torch.cat((pos_y[:, None, :].expand(h, w, -1), pos_x[None, :, :].expand(h, w, -1)), dim=-1)
+        return torch.cat((pos_y[:, None, :].expand(h, w, -1), pos_x[None, :, :].expand(h, w, -1)),
+                         dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
-        return self.grid_encoding(h, w, x.device).permute(2, 0, 1)[None].expand(n, -1, -1, -1).to(x.dtype)
+        return (self.grid_encoding(h, w, x.device).permute(2, 0, 1)[None]
+                .expand(n, -1, -1, -1).to(x.dtype))
 
 
 class PositionEmbeddingSine3D(PositionEmbeddingSine):
@@ -60,6 +63,7 @@ class PositionEmbeddingSine3D(PositionEmbeddingSine):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _, h, w = x.shape
         dim_t_z = _frequencies(2 * self.num_pos_feats, self.temperature, x.device)
-        pos_z = _sine_channels(_normalised_positions(t, self.scale, 1e-6, x.device), dim_t_z)  # (t, 2F)
+        # (t, 2F)
+        pos_z = _sine_channels(_normalised_positions(t, self.scale, 1e-6, x.device), dim_t_z)
         pos = self.grid_encoding(h, w, x.device)[None] + pos_z[:, None, None, :]  # (t, h, w, 2F)
         return pos.permute(0, 3, 1, 2)[None].expand(b, -1, -1, -1, -1).to(x.dtype)

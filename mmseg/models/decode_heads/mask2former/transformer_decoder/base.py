@@ -23,8 +23,13 @@ from torch import nn
 
 from ....utils import MLP, c2_xavier_fill, fast_mode
 from ..position_encoding import PositionEmbeddingSine3D
-from .layers import (CrossAttentionLayer, FFNLayer, SelfAttentionLayer, blocked_positions,
-                     resize_mask_features)
+from .layers import (
+    CrossAttentionLayer,
+    FFNLayer,
+    SelfAttentionLayer,
+    blocked_positions,
+    resize_mask_features,
+)
 
 NUM_FEATURE_LEVELS = 3
 
@@ -67,9 +72,9 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
     """
 
     def __init__(self, *, in_channels: int = 256, num_classes: int, hidden_dim: int = 256,
-                 num_queries: int = 100, nheads: int = 8, dim_feedforward: int = 2048, dec_layers: int = 9,
-                 mask_dim: int = 256, enforce_input_project: bool = False, num_frames: int = 1,
-                 with_cp: bool = False) -> None:
+                 num_queries: int = 100, nheads: int = 8, dim_feedforward: int = 2048,
+                 dec_layers: int = 9, mask_dim: int = 256, enforce_input_project: bool = False,
+                 num_frames: int = 1, with_cp: bool = False) -> None:
         super().__init__()
         self.with_cp = with_cp
         self.num_classes = num_classes
@@ -106,9 +111,10 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         frames = num_images // num_clips
         if self.training and frames != self.num_frames:
             raise ValueError(
-                f'training clips have {frames} frames but the decoder was configured with num_frames='
-                f'{self.num_frames}; set model.decode_head.transformer_decoder_cfg.num_frames={frames} '
-                f'(or change data.train.dataset.dilation)')
+                f'training clips have {frames} frames but the decoder was configured with '
+                f'num_frames={self.num_frames}; set '
+                f'model.decode_head.transformer_decoder_cfg.num_frames={frames} (or change '
+                f'data.train.dataset.dilation)')
         return num_clips, frames
 
     def predict_every_layer(self) -> bool:
@@ -152,7 +158,8 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         return self.heads_mask(blocked_positions(logits))
 
     def forward(self, x: List[torch.Tensor], mask_features: torch.Tensor, num_clips: int, *,
-                attention_features: Optional[List[torch.Tensor]] = None, frame: Optional[int] = None):
+                attention_features: Optional[List[torch.Tensor]] = None,
+                frame: Optional[int] = None):
         """Decode ``num_clips`` clips from per-frame features (clip-major frames).
 
         Args:
@@ -183,15 +190,16 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         sizes = [level.shape[-2:] for level in x]
         values, keys = self.memory_levels(x, bs, t)
         state = self.initial_state(bs, t, values, keys)
-        features = self.prediction_features(mask_features.view(bs, t, *mask_features.shape[1:]), fast)
+        features = self.prediction_features(mask_features.view(bs, t, *mask_features.shape[1:]),
+                                            fast)
         checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
         prediction, attn_mask = self.predict(state, features, sizes[0])
         predictions = [prediction]
         for i in range(self.num_layers):
             level = i % NUM_FEATURE_LEVELS
             if checkpointed:
-                state = cp.checkpoint(self.decoder_layer, i, state, values[level], keys[level], attn_mask,
-                                      use_reentrant=False)
+                state = cp.checkpoint(self.decoder_layer, i, state, values[level], keys[level],
+                                      attn_mask, use_reentrant=False)
             else:
                 state = self.decoder_layer(i, state, values[level], keys[level], attn_mask)
             # no layer reads the final prediction's attention mask: fast mode does not make it
@@ -211,7 +219,8 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
                 raise ValueError(f'frame={frame} is outside clips of {t} frames')
             frame %= t
         if attention_features is None:
-            attention_features = self.attention_features(mask_features, [level.shape[-2:] for level in x])
+            attention_features = self.attention_features(mask_features,
+                                                         [level.shape[-2:] for level in x])
         small = [f.view(bs, t, *f.shape[1:]) for f in attention_features]
         mask_features = mask_features.view(bs, -1, *mask_features.shape[1:])
         if frame is not None and mask_features.shape[1] == t:  # the target's alone are read
@@ -232,7 +241,8 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
     @staticmethod
     def prediction_features(mask_features: torch.Tensor, fast: bool) -> MaskFeatures:
         """The (b, t, C, h, w) mask features as the predictions read them."""
-        return MaskFeatures(mask_features, mask_features.transpose(1, 2).flatten(2) if fast else None)
+        return MaskFeatures(mask_features, mask_features.transpose(1, 2).flatten(2) if fast
+                            else None)
 
     def attention_features(self, mask_features: torch.Tensor, sizes: Sequence[Tuple[int, int]]
                            ) -> Optional[List[torch.Tensor]]:
@@ -250,7 +260,8 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         """(b, t, E, hw) memory or position -> the (L, N, E) layout the cross-attention reads."""
 
     @abc.abstractmethod
-    def initial_state(self, bs: int, t: int, values: Sequence[torch.Tensor], keys: Sequence[torch.Tensor]) -> State:
+    def initial_state(self, bs: int, t: int, values: Sequence[torch.Tensor],
+                      keys: Sequence[torch.Tensor]) -> State:
         """The queries before the first decoder layer (``values``: the memory of each level,
         ``keys``: memory + position)."""
 
@@ -274,7 +285,8 @@ class MaskedDecoderBase(nn.Module, abc.ABC):
         """Blocked positions (b, Q, t, h, w) -> the boolean attention mask of the next layer."""
 
     @abc.abstractmethod
-    def predict(self, state: State, features: MaskFeatures, size) -> Tuple[Any, Optional[torch.Tensor]]:
+    def predict(self, state: State, features: MaskFeatures,
+                size) -> Tuple[Any, Optional[torch.Tensor]]:
         """(prediction, the next attention mask from masks resized to ``size``, or None when
         ``size`` is None)."""
 

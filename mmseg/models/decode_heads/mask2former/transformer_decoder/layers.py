@@ -22,13 +22,14 @@ def attend(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor, 
     ``attn_mask``: bool, (N * heads, L, S) as ``nn.MultiheadAttention`` takes it, or (N, L, S)
     shared by the heads (what :func:`per_head` gives in fast mode).
     """
-    if fast_mode() and attn.num_heads > 1 and (attn_mask is None or attn_mask.shape[0] == query.shape[1]):
+    if fast_mode() and attn.num_heads > 1 and (attn_mask is None
+                                               or attn_mask.shape[0] == query.shape[1]):
         return _attend_fused(attn, query, key, value, attn_mask)
     return attn(query, key, value, attn_mask=attn_mask, need_weights=not fast_mode())[0]
 
 
-def _attend_fused(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                  blocked: Optional[torch.Tensor]) -> torch.Tensor:
+def _attend_fused(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor,
+                  value: torch.Tensor, blocked: Optional[torch.Tensor]) -> torch.Tensor:
     """``nn.MultiheadAttention``'s fused path, with one (N, L, S) mask broadcast over the heads and
     no bias on the memory side.
 
@@ -48,9 +49,11 @@ def _attend_fused(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.T
         b_v = None
 
     def split(x: torch.Tensor) -> torch.Tensor:  # (L, N, E) -> (N, heads, L, E / heads)
-        return x.view(x.shape[0], batch * heads, -1).transpose(0, 1).view(batch, heads, x.shape[0], -1)
+        return (x.view(x.shape[0], batch * heads, -1).transpose(0, 1)
+                .view(batch, heads, x.shape[0], -1))
 
-    q, k, v = (split(F.linear(x, w, b)) for x, w, b in ((query, w_q, b_q), (key, w_k, None), (value, w_v, b_v)))
+    q, k, v = (split(F.linear(x, w, b))
+               for x, w, b in ((query, w_q, b_q), (key, w_k, None), (value, w_v, b_v)))
     mask = None if blocked is None else ~blocked[:, None]
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
     out = out.permute(2, 0, 1, 3).reshape(length * batch, dim)
@@ -133,7 +136,8 @@ def blocked_positions(mask_logits: torch.Tensor, size=None) -> torch.Tensor:
     """
     if size is not None:
         b, q, t = mask_logits.shape[:3]
-        resized = F.interpolate(mask_logits.flatten(0, 1), size=size, mode='bilinear', align_corners=False)
+        resized = F.interpolate(mask_logits.flatten(0, 1), size=size, mode='bilinear',
+                                align_corners=False)
         mask_logits = resized.view(b, q, t, *resized.shape[-2:])
     return (mask_logits.sigmoid() < 0.5).detach()
 

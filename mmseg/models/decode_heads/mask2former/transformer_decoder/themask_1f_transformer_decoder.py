@@ -2,7 +2,8 @@
 
 Q learnable queries attend, layer by layer and round-robin over the 1/32, 1/16 and 1/8 levels,
 to the memory of all frames of a clip, masked by the previous layer's prediction; each layer is
-cross-attention -> self-attention -> FFN (post-norm). Memory tokens are frame-major (t * hw + pixel).
+cross-attention -> self-attention -> FFN (post-norm). Memory tokens are frame-major (t * hw +
+pixel).
 """
 from typing import Dict, List, Tuple
 

@@ -19,7 +19,8 @@ from ....utils import MLP, map_official_keys
 from .base import MaskedDecoderBase, MaskFeatures
 from .layers import attend, blocked_positions, per_head, unblock_full_rows
 
-State = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # clip, frame queries, frame query positions
+# clip, frame queries, frame query positions
+State = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class TemporalLayer(nn.Module):
@@ -30,7 +31,8 @@ class TemporalLayer(nn.Module):
     used and is not built.
     """
 
-    def __init__(self, d_model: int = 256, d_ffn: int = 2048, dropout: float = 0.1, n_heads: int = 8) -> None:
+    def __init__(self, d_model: int = 256, d_ffn: int = 2048, dropout: float = 0.1,
+                 n_heads: int = 8) -> None:
         super().__init__()
         self.cross_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout)
         self.dropout1 = nn.Dropout(dropout)
@@ -57,7 +59,8 @@ class TemporalLayer(nn.Module):
         self.time_attention = nn.Linear(d_model, d_model)
 
     @staticmethod
-    def _self_attention(attn: nn.MultiheadAttention, x: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
+    def _self_attention(attn: nn.MultiheadAttention, x: torch.Tensor,
+                        query_pos: torch.Tensor) -> torch.Tensor:
         """(b, Q, E) queries attend to each other; returns (b, Q, E)."""
         q = k = (x + query_pos).transpose(0, 1)
         return attend(attn, q, k, x.transpose(0, 1)).transpose(0, 1)
@@ -77,8 +80,10 @@ class TemporalLayer(nn.Module):
             clip queries (b, Q, E) and frame queries (b, t, Q, E).
         """
         b, q, e = clip.shape
-        clip_out = self.norm2(clip + self.dropout2(self._self_attention(self.self_attn, clip, query_pos)))
-        box = self.norm2_box(clip + self.dropout2_box(self._self_attention(self.self_attn_box, clip, query_pos)))
+        clip_out = self.norm2(clip + self.dropout2(self._self_attention(self.self_attn, clip,
+                                                                         query_pos)))
+        box = self.norm2_box(clip + self.dropout2_box(self._self_attention(self.self_attn_box, clip,
+                                                                           query_pos)))
         query = (box + query_pos).transpose(0, 1).repeat(1, t, 1)  # (Q, t * b, E), frame-major
         cross = attend(self.cross_attn, query, memory_key, memory)
         cross = cross.transpose(0, 1).reshape(t, b, q, e).permute(1, 0, 2, 3)  # (b, t, Q, E)
@@ -105,7 +110,8 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         hidden_dim = self.query_feat.embedding_dim
         mask_dim = self.mask_embed.layers[-1].out_features
         ffn_dim = self.transformer_ffn_layers[0].linear1.out_features
-        self.temporal_layer = TemporalLayer(hidden_dim, ffn_dim, dropout=0.1, n_heads=self.num_heads)
+        self.temporal_layer = TemporalLayer(hidden_dim, ffn_dim, dropout=0.1,
+                                            n_heads=self.num_heads)
         for p in self.temporal_layer.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
@@ -118,7 +124,8 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         self.class_embed_aux = nn.Linear(hidden_dim, self.num_classes + 1)
         self.mask_embed_aux = MLP(hidden_dim, hidden_dim, mask_dim, 3)
         # The original's misspelled name, and its never-used reference_points Linear.
-        map_official_keys(self, renames=[('deformabel_transformer_cross_attention_layers.', 'temporal_layer.')],
+        map_official_keys(self, renames=[('deformabel_transformer_cross_attention_layers.',
+                                          'temporal_layer.')],
                           drops=['deformabel_transformer_cross_attention_layers.reference_points.',
                                  'temporal_layer.reference_points.'])
 
@@ -126,7 +133,8 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         """(b, t, E, hw) -> (hw, t * b, E): one attention batch item per (frame, clip)."""
         return tokens.permute(3, 1, 0, 2).flatten(1, 2)
 
-    def initial_state(self, bs: int, t: int, values: Sequence[torch.Tensor], keys: Sequence[torch.Tensor]) -> State:
+    def initial_state(self, bs: int, t: int, values: Sequence[torch.Tensor],
+                      keys: Sequence[torch.Tensor]) -> State:
         """The temporal layer's clip queries (b, Q, E), frame queries (b, t, Q, E) and the frame
         queries' positions (Q, t * b, E)."""
         query_pos = self.query_embed.weight.unsqueeze(0).repeat(bs, 1, 1)
@@ -136,7 +144,8 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
 
     def decoder_layer(self, index: int, state: State, value: torch.Tensor, key: torch.Tensor,
                       attn_mask: torch.Tensor) -> State:
-        """Refine the frame queries on their own frame, then aggregate them into the clip queries."""
+        """Refine the frame queries on their own frame, then aggregate them into the clip
+        queries."""
         clip, frames, frame_query_pos = state
         b, t, q, e = frames.shape
         out = frames.permute(2, 1, 0, 3).flatten(1, 2)  # (Q, t * b, E)
@@ -180,7 +189,8 @@ class VideoMultiScaleMaskedTransformerDecoder(MaskedDecoderBase):
         frame_masks = torch.einsum('btqc,btchw->btqhw', self.mask_embed_aux(y), features.frames)
         prediction = (self.class_embed(z), clip_masks, self.class_embed_aux(y).flatten(0, 1),
                       frame_masks.flatten(0, 1).unsqueeze(2))
-        return prediction, None if size is None else self.heads_mask(blocked_positions(clip_masks, size))
+        return prediction, (None if size is None
+                            else self.heads_mask(blocked_positions(clip_masks, size)))
 
     def collect(self, predictions: List[Tuple]) -> Tuple[Dict, Dict]:
         """(clip-branch outputs, frame-branch outputs): clip ``pred_logits`` (B, Q, K+1) and

@@ -1,9 +1,12 @@
-"""MSDeformAttnPixelDecoder on a tiny config: output shapes, encoder reference points, FPN levels."""
+"""MSDeformAttnPixelDecoder on a tiny config: output shapes, encoder reference points, FPN
+levels."""
 import pytest
 import torch
 
-from mmseg.models.decode_heads.mask2former.pixel_decoder.msdeformattn import (MSDeformAttnEncoder,
-                                                                              MSDeformAttnPixelDecoder)
+from mmseg.models.decode_heads.mask2former.pixel_decoder.msdeformattn import (
+    MSDeformAttnEncoder,
+    MSDeformAttnPixelDecoder,
+)
 
 CHANNELS = {'res2': 8, 'res3': 16, 'res4': 24, 'res5': 40}
 STRIDES = {'res2': 4, 'res3': 8, 'res4': 16, 'res5': 32}
@@ -23,7 +26,8 @@ def tiny_decoder(**kwargs):
 
 def features(batch=2, height=64, width=96):
     torch.manual_seed(1)
-    return {name: torch.randn(batch, CHANNELS[name], height // STRIDES[name], width // STRIDES[name])
+    return {name: torch.randn(batch, CHANNELS[name], height // STRIDES[name],
+                              width // STRIDES[name])
             for name in CHANNELS}
 
 
@@ -33,7 +37,8 @@ def test_output_shapes_of_mask_features_and_the_three_scales():
         mask_features, encoder_out, multi_scale = decoder.forward_features(features())
     assert mask_features.shape == (2, 16, 16, 24)  # mask_dim channels at stride 4
     assert encoder_out.shape == (2, 32, 2, 3)  # the encoder's coarsest level (res5)
-    assert [tuple(x.shape) for x in multi_scale] == [(2, 32, 2, 3), (2, 32, 4, 6), (2, 32, 8, 12)]  # 1/32, 1/16, 1/8
+    # 1/32, 1/16, 1/8
+    assert [tuple(x.shape) for x in multi_scale] == [(2, 32, 2, 3), (2, 32, 4, 6), (2, 32, 8, 12)]
     assert torch.equal(multi_scale[0], encoder_out)
     assert decoder.transformer_in_features == ['res5', 'res4', 'res3']  # coarse to fine
     assert all(torch.isfinite(x).all() for x in (mask_features, *multi_scale))
@@ -42,12 +47,13 @@ def test_output_shapes_of_mask_features_and_the_three_scales():
 def test_reference_points_are_the_pixel_centres_of_a_2x3_level():
     ref = MSDeformAttnEncoder.reference_points([(2, 3)], batch=1, device=torch.device('cpu'))
     assert ref.shape == (1, 6, 1, 2)
-    expected = torch.tensor([[(j + 0.5) / 3, (i + 0.5) / 2] for i in range(2) for j in range(3)])  # (x, y), row-major
+    # (x, y), row-major
+    expected = torch.tensor([[(j + 0.5) / 3, (i + 0.5) / 2] for i in range(2) for j in range(3)])
     torch.testing.assert_close(ref[0, :, 0], expected, rtol=0, atol=1e-7)
 
 
 def test_reference_points_equal_the_original_linspace():
-    """``arange + 0.5`` (exportable with symbolic sizes) gives the original's linspace bit for bit."""
+    """``arange + 0.5`` (exportable with symbolic sizes) is the original's linspace, bit for bit."""
     for h, w in [(1, 1), (7, 3), (60, 107), (135, 240)]:
         ref = MSDeformAttnEncoder.reference_points([(h, w)], batch=1, device=torch.device('cpu'))
         ys, xs = torch.meshgrid(torch.linspace(0.5, h - 0.5, h), torch.linspace(0.5, w - 0.5, w),
@@ -77,7 +83,8 @@ def test_encoder_passes_the_level_shapes_as_ints_to_the_attention(monkeypatch):
 
 
 def test_reference_points_repeat_every_token_for_every_level():
-    ref = MSDeformAttnEncoder.reference_points([(2, 3), (1, 1)], batch=2, device=torch.device('cpu'))
+    ref = MSDeformAttnEncoder.reference_points([(2, 3), (1, 1)], batch=2,
+                                               device=torch.device('cpu'))
     assert ref.shape == (2, 7, 2, 2)
     assert torch.equal(ref[:, :, 0], ref[:, :, 1])  # one point per token, used on every level
     torch.testing.assert_close(ref[0, 6, 0], torch.tensor([0.5, 0.5]))  # the 1x1 level's centre

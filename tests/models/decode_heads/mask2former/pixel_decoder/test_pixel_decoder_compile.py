@@ -120,7 +120,8 @@ def test_reference_path_exports_with_dynamic_sizes():
     level shapes reach the reference as ints, never read back from a tensor): grid_sample in the
     graph, no custom operator, and sizes other than the traced one give eager's result."""
     module = PixelDecoderExport(pixel_decoder()).eval()
-    height, width = torch.export.Dim('height', min=2, max=256), torch.export.Dim('width', min=2, max=256)
+    height = torch.export.Dim('height', min=2, max=256)
+    width = torch.export.Dim('width', min=2, max=256)
     dynamic = {name: {2: height * (32 // s['stride']), 3: width * (32 // s['stride'])}
                for name, s in INPUT_SHAPE.items()}
     with backend_forced('reference'), torch.no_grad():

@@ -1,9 +1,12 @@
-"""Attention-mask helpers of the masked decoders: ``unblock_full_rows`` and ``blocked_positions``."""
+"""Attention-mask helpers of the masked decoders: ``unblock_full_rows`` and
+``blocked_positions``."""
 import torch
 
-from mmseg.models.decode_heads.mask2former.transformer_decoder.layers import (blocked_positions,
-                                                                                resize_mask_features,
-                                                                                unblock_full_rows)
+from mmseg.models.decode_heads.mask2former.transformer_decoder.layers import (
+    blocked_positions,
+    resize_mask_features,
+    unblock_full_rows,
+)
 
 T, F = True, False
 
@@ -59,7 +62,8 @@ def test_attend_with_a_mask_shared_by_the_heads_equals_multihead_attention_with_
         explicit = attend(attn, query, key, value, repeated)
     assert repeated.shape == (12, 5, 7) and torch.equal(repeated[4 * 2 + 3], blocked[2])
     torch.testing.assert_close(shared, explicit, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(shared, attn(query, key, value, attn_mask=repeated, need_weights=False)[0],
+    torch.testing.assert_close(shared,
+                               attn(query, key, value, attn_mask=repeated, need_weights=False)[0],
                                rtol=1e-6, atol=1e-6)
 
 
@@ -83,6 +87,7 @@ def test_resize_mask_features_equals_bilinear_interpolation_for_even_and_other_f
     features = torch.randn(1, 2, 3, 24, 40)
     sizes = [(3, 5), (6, 10), (12, 20), (5, 7), (24, 40)]  # factors 8, 4, 2, none, 1
     for size, small in zip(sizes, resize_mask_features(features, sizes)):
-        expected = torch.nn.functional.interpolate(features.flatten(0, 1), size=size, mode='bilinear',
-                                                   align_corners=False).view(1, 2, 3, *size)
+        expected = (torch.nn.functional.interpolate(features.flatten(0, 1), size=size,
+                                                    mode='bilinear', align_corners=False)
+                    .view(1, 2, 3, *size))
         torch.testing.assert_close(small, expected, rtol=1e-6, atol=1e-6)

@@ -27,8 +27,10 @@ import traceback
 import pytest
 import torch
 
-from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (edge_case_inputs,
-                                                                                 make_inputs)
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (
+    edge_case_inputs,
+    make_inputs,
+)
 
 EXTENSION_MODULE = ('mmseg.models.decode_heads.mask2former.pixel_decoder.ops.'
                     'MultiScaleDeformableAttention')
@@ -101,9 +103,12 @@ def compare(inputs, dtype, device='cpu', im2col_step=128, block_q=None, block_d=
     """Errors of the Triton forward and gradients against the reference in float64 on CPU, on the
     same (rounded) inputs."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
-        ms_deform_attn_core_pytorch, ms_deform_attn_triton)
-    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
-        ms_deform_attn_triton_kernels as kernels
+        ms_deform_attn_core_pytorch,
+        ms_deform_attn_triton,
+    )
+    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+        ms_deform_attn_triton_kernels as kernels,
+    )
     inputs = moved(moved(inputs, dtype, 'cpu'), torch.float64, 'cpu')  # rounded to dtype
     value, shapes, starts, locations, weights = moved(inputs, dtype, device)
     out_shape = (value.shape[0], locations.shape[1], value.shape[2] * value.shape[3])
@@ -132,7 +137,9 @@ def non_finite_locations(device='cpu'):
     """NaN, infinite and huge locations contribute nothing and get zero gradients (as in the C++
     kernels): the same as the reference with those points moved far outside the maps."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
-        ms_deform_attn_core_pytorch, ms_deform_attn_triton)
+        ms_deform_attn_core_pytorch,
+        ms_deform_attn_triton,
+    )
     value, shapes, _, locations, weights = make_inputs(1, [(4, 5), (2, 2)], heads=2, channels=3,
                                                        num_queries=4, points=2, seed=11)
     bad = torch.tensor([math.nan, math.inf, -math.inf, 1e30, -1e30], dtype=torch.float64)
@@ -156,8 +163,9 @@ def non_finite_locations(device='cpu'):
 
 def input_checks(device='cpu'):
     """The messages with which the kernels refuse what the C++ kernels refuse (None: accepted)."""
-    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
-        ms_deform_attn_triton_kernels as kernels
+    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+        ms_deform_attn_triton_kernels as kernels,
+    )
     value, shapes, starts, locations, weights = make_inputs(6, [(3, 4), (2, 2)], heads=2,
                                                             channels=4, num_queries=3, points=2,
                                                             dtype=torch.float32, device=device)
@@ -222,9 +230,12 @@ def operator_without_extension(device='cpu'):
     fake kernel and AOT dispatch with dynamic shapes, forward and backward; the operator's
     gradients equal the reference's; torch.compile traces it as one graph."""
     from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
-        available_backends, ms_deform_attn_core_pytorch)
-    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
-        ms_deform_attn_func as msda
+        available_backends,
+        ms_deform_attn_core_pytorch,
+    )
+    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+        ms_deform_attn_func as msda,
+    )
     backends = available_backends()
     result = {'backends': {k: v for k, v in backends.items() if isinstance(v, bool)},
               'triton_operator': msda._TRITON_OPERATOR,
@@ -294,8 +305,9 @@ def run_suite(suite, device):
 
 def main(suite, device='cpu'):
     """Print the suite's checks as JSON (in the child process)."""
-    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
-        ms_deform_attn_triton_func as triton_path
+    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+        ms_deform_attn_triton_func as triton_path,
+    )
     kernels, status = triton_path.load_triton_kernels()
     if kernels is None or kernels.INTERPRETED != (device == 'cpu'):
         print(json.dumps({'setup': f'the Triton kernels cannot run on {device} here: {status}'}))

@@ -10,13 +10,18 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
-    ms_deform_attn_func as msda
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+    ms_deform_attn_func as msda,
+)
 from mmseg.models.utils import compute_mode, reference_mode, set_fast_mode
 from mmseg.utils.errors import UsageError
 from tests.conftest import REPO_ROOT
-from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (brute_force_msda, edge_case_inputs,
-                                                      make_inputs, require_kernel)
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (
+    brute_force_msda,
+    edge_case_inputs,
+    make_inputs,
+    require_kernel,
+)
 
 
 @pytest.mark.parametrize('inputs', [
@@ -196,7 +201,8 @@ def test_reference_mode_from_the_environment():
     """THEMASK_MODE=reference, read at import in a fresh interpreter, selects the reference."""
     script = """
 import torch
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import available_backends, select_backend
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (available_backends,
+                                                                     select_backend)
 assert available_backends()['reference_forced'] is True
 assert select_backend(torch.zeros(1, 1, 1, 1)) == 'reference'
 print('ok')

@@ -4,12 +4,18 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (MSDeformAttn,
-                                                                     MSDeformAttnFunction,
-                                                                     ms_deform_attn_core_pytorch,
-                                                                     multi_scale_deformable_attn,
-                                                                     select_backend)
-from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import edge_case_inputs, make_inputs, require_kernel
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
+    MSDeformAttn,
+    MSDeformAttnFunction,
+    ms_deform_attn_core_pytorch,
+    multi_scale_deformable_attn,
+    select_backend,
+)
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (
+    edge_case_inputs,
+    make_inputs,
+    require_kernel,
+)
 
 DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)]
 CASES = {

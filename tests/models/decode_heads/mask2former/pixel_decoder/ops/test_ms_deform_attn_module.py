@@ -9,7 +9,11 @@ import torch
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import MSDeformAttn
 from mmseg.models.utils import reference_mode
-from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import brute_force_msda, level_tensors, require_kernel
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (
+    brute_force_msda,
+    level_tensors,
+    require_kernel,
+)
 
 
 def test_state_dict_keys_and_shapes():

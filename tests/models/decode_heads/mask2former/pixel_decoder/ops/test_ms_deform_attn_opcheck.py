@@ -8,9 +8,13 @@ import pytest
 import torch
 
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import MSDeformAttnFunction
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
-    ms_deform_attn_func as msda
-from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import make_inputs, require_kernel
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+    ms_deform_attn_func as msda,
+)
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (
+    make_inputs,
+    require_kernel,
+)
 
 DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)]
 DTYPES = [torch.float32, torch.float64]

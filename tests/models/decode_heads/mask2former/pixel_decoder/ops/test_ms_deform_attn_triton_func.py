@@ -8,20 +8,32 @@ import inspect
 import pytest
 import torch
 
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (MSDeformAttn,
-                                                                     ms_deform_attn_core_pytorch,
-                                                                     ms_deform_attn_triton,
-                                                                     multi_scale_deformable_attn,
-                                                                     select_backend)
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
-    ms_deform_attn_func as msda
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
-    ms_deform_attn_triton_func as triton_func
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (
+    MSDeformAttn,
+    ms_deform_attn_core_pytorch,
+    ms_deform_attn_triton,
+    multi_scale_deformable_attn,
+    select_backend,
+)
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+    ms_deform_attn_func as msda,
+)
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+    ms_deform_attn_triton_func as triton_func,
+)
 from mmseg.models.utils import compute_mode
-from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (make_inputs,
-                                                                                 require_kernel)
+from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import (
+    make_inputs,
+    require_kernel,
+)
 from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_triton_checks import (
-    GRADCHECK_CASES, golden, gradcheck, relative_error, result_of, run_child)
+    GRADCHECK_CASES,
+    golden,
+    gradcheck,
+    relative_error,
+    result_of,
+    run_child,
+)
 
 
 @pytest.fixture(scope='module')

@@ -11,7 +11,13 @@ import torch
 
 from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_cases import require_kernel
 from tests.models.decode_heads.mask2former.pixel_decoder.ops.msda_triton_checks import (
-    SHAPE_CASES, compare, input_checks, non_finite_locations, result_of, run_child)
+    SHAPE_CASES,
+    compare,
+    input_checks,
+    non_finite_locations,
+    result_of,
+    run_child,
+)
 
 # relative to the largest magnitude of the expected tensor
 TOLERANCES = {torch.float64: 1e-12, torch.float16: 5e-3, torch.bfloat16: 3e-2}
@@ -114,8 +120,9 @@ def test_kernels_compile_for_hopper_without_a_gpu(backward):
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import \
-        ms_deform_attn_triton_kernels as kernels
+    from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+        ms_deform_attn_triton_kernels as kernels,
+    )
     if kernels.INTERPRETED:
         pytest.skip('TRITON_INTERPRET is set in this process')
     kernel = kernels._backward_kernel if backward else kernels._forward_kernel
