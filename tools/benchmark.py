@@ -7,10 +7,11 @@
 
 Inference is ``simple_test`` on one random normalised clip (1, T, 3, H, W): labels at the input
 size, as ``tools/test.py`` computes them. ``--train`` also times one training step (forward, the
-full criterion, backward, the config's optimizer step) on random labels, and its split: ``forward_ms`` (backbone,
-pixel decoder, transformer decoder), ``criterion_ms`` (targets, matching, point sampling,
-losses), ``backward_ms`` and ``optimizer_ms`` (zero_grad + optimizer step), each measured with a
-device synchronisation around it in the same step (data loading is not part of it).
+full criterion, backward, the config's optimizer step) on random labels, and its split:
+``forward_ms`` (backbone, pixel decoder, transformer decoder), ``criterion_ms`` (targets,
+matching, point sampling, losses), ``backward_ms`` and ``optimizer_ms`` (zero_grad + optimizer
+step), each measured with a device synchronisation around it in the same step (data loading is
+not part of it).
 ``--with-cp`` measures the same step with activation checkpointing (``with_cp``) of the MiT
 blocks, the pixel-decoder encoder layers and the decoder layers, as the mode ``with_cp``.
 ``--compile`` measures the fast mode with the model's inference (and, with ``--train``, the
@@ -48,18 +49,24 @@ import torch
 
 from mmseg.core.runner.optimizer import build_optimizer
 from mmseg.models import build_segmentor
-from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (available_backends,
-                                                                               select_backend)
+from mmseg.models.decode_heads.mask2former.pixel_decoder.ops.functions import (
+    available_backends,
+    select_backend,
+)
 from mmseg.models.utils import reference_mode
 from mmseg.utils.cli import run_cli, size_text
 from mmseg.utils.config import DictAction, load_config
 from mmseg.utils.errors import UsageError
-from mmseg.utils.table import text_table
-from toolkit.benchmark import (count_gflops, enable_cpu_peak_memory, peak_memory_mib, settle_allocator,
-                               synchronize)
 from mmseg.utils.json_io import write_json_atomically
 from mmseg.utils.paths import check_writable_output
-
+from mmseg.utils.table import text_table
+from toolkit.benchmark import (
+    count_gflops,
+    enable_cpu_peak_memory,
+    peak_memory_mib,
+    settle_allocator,
+    synchronize,
+)
 
 _QUIET = logging.getLogger('mmseg.benchmark.quiet')
 _QUIET.disabled = True
@@ -110,9 +117,11 @@ def random_batch(args, num_classes):
     gen = torch.Generator().manual_seed(args.seed)
     img = torch.randn(1, args.clip_len, 3, height, width, generator=gen).to(args.device)
     # blocky labels of a few classes, so that the matcher and the losses see realistic targets
-    cells = torch.randint(0, min(num_classes, 8), (1, args.clip_len, 1, height // 32 + 1, width // 32 + 1),
+    cells = torch.randint(0, min(num_classes, 8),
+                          (1, args.clip_len, 1, height // 32 + 1, width // 32 + 1),
                           generator=gen)
-    gt = cells.repeat_interleave(32, -2).repeat_interleave(32, -1)[..., :height, :width].to(args.device)
+    gt = (cells.repeat_interleave(32, -2).repeat_interleave(32, -1)[..., :height, :width]
+          .to(args.device))
     return img, gt, {'ori_shape': (height, width, 3)}
 
 
@@ -124,8 +133,8 @@ class ModeCalls:
     context). Steps update the weights; ``main`` restores them.
     """
 
-    def __init__(self, name, context, model, args, img, gt, meta, optimizer_cfg, train=None, inference=True,
-                 autocast_dtype=None):
+    def __init__(self, name, context, model, args, img, gt, meta, optimizer_cfg, train=None,
+                 inference=True, autocast_dtype=None):
         self.name, self.context, self.model, self.args = name, context, model, args
         self.img, self.gt, self.meta = img, gt, meta
         self.optimizer_cfg = optimizer_cfg or dict(type='AdamW', lr=1e-6)
@@ -144,7 +153,7 @@ class ModeCalls:
             self.model.eval()
             labels = self.model.simple_test(self.img, self.meta)
         if self.labels is None:
-            self.labels = [l.copy() for l in labels]
+            self.labels = [label.copy() for label in labels]
 
     def _timed(self, name, fn):
         out, ms = timed_ms(fn, self.args.device)
@@ -163,10 +172,13 @@ class ModeCalls:
                 self.scaler = torch.amp.GradScaler(enabled=args.amp and amp_dtype == torch.float16)
             head = model.decode_head
             with torch.autocast(device_type=args.device, dtype=amp_dtype, enabled=args.amp):
-                outputs = self._timed('forward_ms', lambda: head.forward(model.extract_feat(self.img),
-                                                                         num_clips=self.img.shape[0]))
-                losses = self._timed('criterion_ms', lambda: head.criterion(outputs, self.gt, iteration=0))
-            self._timed('backward_ms', lambda: self.scaler.scale(sum(losses.values()) * head.loss_weight).backward())
+                outputs = self._timed('forward_ms',
+                                      lambda: head.forward(model.extract_feat(self.img),
+                                                           num_clips=self.img.shape[0]))
+                losses = self._timed('criterion_ms',
+                                     lambda: head.criterion(outputs, self.gt, iteration=0))
+            self._timed('backward_ms', lambda: self.scaler.scale(
+                sum(losses.values()) * head.loss_weight).backward())
 
             def update():
                 self.scaler.step(self.optimizer)
@@ -220,7 +232,8 @@ def timing_phase(modes, args):
                 times[mode.name].setdefault(f'{prefix}_ms', []).append(ms)
     rows = {}
     for mode in modes:
-        row = rows[mode.name] = {key: statistics.median(values) for key, values in times[mode.name].items()}
+        row = rows[mode.name] = {key: statistics.median(values)
+                                 for key, values in times[mode.name].items()}
         if 'infer_ms' in row:
             row['fps'] = args.clip_len / row['infer_ms'] * 1e3
         for name, values in mode.split.items():  # the split of the counted steps
@@ -231,7 +244,8 @@ def timing_phase(modes, args):
 
 @contextlib.contextmanager
 def with_cp_enabled(model):
-    """Activation checkpointing of every part that has it (see the ``with_cp`` keys), for the block."""
+    """Activation checkpointing of every part that has it (see the ``with_cp`` keys), for the
+    block."""
     parts = [module for module in model.modules() if hasattr(module, 'with_cp')]
     for module in parts:
         module.with_cp = True
@@ -283,7 +297,8 @@ def onnxruntime_op_ms(path, img, top=8):
 
 def compile_model(model):
     """A copy of ``model`` with ``torch.compile`` on its inference and training forward (see
-    ``mmseg.apis.compile_segmentor``, which compiles in place: the copy keeps the other modes eager)."""
+    ``mmseg.apis.compile_segmentor``, which compiles in place: the copy keeps the other modes
+    eager)."""
     from mmseg.apis.compile import compile_segmentor
     return compile_segmentor(copy.deepcopy(model))
 
@@ -334,7 +349,8 @@ def main(argv=None):
         runtime = onnxruntime_model(model, args, img, onnx_dir.name)
         modes.append(mode('onnxruntime', mode_model=runtime, train=False))
     models = {id(m.model): m.model for m in modes if isinstance(m.model, torch.nn.Module)}
-    weights = copy.deepcopy(model.state_dict())  # training steps update it: restored after each phase
+    # training steps update it: restored after each phase
+    weights = copy.deepcopy(model.state_dict())
     rows = {m.name: {} for m in modes}
     if args.device == 'cuda' or cpu_measurable:
         for name, row in memory_phase(modes, args, cpu_measurable).items():
@@ -344,7 +360,8 @@ def main(argv=None):
     settle_allocator()
     for name, row in timing_phase(modes, args).items():
         rows[name].update(row)
-        for key in ('infer_ms', 'infer_peak_mib', 'fps') + (('train_peak_mib',) if args.train else ()):
+        for key in (('infer_ms', 'infer_peak_mib', 'fps')
+                    + (('train_peak_mib',) if args.train else ())):
             rows[name].setdefault(key, None)
     for m in models.values():
         m.load_state_dict(weights)
@@ -363,31 +380,40 @@ def main(argv=None):
     onnx_dir.cleanup()
     if args.compare_reference:
         # the fastest fp32 mode measured against the reference
-        best = 'compiled' if args.compile and rows['compiled']['infer_ms'] < rows['fast']['infer_ms'] else 'fast'
+        best = ('compiled'
+                if args.compile and rows['compiled']['infer_ms'] < rows['fast']['infer_ms']
+                else 'fast')
         env['infer_fastest_mode'] = best
         env['labels_equal_fraction'] = equal_fraction(labels[best], labels['reference'])
         env['infer_speedup_vs_reference'] = rows['reference']['infer_ms'] / rows[best]['infer_ms']
         if args.train:
-            env['train_speedup_vs_reference'] = rows['reference']['train_ms'] / rows['fast']['train_ms']
+            env['train_speedup_vs_reference'] = (rows['reference']['train_ms']
+                                                 / rows['fast']['train_ms'])
 
     def number(value, fmt):
         return '-' if value is None else format(value, fmt)
 
-    header = ['mode', 'infer ms/clip', 'frames/s', 'infer peak MiB', 'train ms/step', 'train peak MiB',
-              'forward ms', 'criterion ms', 'backward ms', 'optimizer ms']
+    header = ['mode', 'infer ms/clip', 'frames/s', 'infer peak MiB', 'train ms/step',
+              'train peak MiB', 'forward ms', 'criterion ms', 'backward ms', 'optimizer ms']
     table = text_table(header, [[name, number(r['infer_ms'], '.0f'), number(r['fps'], '.2f'),
-                                 number(r['infer_peak_mib'], '.0f'), number(r.get('train_ms'), '.0f'),
-                                 number(r.get('train_peak_mib'), '.0f'), number(r.get('forward_ms'), '.0f'),
-                                 number(r.get('criterion_ms'), '.0f'), number(r.get('backward_ms'), '.0f'),
+                                 number(r['infer_peak_mib'], '.0f'),
+                                 number(r.get('train_ms'), '.0f'),
+                                 number(r.get('train_peak_mib'), '.0f'),
+                                 number(r.get('forward_ms'), '.0f'),
+                                 number(r.get('criterion_ms'), '.0f'),
+                                 number(r.get('backward_ms'), '.0f'),
                                  number(r.get('optimizer_ms'), '.0f')] for name, r in rows.items()])
     print(table)
-    print(f'params {env["params"]:,}, {env["gflops_per_clip"]:.1f} GFLOPs per clip (matmuls, convs, attention)')
+    print(f'params {env["params"]:,}, {env["gflops_per_clip"]:.1f} GFLOPs per clip (matmuls, '
+          f'convs, attention)')
     if args.train:
         r = rows['fast']
-        print(f'fast training step: criterion {100 * r["criterion_ms"] / r["train_ms"]:.1f}% of the step')
+        print(f'fast training step: criterion {100 * r["criterion_ms"] / r["train_ms"]:.1f}% of '
+              f'the step')
         if args.with_cp:
-            print(f'with_cp: peak {100 * rows["with_cp"]["train_peak_mib"] / r["train_peak_mib"]:.0f}% '
-                  f'of fast, step x{rows["with_cp"]["train_ms"] / r["train_ms"]:.2f} the time'
+            print(f'with_cp: peak '
+                  f'{100 * rows["with_cp"]["train_peak_mib"] / r["train_peak_mib"]:.0f}% of fast, '
+                  f'step x{rows["with_cp"]["train_ms"] / r["train_ms"]:.2f} the time'
                   if r['train_peak_mib'] and rows['with_cp']['train_peak_mib'] else '')
     if args.bf16:
         print(f'bf16 vs fp32: inference x{env["bf16_infer_speedup_vs_fast"]:.2f}; labels equal on '
@@ -398,7 +424,8 @@ def main(argv=None):
               f'equal on {100 * env["onnxruntime_labels_equal_fraction"]:.4f}% of pixels; ONNX '
               f'Runtime ms per operator type (one run): {ops}')
     if args.compare_reference:
-        print(f'{env["infer_fastest_mode"]} vs reference: inference x{env["infer_speedup_vs_reference"]:.2f}'
+        print(f'{env["infer_fastest_mode"]} vs reference: inference '
+              f'x{env["infer_speedup_vs_reference"]:.2f}'
               + (f', training step x{env["train_speedup_vs_reference"]:.2f}' if args.train else '')
               + f'; labels equal on {100 * env["labels_equal_fraction"]:.4f}% of pixels')
     if args.out:

@@ -25,7 +25,8 @@ def parse_args(argv=None):
     parser.add_argument('--aug-test', action='store_true',
                         help='multi-scale (0.5-1.75) and flip test-time augmentation')
     parser.add_argument('--out', help='write the metrics as JSON to this file')
-    parser.add_argument('--compile', action='store_true', help='torch.compile the model (config key compile)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the model (config key compile)')
     parser.add_argument('--format-only', action='store_true',
                         help='write VSPW-format label PNGs without evaluating '
                              '(--eval-options imgfile_prefix=DIR)')
@@ -34,16 +35,18 @@ def parse_args(argv=None):
                              '--format-only or --show-dir)')
     parser.add_argument('--allow-partial-load', action='store_true',
                         help='load a checkpoint that does not fit the model (missing, unknown or '
-                             'reshaped tensors; missing ones keep their initial values) instead of refusing it')
+                             'reshaped tensors; missing ones keep their initial values) instead of '
+                             'refusing it')
     parser.add_argument('--show-dir', help='directory where image/prediction overlays are written')
     parser.add_argument('--opacity', type=float, default=0.5,
                         help='opacity of the painted prediction in --show-dir overlays (0, 1]')
     parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config keys, e.g. data.test.test_size=2')
     parser.add_argument('--eval-options', nargs='+', action=DictAction, default={},
-                        help='evaluation options, e.g. imgfile_prefix=DIR vc_gt=raw; label_offset=1 '
-                             'writes VSPW\'s raw ids 1..124 instead of 0..123')
-    parser.add_argument('--log-level', choices=LOG_LEVELS, help='log level (default: the config\'s log_level)')
+                        help='evaluation options, e.g. imgfile_prefix=DIR vc_gt=raw; '
+                             'label_offset=1 writes VSPW\'s raw ids 1..124 instead of 0..123')
+    parser.add_argument('--log-level', choices=LOG_LEVELS,
+                        help='log level (default: the config\'s log_level)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
@@ -54,8 +57,8 @@ def parse_args(argv=None):
 def metrics_from_args(args) -> list:
     """The metrics to compute: ``--eval``, or mIoU when no output was asked for at all."""
     if args.eval and args.format_only:
-        raise UsageError('--eval and --format-only exclude each other (--format-only only writes the '
-                         'result PNGs; to write them while evaluating, add --eval-options '
+        raise UsageError('--eval and --format-only exclude each other (--format-only only writes '
+                         'the result PNGs; to write them while evaluating, add --eval-options '
                          'imgfile_prefix=DIR to --eval)')
     if args.format_only:
         if 'imgfile_prefix' not in args.eval_options:
@@ -83,7 +86,9 @@ def main(argv=None):
     args = parse_args(argv)
     args.config, args.checkpoint = config_and_checkpoint(args)
     metrics = metrics_from_args(args)
-    cfg = load_config(args.config, dict(args.options, **({'log_level': args.log_level} if args.log_level else {})))
+    cfg = load_config(args.config,
+                      dict(args.options,
+                           **({'log_level': args.log_level} if args.log_level else {})))
     from mmseg.apis.test import test_from_config
     test_from_config(cfg, args.checkpoint, config_path=args.config, metrics=metrics,
                      eval_options=args.eval_options, out=args.out, show_dir=args.show_dir,

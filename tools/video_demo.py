@@ -1,4 +1,5 @@
-"""Segment a video (a file, a folder of frames or a camera) and write an overlay video and label PNGs.
+"""Segment a video (a file, a folder of frames or a camera) and write an overlay video and
+label PNGs.
 
     python tools/video_demo.py [CONFIG] CHECKPOINT INPUT [--out DIR] [--mode online|clips]
         [--dilation -9 -6 -3] [--clip-len 2] [--gap 3] [--side-by-side] [--no-legend]
@@ -64,14 +65,19 @@ def parse_args(argv=None):
                         help='online: one frame at a time with cached features (default; the '
                              'online pair); clips: the test protocol\'s clips (the clip model)')
     parser.add_argument('--dilation', type=int, nargs='+',
-                        help='online: reference-frame offsets (<= 0), default the config\'s training dilation')
+                        help='online: reference-frame offsets (<= 0), default the config\'s '
+                             'training dilation')
     parser.add_argument('--clip-len', type=int, default=2, help='clips: frames per clip')
     parser.add_argument('--gap', type=int, default=3, help='clips: frame spacing inside a clip')
-    parser.add_argument('--opacity', type=float, default=0.6, help='of the painted prediction, (0, 1]')
-    parser.add_argument('--side-by-side', action='store_true', help='frame | prediction instead of an overlay')
+    parser.add_argument('--opacity', type=float, default=0.6,
+                        help='of the painted prediction, (0, 1]')
+    parser.add_argument('--side-by-side', action='store_true',
+                        help='frame | prediction instead of an overlay')
     parser.add_argument('--no-legend', action='store_true', help='no legend panel')
-    parser.add_argument('--fps', type=float, help='of the output video (default: the input\'s, or 15)')
-    parser.add_argument('--max-frames', type=int, help='stop after this many frames (e.g. for a camera)')
+    parser.add_argument('--fps', type=float,
+                        help='of the output video (default: the input\'s, or 15)')
+    parser.add_argument('--max-frames', type=int,
+                        help='stop after this many frames (e.g. for a camera)')
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
     onnx = args.backend == 'onnxruntime'
@@ -89,7 +95,8 @@ def parse_args(argv=None):
 
 @contextlib.contextmanager
 def _native_stderr_silenced() -> Iterator[None]:
-    """Silence what native code (FFmpeg) prints on stderr, e.g. 'moov atom not found' for a non-video."""
+    """Silence what native code (FFmpeg) prints on stderr, e.g. 'moov atom not found' for a
+    non-video."""
     sys.stderr.flush()
     try:
         saved = os.dup(2)
@@ -123,7 +130,8 @@ def frame_source(path: str) -> Tuple[Frames, int, float]:
     The first frame is read here, so an input that yields no frame fails before any work.
     """
     if os.path.isdir(path):
-        names = sorted((n for n in os.listdir(path) if n.lower().endswith(IMAGE_SUFFIXES)), key=natural_sort_key)
+        names = sorted((n for n in os.listdir(path) if n.lower().endswith(IMAGE_SUFFIXES)),
+                       key=natural_sort_key)
         if not names:
             raise DataError(f'{path} holds no frames ({", ".join(IMAGE_SUFFIXES)})')
         first = read_image(os.path.join(path, names[0]))
@@ -132,15 +140,16 @@ def frame_source(path: str) -> Tuple[Frames, int, float]:
         return (f for part in (frames, rest) for f in part), len(names), 0.0
     camera = path.isdigit() and not os.path.exists(path)
     if not camera and not os.path.isfile(path):
-        raise DataError(f'input {path!r} is neither a video file, a folder of frames nor a camera index')
+        raise DataError(f'input {path!r} is neither a video file, a folder of frames nor a camera '
+                        f'index')
     with _native_stderr_silenced():  # our one-line error below says it
         capture = cv2.VideoCapture(int(path) if camera else path)
         ok, first = capture.read() if capture.isOpened() else (False, None)
     if not ok or first is None:
         capture.release()
         what = f'camera {path}' if camera else f'{path}'
-        raise DataError(f'cannot read a frame from {what}: not a video OpenCV can decode' if not camera
-                        else f'cannot read a frame from {what}')
+        raise DataError(f'cannot read a frame from {what}: not a video OpenCV can decode'
+                        if not camera else f'cannot read a frame from {what}')
     count = 0 if camera else max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
     return _capture_frames(capture, first), count, capture.get(cv2.CAP_PROP_FPS) or 0.0
 
@@ -243,8 +252,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             for name, image, pred in predictions(model, limited(frames, args.max_frames), args):
                 write_label_png(os.path.join(labels_dir, f'{name}.png'), pred, model.PALETTE)
-                picture = show_result(image, pred, model.CLASSES, model.PALETTE, opacity=args.opacity,
-                                      legend=not args.no_legend, side_by_side=args.side_by_side)
+                picture = show_result(image, pred, model.CLASSES, model.PALETTE,
+                                      opacity=args.opacity, legend=not args.no_legend,
+                                      side_by_side=args.side_by_side)
                 if writer is None:
                     height, width = picture.shape[:2]
                     writer = cv2.VideoWriter(video_path, cv2.VideoWriter_fourcc(*'mp4v'),
@@ -252,8 +262,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     if not writer.isOpened():
                         raise DataError(f'cannot write {video_path} (OpenCV has no mp4v encoder?)')
                 if picture.shape[:2] != (height, width):
-                    raise DataError(f'frame {name} has size {image.shape[:2]}, unlike the first frame; '
-                                    f'a video needs one frame size')
+                    raise DataError(f'frame {name} has size {image.shape[:2]}, unlike the first '
+                                    f'frame; a video needs one frame size')
                 writer.write(picture)
                 written += 1
                 bar.update(1)
@@ -264,8 +274,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not written or not os.path.isfile(video_path) or os.path.getsize(video_path) == 0:
         raise DataError(f'no frame was written from {args.input}')
     seconds = time.perf_counter() - start
-    print(f'wrote {written} frames ({written / seconds:.2f} frames/s, --mode {args.mode}) to {video_path} '
-          f'and {labels_dir}/<frame>.png')
+    print(f'wrote {written} frames ({written / seconds:.2f} frames/s, --mode {args.mode}) to '
+          f'{video_path} and {labels_dir}/<frame>.png')
     return 0
 
 

@@ -1,6 +1,7 @@
 """The Python API of mmseg 0.x: build a segmentor from a config and predict a frame or a clip.
 
-    model = init_segmentor('local_configs/themask/video_themask_mit_b1.py', 'latest.pth', device='cpu')
+    model = init_segmentor('local_configs/themask/video_themask_mit_b1.py', 'latest.pth',
+                           device='cpu')
     model = init_segmentor('work_dirs/b1/latest.pth')          # the config it was trained with
     model = init_segmentor('published/themask_b1')             # a tools/publish_model.py folder
     labels = inference_segmentor(model, ['f0.jpg', 'f3.jpg'])   # one (H, W) uint8 map per frame
@@ -29,7 +30,8 @@ EXPECTED_ARRAY = 'an (H, W, 3) uint8 BGR array (as cv2.imread gives)'
 
 
 def _is_config_file(path: Any) -> bool:
-    return isinstance(path, (str, os.PathLike)) and os.path.splitext(os.fspath(path))[1] in CONFIG_SUFFIXES
+    return (isinstance(path, (str, os.PathLike))
+            and os.path.splitext(os.fspath(path))[1] in CONFIG_SUFFIXES)
 
 
 def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
@@ -63,8 +65,8 @@ def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
     if config is None:
         if saved is None:
             raise UsageError(f'init_segmentor({checkpoint!r}): the checkpoint carries no training '
-                             f'config (meta["config"]); pass the config too: init_segmentor(CONFIG, '
-                             f'CHECKPOINT)')
+                             f'config (meta["config"]); pass the config too: '
+                             f'init_segmentor(CONFIG, CHECKPOINT)')
         cfg = saved
     else:
         cfg = load_config(config) if not isinstance(config, Config) else config
@@ -94,12 +96,15 @@ def _clip_results(frames: Sequence[Frame]) -> dict:
     for f in frames:
         if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
             raise UsageError(f'expected {EXPECTED_ARRAY} per frame, got a {f.dtype} array of shape '
-                             f'{f.shape}' + ('; convert with (x * 255).round().astype(np.uint8) and BGR '
-                                             'channel order' if f.dtype.kind == 'f' else ''))
+                             f'{f.shape}' + ('; convert with (x * 255).round().astype(np.uint8) '
+                                             'and BGR channel order'
+                                             if f.dtype.kind == 'f' else ''))
     if len({f.shape for f in frames}) != 1:
-        raise ValueError(f'the frames of a clip must have one size, got {sorted({f.shape for f in frames})}')
+        raise ValueError(f'the frames of a clip must have one size, got '
+                         f'{sorted({f.shape for f in frames})}')
     return dict(video='arrays', frames=[f'{i:05d}' for i in range(len(frames))],
-                img_paths=[f'<array {i}>' for i in range(len(frames))], img=list(frames), seg_fields=[])
+                img_paths=[f'<array {i}>' for i in range(len(frames))], img=list(frames),
+                seg_fields=[])
 
 
 def _frame_list(frame_or_frames) -> Tuple[List[Frame], bool]:
@@ -115,15 +120,17 @@ def _frame_list(frame_or_frames) -> Tuple[List[Frame], bool]:
 
 
 def prepare_clip(model: nn.Module, frames: Sequence[Frame]) -> dict:
-    """The test pipeline of ``model.cfg`` on a clip: ``img`` (list over augmentations of (T, 3, h, w))
-    and ``img_metas`` (list over augmentations of per-frame meta lists)."""
+    """The test pipeline of ``model.cfg`` on a clip: ``img`` (list over augmentations of
+    (T, 3, h, w)) and ``img_metas`` (list over augmentations of per-frame meta lists)."""
     if not frames:
         raise ValueError('inference_segmentor needs at least one frame')
     if getattr(model, 'cfg', None) is None:
-        raise UsageError('the model has no cfg (its test pipeline); build it with init_segmentor(config, ...)')
+        raise UsageError('the model has no cfg (its test pipeline); build it with '
+                         'init_segmentor(config, ...)')
     steps = list(model.cfg.data.test.pipeline)
     if PIPELINES.resolve(steps[0])['type'] != 'LoadImageFromFile_clips':
-        raise ValueError(f'the test pipeline must start with LoadImageFromFile_clips, got {steps[0]["type"]}')
+        raise ValueError(f'the test pipeline must start with LoadImageFromFile_clips, got '
+                         f'{steps[0]["type"]}')
     return Compose(steps)(_clip_results(frames))
 
 

@@ -36,7 +36,8 @@ def clip_offsets(dilation: Sequence[int]) -> List[int]:
     dilation = list(dilation)
     if not dilation or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d > 0
                            for d in dilation):
-        raise UsageError(f'dilation must be a non-empty list of integers <= 0 (past frames), got {dilation!r}')
+        raise UsageError(f'dilation must be a non-empty list of integers <= 0 (past frames), got '
+                         f'{dilation!r}')
     dilation = [int(d) for d in dilation]
     return dilation + ([] if 0 in dilation else [0])
 
@@ -94,8 +95,8 @@ class OnlineSegmenter:
         img = data['img'][0].to(device)  # (1, 3, h, w)
         size = tuple(img.shape[-2:])
         if self._input_size is not None and size != self._input_size:
-            raise UsageError(f'frame {self.frame_index + 1} has network input size {size} but the video '
-                             f'so far {self._input_size}; call reset() before a new video')
+            raise UsageError(f'frame {self.frame_index + 1} has network input size {size} but the '
+                             f'video so far {self._input_size}; call reset() before a new video')
         self._input_size = size
         self._cache.append(self.model.encode_frames(img))
         self.frame_index += 1

@@ -16,8 +16,14 @@ from ..datasets import PIPELINES, build_dataloader, build_dataset, check_data_se
 from ..models import build_segmentor
 from ..utils.checkpoint import apply_checkpoint, read_checkpoint, resolve_checkpoint_path
 from ..utils.config import Config
-from ..utils.dist_utils import (close_dist, get_dist_info, init_dist, is_communication_failure, local_device,
-                                lost_process_error)
+from ..utils.dist_utils import (
+    close_dist,
+    get_dist_info,
+    init_dist,
+    is_communication_failure,
+    local_device,
+    lost_process_error,
+)
 from ..utils.errors import ConfigError, UsageError
 from ..utils.json_io import write_json_atomically
 from ..utils.logger import get_root_logger
@@ -41,8 +47,9 @@ def _to_device(batch: Mapping[str, Any], device: torch.device) -> Dict[str, Any]
     return dict(img=imgs, img_metas=batch['img_metas'])
 
 
-def inference_on_dataset(model: nn.Module, data_loader, *, evaluator=None, show_dir: Optional[str] = None,
-                         opacity: float = 0.5, device: Optional[torch.device] = None,
+def inference_on_dataset(model: nn.Module, data_loader, *, evaluator=None,
+                         show_dir: Optional[str] = None, opacity: float = 0.5,
+                         device: Optional[torch.device] = None,
                          progress: bool = True) -> Optional[Dict[str, Any]]:
     """Predict every clip of ``data_loader`` and feed each frame to ``evaluator`` (and overlays).
 
@@ -85,7 +92,8 @@ def inference_on_dataset(model: nn.Module, data_loader, *, evaluator=None, show_
 def enable_aug_test(cfg: Config) -> None:
     """Multi-scale (0.5-1.75) + flip test: set the test pipeline's ``MultiScaleFlipAug_clips``."""
     pipeline = cfg.data.test.pipeline
-    augs = [i for i, t in enumerate(pipeline) if PIPELINES.resolve(t)['type'] == 'MultiScaleFlipAug_clips']
+    augs = [i for i, t in enumerate(pipeline)
+            if PIPELINES.resolve(t)['type'] == 'MultiScaleFlipAug_clips']
     if len(augs) != 1:
         raise ConfigError('--aug-test needs one MultiScaleFlipAug_clips (or the original\'s '
                           'MultiScaleFlipAug) in data.test.pipeline')
@@ -101,12 +109,15 @@ def check_eval_options(eval_options: Mapping[str, Any]) -> None:
             close = difflib.get_close_matches(key, list(EVAL_OPTIONS), n=1)
             hint = f' Did you mean {close[0]}?' if close else ''
             raise UsageError(f'--eval-options: unknown key {key!r}; expected one of '
-                             + ', '.join(f'{k} ({v})' for k, v in EVAL_OPTIONS.items()) + f'.{hint}')
+                             + ', '.join(f'{k} ({v})' for k, v in EVAL_OPTIONS.items())
+                             + f'.{hint}')
     offset = eval_options.get('label_offset', 0)
     if isinstance(offset, bool) or not isinstance(offset, int):
-        raise UsageError(f'--eval-options label_offset={offset!r}: expected an integer (1 writes VSPW raw ids)')
+        raise UsageError(f'--eval-options label_offset={offset!r}: expected an integer (1 writes '
+                         f'VSPW raw ids)')
     if eval_options.get('vc_gt', 'shifted') not in ('shifted', 'raw'):
-        raise UsageError(f'--eval-options vc_gt={eval_options["vc_gt"]!r}: expected "shifted" or "raw"')
+        raise UsageError(f'--eval-options vc_gt={eval_options["vc_gt"]!r}: expected "shifted" or '
+                         f'"raw"')
     if 'imgfile_prefix' in eval_options:
         check_writable_output(str(eval_options['imgfile_prefix']), '--eval-options imgfile_prefix',
                               directory=True)
@@ -117,7 +128,8 @@ def check_test_clips(cfg: Config) -> None:
     meaning = {'test_size': 'frames per test clip', 'test_gap': 'frame spacing inside a test clip'}
     for key, what in meaning.items():
         value = cfg.data.test.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
             raise ConfigError(f'data.test.{key}={value!r}: expected an integer >= 1 ({what})')
 
 
@@ -139,9 +151,10 @@ def _load_model(cfg: Config, checkpoint: str, dataset, *, strict: bool, logger):
 
 
 def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
-                     metrics: Sequence[str] = ('mIoU',), eval_options: Optional[Mapping[str, Any]] = None,
-                     out: Optional[str] = None, show_dir: Optional[str] = None, opacity: float = 0.5,
-                     launcher: str = 'none', aug_test: bool = False,
+                     metrics: Sequence[str] = ('mIoU',),
+                     eval_options: Optional[Mapping[str, Any]] = None,
+                     out: Optional[str] = None, show_dir: Optional[str] = None,
+                     opacity: float = 0.5, launcher: str = 'none', aug_test: bool = False,
                      strict: bool = True, compile: bool = False,
                      model: Optional[Any] = None) -> Optional[Dict[str, Any]]:
     """Build the test set and the model, load ``checkpoint``, predict every frame, evaluate.
@@ -215,7 +228,8 @@ def test_from_config(cfg: Config, checkpoint: str, *, config_path: str = '',
                                        opacity=opacity, device=device)
     except Exception as err:
         if distributed and is_communication_failure(err):
-            raise lost_process_error(err, timeout=(cfg.get('dist_params') or {}).get('timeout')) from err
+            raise lost_process_error(
+                err, timeout=(cfg.get('dist_params') or {}).get('timeout')) from err
         raise
     rank, _ = get_dist_info()
     if rank == 0 and metrics and out:  # the evaluator has printed the tables

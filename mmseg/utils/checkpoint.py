@@ -9,9 +9,9 @@ that needs arbitrary unpickling is refused (unpickling can run any code the file
 Writing. A file is written to a hidden temporary file in the same directory, flushed and fsynced,
 then renamed over the final name with ``os.replace`` (atomic on POSIX and Windows). Only then is
 ``latest.pth`` repointed: a relative symlink created under a temporary name and renamed over
-``latest.pth`` (or, where symlinks are unavailable, an atomic copy made the same way). A crash at any
-moment therefore leaves ``latest.pth`` naming the last complete checkpoint. A checkpoint holds only
-tensors and plain Python values, so it loads with ``weights_only=True``.
+``latest.pth`` (or, where symlinks are unavailable, an atomic copy made the same way). A crash at
+any moment therefore leaves ``latest.pth`` naming the last complete checkpoint. A checkpoint holds
+only tensors and plain Python values, so it loads with ``weights_only=True``.
 
 This module sits low (it needs only torch), so models, datasets, the APIs and the training engine
 all read and write weights through it.
@@ -35,8 +35,9 @@ from .logger import get_root_logger
 from .published_model import is_published_model, read_published_model
 
 __all__ = ['UnsafeCheckpointError', 'CheckpointError', 'read_checkpoint', 'extract_state_dict',
-           'load_checkpoint', 'apply_checkpoint', 'save_checkpoint', 'resolve_checkpoint_path', 'convert_trusted_checkpoint',
-           'to_plain', 'summarize_keys', 'temporary_name', 'LATEST', 'CKPT_PATTERN', 'TMP_SUFFIX']
+           'load_checkpoint', 'apply_checkpoint', 'save_checkpoint', 'resolve_checkpoint_path',
+           'convert_trusted_checkpoint', 'to_plain', 'summarize_keys', 'temporary_name', 'LATEST',
+           'CKPT_PATTERN', 'TMP_SUFFIX']
 
 LATEST = 'latest.pth'
 CKPT_PATTERN = re.compile(r'^iter_(\d+)\.pth$')
@@ -62,7 +63,8 @@ def to_plain(obj: Any, path: str = '') -> Tuple[Any, List[str]]:
         return obj, []
     if isinstance(obj, np.generic):
         return to_plain(obj.item(), path)
-    if isinstance(obj, (bool, int, float, str)):  # a subclass (an enum, ...) would pickle as its class
+    # a subclass (an enum, ...) would pickle as its class
+    if isinstance(obj, (bool, int, float, str)):
         return next(base(obj) for base in (bool, int, float, str) if isinstance(obj, base)), []
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind in 'biufc':
@@ -102,7 +104,8 @@ def resolve_checkpoint_path(path: str, source: str = 'checkpoint') -> str:
         latest = os.path.join(path, LATEST)
         if not os.path.exists(latest):
             raise FileNotFoundError(f'{source}: {path!r} is a directory without a {LATEST}; '
-                                    f'give a checkpoint file such as {os.path.join(path, "iter_4000.pth")}')
+                                    f'give a checkpoint file such as '
+                                    f'{os.path.join(path, "iter_4000.pth")}')
         path = latest
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{source}: checkpoint file {path!r} does not exist')
@@ -121,8 +124,8 @@ def read_checkpoint(path: str, source: str = 'checkpoint') -> Any:
 
     Args:
         path: a checkpoint file, or a work directory (its ``latest.pth`` is read).
-        source: the flag or config key that named the file (``--resume-from``, ``model.pretrained``),
-            quoted in error messages.
+        source: the flag or config key that named the file (``--resume-from``,
+            ``model.pretrained``), quoted in error messages.
     """
     return _read(resolve_checkpoint_path(path, source), source)
 
@@ -161,15 +164,15 @@ def _read(path: str, source: str) -> Any:
         stem, ext = os.path.splitext(path)
         recipe = CONVERT_RECIPE.format(src=path, dst=f'{stem}_safe{ext or ".pth"}')
         raise UnsafeCheckpointError(
-            f'{source}: refusing to load {path!r}: {needs}. Only tensors and plain Python values are '
-            f'loaded (weights_only=True), because unpickling other objects can run arbitrary code '
-            f'chosen by whoever made the file. If you trust its origin, convert it once with\n'
+            f'{source}: refusing to load {path!r}: {needs}. Only tensors and plain Python values '
+            f'are loaded (weights_only=True), because unpickling other objects can run arbitrary '
+            f'code chosen by whoever made the file. If you trust its origin, convert it once with\n'
             f'    {recipe}\n'
             f'(it keeps tensors and plain values only) and use the converted file.') from None
     except (RuntimeError, EOFError, KeyError, ValueError, OSError) as err:
         raise CheckpointError(f'{source}: {path!r} cannot be read as a PyTorch checkpoint '
-                         f'({type(err).__name__}: {err}); it may be truncated, still being written, '
-                         f'or not a checkpoint') from err
+                         f'({type(err).__name__}: {err}); it may be truncated, still being '
+                         f'written, or not a checkpoint') from err
 
 
 def extract_state_dict(checkpoint: Any, path: str, source: str) -> Dict[str, torch.Tensor]:
@@ -178,10 +181,12 @@ def extract_state_dict(checkpoint: Any, path: str, source: str) -> Dict[str, tor
         state_dict = checkpoint['state_dict']
     else:
         state_dict = checkpoint
-    if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        keys = sorted(checkpoint)[:10] if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
-        raise CheckpointError(f'{source}: {path!r} is neither a state dict (name -> tensor) nor a dict with '
-                         f'a "state_dict" entry; its top-level keys are {keys}')
+    if not isinstance(state_dict, Mapping) or not all(
+            isinstance(v, torch.Tensor) for v in state_dict.values()):
+        keys = (sorted(checkpoint)[:10] if isinstance(checkpoint, Mapping)
+                else type(checkpoint).__name__)
+        raise CheckpointError(f'{source}: {path!r} is neither a state dict (name -> tensor) nor a '
+                              f'dict with a "state_dict" entry; its top-level keys are {keys}')
     if any(key.startswith('module.') for key in state_dict):
         state_dict = OrderedDict((key[len('module.'):] if key.startswith('module.') else key, value)
                                  for key, value in state_dict.items())
@@ -225,16 +230,18 @@ def _likely_cause(missing: Sequence[str], unexpected: Sequence[str], mismatched:
                   num_own: int) -> str:
     """A guess at why a checkpoint does not fit, for the strict-loading error."""
     temporal = '.temporal_layer.'
-    if any(temporal in key for key in missing) and all(key.startswith('decode_head.predictor.') for key in missing):
-        return ('it looks like a stage-1 (1f_*) checkpoint used with a stage-2 (video_*) config: it lacks '
-                'the stage-2 predictor (decode_head.predictor.temporal_layer.* and others); test it with its stage-1 config, or train stage 2 from it with '
+    if any(temporal in key for key in missing) and all(
+            key.startswith('decode_head.predictor.') for key in missing):
+        return ('it looks like a stage-1 (1f_*) checkpoint used with a stage-2 (video_*) config: '
+                'it lacks the stage-2 predictor (decode_head.predictor.temporal_layer.* and '
+                'others); test it with its stage-1 config, or train stage 2 from it with '
                 'tools/train.py VIDEO_CONFIG --finetune-from CKPT')
     if any(temporal in key for key in unexpected) and all(
             key.startswith('decode_head.predictor.') for key in [*missing, *unexpected]):
         return 'it looks like a stage-2 (video_*) checkpoint used with a stage-1 (1f_*) config'
     if len(missing) == num_own:
-        return ('no tensor of this model is in it: is it a checkpoint of another model, or backbone '
-                'weights (those go in model.pretrained)?')
+        return ('no tensor of this model is in it: is it a checkpoint of another model, or '
+                'backbone weights (those go in model.pretrained)?')
     if any(key.startswith('backbone.') for key in mismatched):
         return 'the backbone variant differs (e.g. a mit_b1 checkpoint with a mit_b0 config)'
     if any('class_embed' in key for key in mismatched):
@@ -244,19 +251,21 @@ def _likely_cause(missing: Sequence[str], unexpected: Sequence[str], mismatched:
 
 def _strict_error(source: str, path: str, problems: Mapping[str, Sequence[str]], num_own: int,
                   partial_hint: Optional[str]) -> CheckpointError:
-    missing, unexpected, mismatched = problems['missing'], problems['unexpected'], problems['mismatched']
+    missing, unexpected, mismatched = (problems['missing'], problems['unexpected'],
+                                       problems['mismatched'])
     parts = []
     if missing:
         parts.append(f'{len(missing)} of {num_own} model tensors are not in it and would stay '
                      f'uninitialised ({_examples(missing)})')
     if unexpected:
-        parts.append(f'{len(unexpected)} tensors in it are unknown to the model ({_examples(unexpected)})')
+        parts.append(f'{len(unexpected)} tensors in it are unknown to the model '
+                     f'({_examples(unexpected)})')
     if mismatched:
         parts.append(f'{len(mismatched)} tensors have another shape ({_examples(mismatched)})')
     cause = _likely_cause(missing, unexpected, [m.split(':')[0] for m in mismatched], num_own)
     allow = f'; {partial_hint} loads it anyway' if partial_hint else ''
-    return CheckpointError(f'{source}: {path!r} does not match the model: {"; ".join(parts)}. Likely cause: '
-                           f'{cause}{allow}')
+    return CheckpointError(f'{source}: {path!r} does not match the model: {"; ".join(parts)}. '
+                           f'Likely cause: {cause}{allow}')
 
 
 def load_checkpoint(model: nn.Module, filename: str, *, strict: bool = False,
@@ -271,10 +280,10 @@ def load_checkpoint(model: nn.Module, filename: str, *, strict: bool = False,
     Args:
         model: the model (a DDP wrapper is looked through).
         filename: the checkpoint file (a directory means its ``latest.pth``).
-        strict: raise :class:`CheckpointError` (one line: how many tensors are missing, unknown or of
-            another shape, a few names, the likely cause) when the checkpoint does not fit; the model
-            may then hold part of the checkpoint and should be discarded. Otherwise the problems are
-            logged and the matching tensors are loaded.
+        strict: raise :class:`CheckpointError` (one line: how many tensors are missing, unknown or
+            of another shape, a few names, the likely cause) when the checkpoint does not fit; the
+            model may then hold part of the checkpoint and should be discarded. Otherwise the
+            problems are logged and the matching tensors are loaded.
         logger: where the report goes (default: the package logger).
         source: the flag or config key that named the file, quoted in messages.
         partial_hint: how the user allows a partial load (``--allow-partial-load``), quoted in the
@@ -297,14 +306,17 @@ def apply_checkpoint(model: nn.Module, checkpoint: Any, path: str, *, strict: bo
     module = unwrap_model(model)
     own = module.state_dict()
     mismatched = [f'{key}: checkpoint {list(value.shape)}, model {list(own[key].shape)}'
-                  for key, value in state_dict.items() if key in own and own[key].shape != value.shape]
-    loadable = OrderedDict((k, v) for k, v in state_dict.items() if k not in own or own[k].shape == v.shape)
+                  for key, value in state_dict.items()
+                  if key in own and own[key].shape != value.shape]
+    loadable = OrderedDict((k, v) for k, v in state_dict.items()
+                           if k not in own or own[k].shape == v.shape)
     result = module.load_state_dict(loadable, strict=False)  # the official-key hooks run here
     mismatched_keys = {line.split(':')[0] for line in mismatched}
     missing = [key for key in result.missing_keys if key not in mismatched_keys]
     unexpected = list(result.unexpected_keys)
     if strict and (missing or unexpected or mismatched):
-        raise _strict_error(source, path, dict(missing=missing, unexpected=unexpected, mismatched=mismatched),
+        raise _strict_error(source, path, dict(missing=missing, unexpected=unexpected,
+                                               mismatched=mismatched),
                             len(own), partial_hint)
     problems = []
     if missing:
@@ -359,8 +371,8 @@ def _atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         reason = getattr(err, 'strerror', None) or str(err).strip().splitlines()[-1]
-        raise CheckpointError(f'cannot write {path!r}: {reason}; the files written before it, {LATEST} '
-                              f'included, are unchanged') from err
+        raise CheckpointError(f'cannot write {path!r}: {reason}; the files written before it, '
+                              f'{LATEST} included, are unchanged') from err
     _fsync_directory(os.path.dirname(os.path.abspath(path)))
 
 
@@ -381,7 +393,8 @@ def _point_latest(path: str) -> None:
     _fsync_directory(directory)
 
 
-def save_checkpoint(checkpoint: Mapping[str, Any], path: str, *, update_latest: bool = True) -> None:
+def save_checkpoint(checkpoint: Mapping[str, Any], path: str, *,
+                    update_latest: bool = True) -> None:
     """Write ``checkpoint`` to ``path`` atomically, then point ``latest.pth`` at it.
 
     Raises:
@@ -397,7 +410,8 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: str, *, update_latest: 
         _point_latest(path)
 
 
-def convert_trusted_checkpoint(src: str, dst: str, logger: Optional[logging.Logger] = None) -> List[str]:
+def convert_trusted_checkpoint(src: str, dst: str,
+                               logger: Optional[logging.Logger] = None) -> List[str]:
     """Re-save a TRUSTED checkpoint so that it loads with ``weights_only=True``.
 
     This is the one place that unpickles arbitrary objects (``weights_only=False``): only call it on
@@ -413,12 +427,13 @@ def convert_trusted_checkpoint(src: str, dst: str, logger: Optional[logging.Logg
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, ModuleNotFoundError,
             ValueError) as err:
         raise CheckpointError(f'convert_checkpoint: {path!r} cannot be unpickled even with --trust '
-                              f'({type(err).__name__}: {err}); it may be truncated, or need a module '
-                              f'that is not installed') from None
+                              f'({type(err).__name__}: {err}); it may be truncated, or need a '
+                              f'module that is not installed') from None
     plain, dropped = to_plain(checkpoint)
     extract_state_dict(plain, path, 'convert_checkpoint')  # the weights themselves must survive
     save_checkpoint(plain, dst, update_latest=False)
     read_checkpoint(dst, 'convert_checkpoint')
     logger.info(f'wrote {dst} (loads with weights_only=True)'
-                + (f'; left out {len(dropped)} non-plain entries: {", ".join(dropped)}' if dropped else ''))
+                + (f'; left out {len(dropped)} non-plain entries: {", ".join(dropped)}'
+                   if dropped else ''))
     return dropped

@@ -38,8 +38,8 @@ class EncoderDecoder_clips(ClipPredictor, nn.Module):
             raise ValueError('EncoderDecoder_clips has no neck or auxiliary head in THE-Mask; '
                              'remove model.neck / model.auxiliary_head from the config')
         if train_cfg:
-            raise ValueError(f'train_cfg={train_cfg!r}: EncoderDecoder_clips has no training options '
-                             f'(the configs give train_cfg=dict())')
+            raise ValueError(f'train_cfg={train_cfg!r}: EncoderDecoder_clips has no training '
+                             f'options (the configs give train_cfg=dict())')
         if dict(test_cfg or {}) not in ({}, {'mode': 'whole'}):
             raise ValueError(f'test_cfg={test_cfg!r} is not supported; THE-Mask tests with '
                              f'test_cfg=dict(mode="whole")')
@@ -53,15 +53,18 @@ class EncoderDecoder_clips(ClipPredictor, nn.Module):
     def extract_feat(self, img: torch.Tensor) -> List[torch.Tensor]:
         """Backbone maps of every frame of (B, T, 3, H, W) clips, clip-major (B*T, C, h, w)."""
         if img.dim() != 5:
-            raise ValueError(f'expected clips (B, T, 3, H, W), got a tensor of shape {tuple(img.shape)}')
+            raise ValueError(f'expected clips (B, T, 3, H, W), got a tensor of shape '
+                             f'{tuple(img.shape)}')
         return self.backbone(img.flatten(0, 1))
 
     def forward_train(self, img: torch.Tensor, img_metas, gt_semantic_seg: torch.Tensor,
                       iteration: Optional[int] = None) -> Dict[str, torch.Tensor]:
         """Loss terms for clips ``img`` (B, T, 3, H, W) with labels (B, T, 1, H, W)."""
-        if gt_semantic_seg is None or gt_semantic_seg.shape[:2] != img.shape[:2] or gt_semantic_seg.dim() != 5:
-            raise ValueError(f'gt_semantic_seg must be (B, T, 1, H, W) matching img {tuple(img.shape)}, '
-                             f'got {None if gt_semantic_seg is None else tuple(gt_semantic_seg.shape)}')
+        if (gt_semantic_seg is None or gt_semantic_seg.shape[:2] != img.shape[:2]
+                or gt_semantic_seg.dim() != 5):
+            raise ValueError(f'gt_semantic_seg must be (B, T, 1, H, W) matching img '
+                             f'{tuple(img.shape)}, got '
+                             f'{None if gt_semantic_seg is None else tuple(gt_semantic_seg.shape)}')
         losses = self.decode_head.forward_train(self.extract_feat(img), gt_semantic_seg, iteration)
         return {f'decode.{k}': v for k, v in losses.items()}
 
@@ -74,7 +77,8 @@ class EncoderDecoder_clips(ClipPredictor, nn.Module):
         how :class:`~mmseg.apis.OnlineSegmenter` encodes each frame of a stream once.
         """
         if img.dim() != 4:
-            raise ValueError(f'expected frames (N, 3, H, W), got a tensor of shape {tuple(img.shape)}')
+            raise ValueError(f'expected frames (N, 3, H, W), got a tensor of shape '
+                             f'{tuple(img.shape)}')
         return self.decode_head.encode_frames(self.backbone(img))
 
     def decode_clip(self, frames: Union[FrameFeatures, Sequence[FrameFeatures]],

@@ -33,8 +33,8 @@ def _long_tensor(values: Sequence[int], device: torch.device) -> torch.Tensor:
 class MSDeformAttnTransformerEncoderLayer(nn.Module):
     """Post-norm encoder layer: deformable self-attention, then a ReLU FFN."""
 
-    def __init__(self, d_model: int = 256, d_ffn: int = 1024, dropout: float = 0.1, n_levels: int = 4,
-                 n_heads: int = 8, n_points: int = 4) -> None:
+    def __init__(self, d_model: int = 256, d_ffn: int = 1024, dropout: float = 0.1,
+                 n_levels: int = 4, n_heads: int = 8, n_points: int = 4) -> None:
         super().__init__()
         self.self_attn = MSDeformAttn(d_model, n_levels, n_heads, n_points)
         self.dropout1 = nn.Dropout(dropout)
@@ -91,8 +91,8 @@ class MSDeformAttnEncoder(nn.Module):
         checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
         for layer in self.layers:
             if checkpointed:
-                src = cp.checkpoint(layer, src, pos, reference_points, spatial_shapes, level_start_index,
-                                    use_reentrant=False, level_shapes=shapes)
+                src = cp.checkpoint(layer, src, pos, reference_points, spatial_shapes,
+                                    level_start_index, use_reentrant=False, level_shapes=shapes)
             else:
                 src = layer(src, pos, reference_points, spatial_shapes, level_start_index,
                             level_shapes=shapes)
@@ -106,8 +106,9 @@ class MSDeformAttnTransformerEncoderOnly(nn.Module):
                  dim_feedforward: int = 1024, dropout: float = 0.1, num_feature_levels: int = 4,
                  enc_n_points: int = 4, with_cp: bool = False) -> None:
         super().__init__()
-        self.encoder = MSDeformAttnEncoder(num_encoder_layers, with_cp=with_cp, d_model=d_model, d_ffn=dim_feedforward,
-                                           dropout=dropout, n_levels=num_feature_levels, n_heads=nhead,
+        self.encoder = MSDeformAttnEncoder(num_encoder_layers, with_cp=with_cp, d_model=d_model,
+                                           d_ffn=dim_feedforward, dropout=dropout,
+                                           n_levels=num_feature_levels, n_heads=nhead,
                                            n_points=enc_n_points)
         self.level_embed = nn.Parameter(torch.empty(num_feature_levels, d_model))
         for p in self.parameters():
@@ -124,7 +125,8 @@ class MSDeformAttnTransformerEncoderOnly(nn.Module):
         for lvl, (src, pos) in enumerate(zip(srcs, pos_embeds)):
             shapes.append((src.shape[-2], src.shape[-1]))
             src_flatten.append(src.flatten(2).transpose(1, 2))
-            pos_flatten.append(pos.flatten(2).transpose(1, 2) + self.level_embed[lvl].view(1, 1, -1))
+            pos_flatten.append(pos.flatten(2).transpose(1, 2)
+                               + self.level_embed[lvl].view(1, 1, -1))
         starts = [0]
         for h, w in shapes[:-1]:
             starts.append(starts[-1] + h * w)
@@ -158,20 +160,23 @@ class MSDeformAttnPixelDecoder(nn.Module):
     def __init__(self, *, input_shape: Dict[str, Dict[str, int]], transformer_dropout: float = 0.0,
                  transformer_nheads: int = 8, transformer_dim_feedforward: int = 1024,
                  transformer_enc_layers: int = 6, conv_dim: int = 256, mask_dim: int = 256,
-                 norm: str = 'GN', transformer_in_features: Sequence[str] = ('res3', 'res4', 'res5'),
+                 norm: str = 'GN',
+                 transformer_in_features: Sequence[str] = ('res3', 'res4', 'res5'),
                  common_stride: int = 4, with_cp: bool = False) -> None:
         super().__init__()
         shapes = sorted(input_shape.items(), key=lambda kv: kv[1]['stride'])
         missing = [f for f in transformer_in_features if f not in input_shape]
         if missing:
-            raise KeyError(f'transformer_in_features {missing} are not in input_shape {sorted(input_shape)}')
+            raise KeyError(f'transformer_in_features {missing} are not in input_shape '
+                           f'{sorted(input_shape)}')
         self.in_features = [name for name, _ in shapes]
         # Encoder levels, coarse to fine (res5, res4, res3).
         trans = [(name, s) for name, s in shapes if name in transformer_in_features][::-1]
         self.transformer_in_features = [name for name, _ in trans]
         self.transformer_num_feature_levels = len(trans)
         self.input_proj = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(s['channels'], conv_dim, kernel_size=1), nn.GroupNorm(32, conv_dim))
+            nn.Sequential(nn.Conv2d(s['channels'], conv_dim, kernel_size=1),
+                          nn.GroupNorm(32, conv_dim))
             for _, s in trans)
         for proj in self.input_proj:
             nn.init.xavier_uniform_(proj[0].weight, gain=1)
@@ -225,7 +230,8 @@ class MSDeformAttnPixelDecoder(nn.Module):
             fpn_features = self.in_features[:self.num_fpn_levels][::-1]
             for name, lateral, output in zip(fpn_features, self.lateral_convs, self.output_convs):
                 cur = lateral(features[name].float())
-                y = cur + F.interpolate(out[-1], size=cur.shape[-2:], mode='bilinear', align_corners=False)
+                y = cur + F.interpolate(out[-1], size=cur.shape[-2:], mode='bilinear',
+                                        align_corners=False)
                 out.append(output(y))
             multi_scale = out[:self.maskformer_num_feature_levels]
             return self.mask_features(out[-1]), out[0], multi_scale

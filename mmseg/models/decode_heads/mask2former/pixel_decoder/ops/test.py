@@ -1,5 +1,6 @@
-"""Check the built kernels against the PyTorch reference, run gradcheck and ``torch.library.opcheck``
-of the operators ``themask::ms_deform_attn_forward``/``_backward``, printing the results.
+"""Check the built kernels against the PyTorch reference, run gradcheck and
+``torch.library.opcheck`` of the operators ``themask::ms_deform_attn_forward``/``_backward``,
+printing the results.
 
     python mmseg/models/decode_heads/mask2former/pixel_decoder/ops/test.py   # from the repo root
 
@@ -15,7 +16,10 @@ from torch.autograd import gradcheck
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 6)))
 from mmseg.models.decode_heads.mask2former.pixel_decoder.ops import (  # noqa: E402
-    MSDeformAttnFunction, available_backends, ms_deform_attn_core_pytorch)
+    MSDeformAttnFunction,
+    available_backends,
+    ms_deform_attn_core_pytorch,
+)
 
 N, M, D, LQ, P = 1, 2, 2, 2, 2
 SHAPES = [(6, 4), (3, 2)]
@@ -64,7 +68,8 @@ def check_gradient(device, channels):
 
 
 def check_operator(device, dtype):
-    """opcheck: schema, autograd registration, fake kernel and AOT dispatch (forward and backward)."""
+    """opcheck: schema, autograd registration, fake kernel and AOT dispatch (forward and
+    backward)."""
     value, shapes, starts, locations, weights = make_inputs(D, dtype, device)
     inputs = (value.requires_grad_(), shapes, starts, locations.requires_grad_(),
               weights.requires_grad_())

@@ -53,9 +53,14 @@ import torch.nn.functional as F
 from mmseg.models.utils.compute_mode import fast_mode
 from mmseg.utils.errors import UsageError
 
-from .ms_deform_attn_triton_func import (TRITON_INSTALLED, load_triton_kernels,
-                                         ms_deform_attn_triton, triton_backward, triton_forward,
-                                         triton_usable)
+from .ms_deform_attn_triton_func import (
+    TRITON_INSTALLED,
+    load_triton_kernels,
+    ms_deform_attn_triton,
+    triton_backward,
+    triton_forward,
+    triton_usable,
+)
 
 OPS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTENSION_MODULE = __name__.rsplit('.', 2)[0] + '.MultiScaleDeformableAttention'
@@ -243,7 +248,8 @@ def select_backend(value: torch.Tensor) -> str:
 
     Reference mode or THEMASK_MSDA_BACKEND=reference: the reference. CPU tensors: the CPU kernel
     when built. CUDA tensors: the CUDA kernel when built, else Triton when installed and
-    importable, else the reference; THEMASK_MSDA_BACKEND=cuda or triton forces that one (UsageError if unavailable).
+    importable, else the reference; THEMASK_MSDA_BACKEND=cuda or triton forces that one (UsageError
+    if unavailable).
     """
     if not fast_mode():
         return 'reference'
