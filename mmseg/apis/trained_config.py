@@ -20,25 +20,14 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..datasets.builder import DATASETS
 from ..utils.config import Config
+from ..utils.config_variables import MISSING, lookup
 from ..utils.errors import ConfigError
 from ..utils.logger import get_root_logger
 
 __all__ = ['MODEL_KEYS', 'CLIP_SETTINGS', 'saved_config', 'reconcile_with_checkpoint',
            'config_dilation', 'config_num_frames', 'dataset_classes']
 
-MISSING = object()
 MODEL_KEYS = ('model.backbone.type', 'model.decode_head.type', 'model.decode_head.num_classes')
-
-
-def _lookup(cfg: Mapping, path: str) -> Any:
-    """The value at dotted ``path`` of a Config or dict, or :data:`MISSING`."""
-    node: Any = cfg
-    for part in path.split('.'):
-        try:
-            node = node[part]
-        except (KeyError, TypeError, AttributeError):
-            return MISSING
-    return node
 
 
 def _train_dataset_node(cfg: Mapping, key: str) -> Optional[Mapping]:
@@ -59,7 +48,7 @@ def config_dilation(cfg: Optional[Mapping]) -> Optional[List[int]]:
 
 def config_num_frames(cfg: Optional[Mapping]) -> Optional[int]:
     """Frames per training clip of the config's decoder, or None."""
-    value = (_lookup(cfg, 'model.decode_head.transformer_decoder_cfg.num_frames')
+    value = (lookup(cfg, 'model.decode_head.transformer_decoder_cfg.num_frames')
              if cfg is not None else MISSING)
     return None if value is MISSING else value
 
@@ -154,7 +143,7 @@ def reconcile_with_checkpoint(cfg: Config, saved: Config, *, path: str, use_chec
     """
     logger = get_root_logger()
     for key in MODEL_KEYS:
-        mine, theirs = _lookup(cfg, key), _lookup(saved, key)
+        mine, theirs = lookup(cfg, key), lookup(saved, key)
         if MISSING not in (mine, theirs) and mine != theirs:
             message = (f'{key} is {mine!r} in the config but {theirs!r} in the training config of '
                        f'the checkpoint {path!r}: they describe different models')

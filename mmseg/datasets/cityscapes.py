@@ -241,8 +241,9 @@ class CityscapesVideoDataset(VSPWVideoDataset):
                     num_classes=self.num_classes)
 
     def frames_used(self, video: str) -> Set[int]:
-        """Indices (into the snippet's frames) of every frame a clip of ``video`` may read."""
-        raise NotImplementedError
+        """Indices (into the snippet's frames) of every frame a clip of ``video`` may read; each
+        of the training and test datasets below has its own rule."""
+        raise NotImplementedError(f'{type(self).__name__} must define frames_used')
 
     def check_reference_frames(self) -> None:
         """Every frame a clip may read exists (raises a :class:`DataError` naming the first)."""

@@ -21,7 +21,10 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Set
 
 from .errors import ConfigError
 
-__all__ = ['VariableUse', 'variable_uses', 'derived_overrides']
+__all__ = ['VariableUse', 'variable_uses', 'derived_overrides', 'MISSING', 'lookup']
+
+#: what :func:`lookup` returns for a path the config does not have
+MISSING = object()
 
 _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
               ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.USub: operator.neg}
@@ -131,13 +134,15 @@ def variable_uses(config_file: Optional[str]) -> List[VariableUse]:
     return expanded
 
 
-def _lookup(cfg: Any, path: str) -> Any:
+def lookup(cfg: Any, path: str) -> Any:
+    """The value at dotted ``path`` of a Config or dict (integers index lists), or
+    :data:`MISSING`."""
     node = cfg
     for part in path.split('.'):
         try:
             node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
-        except (KeyError, IndexError, TypeError, ValueError):
-            return KeyError
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            return MISSING
     return node
 
 
@@ -173,14 +178,14 @@ def derived_overrides(cfg: Any, overrides: Mapping[str, Any], uses: Sequence[Var
             before, after = _evaluate(use.expression, old), _evaluate(use.expression, new)
         except (KeyError, ValueError, TypeError, ZeroDivisionError):
             continue  # not arithmetic on known variables: left as it is
-        current = _lookup(cfg, use.path)
+        current = lookup(cfg, use.path)
         for name in set(use.names) & variables:
             (report if current == before else stale)[name].append(use.path)
-        if current == before and current is not KeyError:
+        if current == before and current is not MISSING:
             derived[use.path] = after
     for name in variables:
         if stale[name] and not report[name]:
-            keys = ', '.join(f'{p}={_lookup(cfg, p)!r}' for p in stale[name])
+            keys = ', '.join(f'{p}={lookup(cfg, p)!r}' for p in stale[name])
             raise ConfigError(f'config override {name}={overrides[name]!r} would change nothing: '
                               f'the config sets the keys computed from {name} directly ({keys}); '
                               f'override those keys instead')
